@@ -1,0 +1,143 @@
+"""Streaming readers for passages and queries, with ``file:line`` errors.
+
+Passages come as Tevatron/Pyserini jsonl (``docid``/``id``, ``title``, ``text``, optionally
+the xQG field ``generated_queries: {lang: [q, ...]}``), as jsonl.gz, as a DPR/XOR-TyDi tsv
+(``id<TAB>text<TAB>title`` with a header), or as an HF dataset directory saved with
+``save_to_disk``.  Everything is a generator so memory never scales with corpus size.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+csv.field_size_limit(1 << 30)
+
+
+class CorpusFormatError(ValueError):
+    """Malformed input, reported with the file and line where it happened."""
+
+
+@dataclass
+class Passage:
+    docid: str
+    text: str
+    title: str = ""
+    generated_queries: Optional[dict[str, list[str]]] = None
+    where: str = field(default="", compare=False)
+
+    def full_text(self, separator: str = " ") -> str:
+        return f"{self.title}{separator}{self.text}" if self.title else self.text
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _passage_from_record(rec: dict, where: str) -> Passage:
+    if not isinstance(rec, dict):
+        raise CorpusFormatError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    docid = rec.get("docid", rec.get("id"))
+    if docid is None or str(docid).strip() == "":
+        raise CorpusFormatError(f"{where}: record has no 'docid' (or 'id')")
+    text = rec.get("text", rec.get("contents"))
+    if not isinstance(text, str):
+        raise CorpusFormatError(f"{where}: record {docid!r} has no string 'text'")
+    gq = rec.get("generated_queries")
+    if gq is not None:
+        if not isinstance(gq, dict) or not all(isinstance(v, list) and all(isinstance(q, str) for q in v)
+                                               for v in gq.values()):
+            raise CorpusFormatError(f"{where}: 'generated_queries' of {docid!r} must map language -> list of strings")
+    return Passage(str(docid), text, rec.get("title") or "", gq, where)
+
+
+def _iter_file(path: Path) -> Iterator[Passage]:
+    name = path.name.lower()
+    if name.endswith((".tsv", ".tsv.gz")):
+        with _open_text(path) as fh:
+            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+            for lineno, row in enumerate(reader, start=1):
+                if lineno == 1 and row[:1] == ["id"]:
+                    continue
+                if not row:
+                    continue
+                if len(row) < 2:
+                    raise CorpusFormatError(f"{path}:{lineno}: expected 'id<TAB>text[<TAB>title]', got {len(row)} field(s)")
+                yield Passage(row[0], row[1], row[2] if len(row) > 2 else "", None, f"{path}:{lineno}")
+        return
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
+            yield _passage_from_record(rec, where)
+
+
+def _iter_hf_dir(path: Path) -> Iterator[Passage]:
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds["train"] if "train" in ds else ds[next(iter(ds))]
+    for i, rec in enumerate(ds):
+        yield _passage_from_record(rec, f"{path}[{i}]")
+
+
+def corpus_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand directories to their data files (sorted) and check everything exists."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise FileNotFoundError(f"input not found: {p}")
+        if p.is_dir() and not (p / "dataset_info.json").exists() and not (p / "dataset_dict.json").exists():
+            files.extend(sorted(x for x in p.iterdir() if x.name.endswith((".jsonl", ".json", ".jsonl.gz", ".tsv", ".tsv.gz"))))
+        else:
+            files.append(p)
+    if not files:
+        raise FileNotFoundError(f"no corpus files under {[str(p) for p in paths]}")
+    return files
+
+
+def iter_passages(paths: Iterable[str | os.PathLike]) -> Iterator[Passage]:
+    """Stream passages from every input in order."""
+    for path in corpus_files(paths):
+        if path.is_dir():
+            yield from _iter_hf_dir(path)
+        else:
+            yield from _iter_file(path)
+
+
+def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """Queries as ``(qid, text)``: Pyserini topics tsv (``qid<TAB>text``) or jsonl with
+    ``query_id``/``id`` and ``query``/``question``."""
+    path = Path(path)
+    topics = []
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CorpusFormatError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
+                qid, text = rec.get("query_id", rec.get("id")), rec.get("query", rec.get("question"))
+            else:
+                parts = line.rstrip("\n").split("\t")
+                qid, text = (parts[0], parts[1]) if len(parts) >= 2 else (None, None)
+            if qid is None or text is None:
+                raise CorpusFormatError(f"{path}:{lineno}: expected a query id and text")
+            topics.append((str(qid), text))
+    return topics

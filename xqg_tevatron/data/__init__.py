@@ -1,0 +1,1 @@
+"""Data sets: the embedded XOR-format default and converters to Tevatron / Pyserini formats."""

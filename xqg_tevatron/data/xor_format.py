@@ -1,0 +1,141 @@
+"""XOR-TyDi XOR-Retrieve files and converters to Tevatron / Pyserini formats.
+
+XOR-Retrieve questions are jsonl ``{"id", "question", "answers", "lang"}``; the corpus is the
+DPR-style tsv ``id<TAB>text<TAB>title``.  Tevatron trains on jsonl groups
+(``query_id, query, positive_passages, negative_passages``), Pyserini searches with topics
+tsv (``qid<TAB>text``) and evaluates with TREC qrels.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional
+
+from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEFAULT_DIR = RESOURCES / "xor_default"
+
+
+@dataclass
+class XorQuestion:
+    qid: str
+    question: str
+    answers: list[str]
+    lang: str
+
+
+def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"]))
+            except (json.JSONDecodeError, KeyError) as exc:
+                raise CorpusFormatError(f"{path}:{lineno}: not an XOR-Retrieve question ({exc})") from None
+    return out
+
+
+def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 4:
+                raise CorpusFormatError(f"{path}:{lineno}: qrels lines are 'qid 0 docid rel'")
+            qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    return qrels
+
+
+def write_topics_tsv(questions: Iterable[XorQuestion], path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for q in questions:
+            fh.write(f"{q.qid}\t{' '.join(q.question.split())}\n")
+    return path
+
+
+def write_corpus_jsonl(passages: Iterable[Passage], path: str | os.PathLike) -> Path:
+    """Tevatron/Pyserini corpus jsonl (``docid``, ``title``, ``text``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        for p in passages:
+            rec = {"docid": p.docid, "title": p.title, "text": p.text}
+            if p.generated_queries is not None:
+                rec["generated_queries"] = p.generated_queries
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict[str, int]],
+                         corpus: dict[str, Passage], path: str | os.PathLike, n_negatives: int = 7,
+                         seed: int = 42) -> Path:
+    """Tevatron training groups: gold passages as positives, random other passages as negatives."""
+    rng = random.Random(seed)
+    docids = sorted(corpus)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for q in questions:
+            gold = [d for d, rel in qrels.get(q.qid, {}).items() if rel > 0 and d in corpus]
+            if not gold:
+                continue
+            negs = []
+            while len(negs) < min(n_negatives, len(docids) - len(gold)):
+                d = rng.choice(docids)
+                if d not in gold and d not in negs:
+                    negs.append(d)
+            as_dict = lambda d: {"docid": d, "title": corpus[d].title, "text": corpus[d].text}  # noqa: E731
+            fh.write(json.dumps({"query_id": q.qid, "query": q.question, "positive_passages": [as_dict(d) for d in gold],
+                                 "negative_passages": [as_dict(d) for d in negs]}, ensure_ascii=False) + "\n")
+            n += 1
+    if n == 0:
+        raise ValueError("no training question has a gold passage in the corpus")
+    return path
+
+
+@dataclass
+class PreparedDataset:
+    """Paths of a data set converted for Tevatron and Pyserini."""
+
+    root: Path
+    corpus_tsv: Path
+    corpus_jsonl: Path
+    train_jsonl: Path
+    topics_dev: Path
+    qrels_dev: Path
+    questions_dev: Path
+    questions_train: Path
+
+
+def prepare_default(out_dir: str | os.PathLike, source: Optional[str | os.PathLike] = None,
+                    n_negatives: int = 7) -> PreparedDataset:
+    """Convert the embedded default (or another dir with the same files) into ``out_dir``."""
+    src = Path(source or DEFAULT_DIR)
+    out = Path(out_dir)
+    corpus_tsv = src / "psgs_w100.tsv"
+    corpus = {p.docid: p for p in iter_passages([corpus_tsv])}
+    train_q = read_questions(src / "xor_train_retrieve_eng_span.jsonl")
+    dev_q = read_questions(src / "xor_dev_retrieve_eng_span.jsonl")
+    return PreparedDataset(
+        root=out,
+        corpus_tsv=corpus_tsv,
+        corpus_jsonl=write_corpus_jsonl(corpus.values(), out / "corpus.jsonl"),
+        train_jsonl=write_tevatron_train(train_q, read_qrels(src / "qrels.train.txt"), corpus,
+                                         out / "train" / "train.jsonl", n_negatives=n_negatives),
+        topics_dev=write_topics_tsv(dev_q, out / "topics.dev.tsv"),
+        qrels_dev=src / "qrels.dev.txt",
+        questions_dev=src / "xor_dev_retrieve_eng_span.jsonl",
+        questions_train=src / "xor_train_retrieve_eng_span.jsonl",
+    )

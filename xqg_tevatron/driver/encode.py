@@ -1,0 +1,145 @@
+"""Encode a corpus into a Pyserini FAISS index (optionally xQG-augmented), or encode queries.
+
+Tevatron's argument names, plus xQG options:
+
+    python -m xqg_tevatron.driver.encode --model_name_or_path MODEL \\
+        --encode_in_path /abs/corpus_with_generated_queries.jsonl \\
+        --encoded_save_path indexes/xqg --alpha 0.01 --languages ar bn fi ja ko ru te \\
+        --n_per_lang 5 --aggregation sum --index_type flat
+
+Passages: writes a Pyserini dense index directory (``index``, ``docid``, ``xqg_manifest.json``)
+at ``--encoded_save_path``.  Work happens in chunks under ``--work_dir`` (default
+``<encoded_save_path>.work``): rerunning after a crash skips finished chunks.  Shard with
+``--encode_num_shard N --encode_shard_index I`` (aliases ``--num-shards``/``--shard-id``) and
+merge with ``python -m xqg_tevatron.driver.merge``; under ``torchrun`` the ranks shard
+automatically and rank 0 merges.
+
+Queries (``--encode_is_qry``): writes ``<encoded_save_path>/embeddings.npy`` + ``ids.txt``.
+Embeddings are never pickled.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from tevatron.arguments import DenseTrainingArguments as TrainingArguments
+from transformers import HfArgumentParser
+
+from xqg_tevatron.corpus import read_topics
+from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
+from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class XqgEncodeArguments:
+    generated_queries: Optional[list[str]] = field(default=None, metadata={
+        "help": "separate generated-query files (published xQG format); default: the corpus records' own "
+                "'generated_queries' field"})
+    alpha: float = field(default=0.0, metadata={"help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q); 0 = plain index"})
+    aggregation: str = field(default="sum", metadata={"help": "sum (as the paper) | mean"})
+    languages: Optional[list[str]] = field(default=None, metadata={"help": "generated-query languages to use (default: all)"})
+    n_per_lang: int = field(default=0, metadata={"help": "generated queries per language (0 = all)"})
+    vector_mode: str = field(default="fused", metadata={"help": "fused | multi (passage and queries as separate rows)"})
+    index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES}"})
+    hnsw_m: int = field(default=32)
+    ivf_nlist: int = field(default=0)
+    pq_m: int = field(default=0)
+    chunk_size: int = field(default=10000, metadata={"help": "passages per resumable chunk"})
+    work_dir: Optional[str] = field(default=None, metadata={"help": "chunk directory (default <encoded_save_path>.work)"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing index and work dir"})
+    keep_work_dir: bool = field(default=False, metadata={"help": "keep chunk files after a successful merge"})
+    num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = cores / processes)"})
+    no_merge: bool = field(default=False, metadata={"help": "only encode this shard; merge later"})
+
+
+def parse_args(argv: list[str] | None = None):
+    parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments, XqgEncodeArguments))
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world_size) under torchrun, else (0, 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    model_args, data_args, training_args, xqg_args = parse_args(argv)
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    if not data_args.encode_in_path or not data_args.encoded_save_path:
+        raise SystemExit("error: --encode_in_path and --encoded_save_path are required")
+    rank, world = _distributed()
+    shard_id, num_shards = (rank, world) if world > 1 else (data_args.encode_shard_index, data_args.encode_num_shard)
+    threads = xqg_args.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
+    torch.set_num_threads(threads)
+    encoder = DenseEncoder(
+        model_args.model_name_or_path, settings_overrides=model_args, tokenizer_name=model_args.tokenizer_name,
+        config=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,
+                            p_max_len=data_args.p_max_len, device=str(training_args.device),
+                            show_progress=rank == 0 and not training_args.disable_tqdm))
+    out = Path(data_args.encoded_save_path)
+
+    if data_args.encode_is_qry:
+        topics = [t for path in data_args.encode_in_path for t in read_topics(path)]
+        if not topics:
+            raise SystemExit("error: no queries to encode")
+        vecs = encoder.encode([t for _, t in topics], is_query=True)
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "embeddings.npy", vecs, allow_pickle=False)
+        (out / "ids.txt").write_text("".join(f"{q}\n" for q, _ in topics), encoding="utf-8")
+        logger.info("wrote %d query vectors to %s", len(topics), out)
+        return 0
+
+    if out.exists() and any(out.iterdir()) and not xqg_args.overwrite:
+        raise SystemExit(f"error: {out} exists and is not empty; pass --overwrite to replace it")
+    work_dir = Path(xqg_args.work_dir or f"{out}.work")
+    if xqg_args.overwrite and work_dir.exists() and rank == 0 and num_shards == 1:
+        shutil.rmtree(work_dir)
+    xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
+                    n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
+                    separator=data_args.passage_field_separator)
+    run = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
+                    show_progress=rank == 0 and not training_args.disable_tqdm)
+    indexer = XqgIndexer(encoder, xqg, run, work_dir, generated_queries=xqg_args.generated_queries)
+    stats = indexer.encode_shard(data_args.encode_in_path)
+    logger.info("shard %d/%d: %s", shard_id, num_shards, stats)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    if xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0:
+        if rank == 0 and world == 1:
+            logger.info("shard done; merge with: python -m xqg_tevatron.driver.merge --work_dir %s --output %s",
+                        work_dir, out)
+        return 0
+    index_config = IndexConfig(index_type=xqg_args.index_type, hnsw_m=xqg_args.hnsw_m, ivf_nlist=xqg_args.ivf_nlist,
+                               pq_m=xqg_args.pq_m)
+    merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite, show_progress=run.show_progress)
+    if not xqg_args.keep_work_dir:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    logger.info("wrote Pyserini index %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Tevatron DenseModel with configurable pooling / normalisation and settings saved beside weights."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from tevatron import modeling as tv_modeling
+
+SETTINGS_FILE = "xqg_encoder.json"
+POOLINGS = ("cls", "mean")
+
+
+@dataclass
+class EncoderSettings:
+    """Everything beyond the weights needed to reproduce an embedding (saved as ``xqg_encoder.json``)."""
+
+    pooling: str = "cls"
+    normalize: bool = False
+    query_prefix: str = ""
+    passage_prefix: str = ""
+
+    def __post_init__(self):
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
+
+    @classmethod
+    def load(cls, model_dir: str, overrides: object | None = None) -> "EncoderSettings":
+        """Settings from ``model_dir/xqg_encoder.json`` with non-None attributes of ``overrides`` on top."""
+        values: dict = {}
+        path = os.path.join(model_dir, SETTINGS_FILE) if model_dir and os.path.isdir(model_dir) else None
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                stored = json.load(fh)
+            values.update({k: stored[k] for k in ("pooling", "normalize", "query_prefix", "passage_prefix") if k in stored})
+        if overrides is not None:
+            for key in ("pooling", "normalize", "query_prefix", "passage_prefix"):
+                value = getattr(overrides, key, None)
+                if value is not None:
+                    values[key] = value
+        return cls(**values)
+
+    def save(self, model_dir: str) -> None:
+        with open(os.path.join(model_dir, SETTINGS_FILE), "w", encoding="utf-8") as fh:
+            json.dump(asdict(self), fh, indent=2)
+            fh.write("\n")
+
+    def prefix(self, is_query: bool) -> str:
+        return self.query_prefix if is_query else self.passage_prefix
+
+
+def pool(hidden: torch.Tensor, attention_mask: Optional[torch.Tensor], settings: EncoderSettings) -> torch.Tensor:
+    """Pool token states into one vector per text (masked mean or first token), optionally L2-normalised."""
+    if settings.pooling == "mean":
+        if attention_mask is None:
+            reps = hidden.mean(dim=1)
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            reps = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    else:
+        reps = hidden[:, 0]
+    if settings.normalize:
+        reps = F.normalize(reps, p=2, dim=-1)
+    return reps
+
+
+class _PoolingMixin:
+    settings: EncoderSettings
+
+    def _encode(self, lm, batch, is_query: bool):
+        if batch is None:
+            return None, None
+        out = lm(**batch, return_dict=True)
+        hidden = out.last_hidden_state
+        if self.pooler is not None:
+            reps = self.pooler(q=hidden) if is_query else self.pooler(p=hidden)
+            if self.settings.normalize:
+                reps = F.normalize(reps, p=2, dim=-1)
+        else:
+            reps = pool(hidden, batch.get("attention_mask"), self.settings)
+        return hidden, reps
+
+
+class DenseModel(_PoolingMixin, tv_modeling.DenseModel):
+    """Trainable bi-encoder; adds pooling/normalisation, temperature, and safe re-saving."""
+
+    def __init__(self, *args, settings: EncoderSettings | None = None, temperature: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = settings or EncoderSettings()
+        self.temperature = temperature
+        if not self.train_args.negatives_x_device:
+            self.world_size = 1
+
+    def encode_passage(self, psg):
+        return self._encode(self.lm_p, psg, is_query=False)
+
+    def encode_query(self, qry):
+        return self._encode(self.lm_q, qry, is_query=True)
+
+    def forward(self, query=None, passage=None):
+        out = super().forward(query=query, passage=passage)
+        if self.training and out.loss is not None and self.temperature != 1.0:
+            # Tevatron computes CE on raw dot products; rescale the logits by 1/temperature.
+            scores = out.scores / self.temperature
+            target = torch.arange(scores.size(0), device=scores.device) * self.data_args.train_n_passages
+            loss = self.cross_entropy(scores, target)
+            if self.train_args.negatives_x_device:
+                loss = loss * self.world_size
+            out.loss, out.scores = loss, scores
+        return out
+
+    @classmethod
+    def build(cls, model_args, data_args, train_args, **hf_kwargs):
+        model = super().build(model_args, data_args, train_args, **hf_kwargs)
+        model.settings = EncoderSettings.load(model_args.model_name_or_path, overrides=model_args)
+        model.temperature = getattr(model_args, "temperature", 1.0)
+        return model
+
+    def save(self, output_dir: str):
+        # Tevatron's save uses os.makedirs without exist_ok, so a second checkpoint in the same
+        # directory (or a resumed run) crashed; create the folders idempotently first.
+        if self.model_args.untie_encoder:
+            os.makedirs(os.path.join(output_dir, "query_model"), exist_ok=True)
+            os.makedirs(os.path.join(output_dir, "passage_model"), exist_ok=True)
+            self.lm_q.save_pretrained(os.path.join(output_dir, "query_model"))
+            self.lm_p.save_pretrained(os.path.join(output_dir, "passage_model"))
+        else:
+            self.lm_q.save_pretrained(output_dir)
+        if self.model_args.add_pooler:
+            self.pooler.save_pooler(output_dir)
+        self.settings.save(output_dir)
+
+
+class DenseModelForInference(_PoolingMixin, tv_modeling.DenseModelForInference):
+    """Inference model: Tevatron's loading logic (tied/untied, pooler) plus our pooling settings."""
+
+    def __init__(self, *args, settings: EncoderSettings | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.settings = settings or EncoderSettings()
+
+    @torch.inference_mode()
+    def encode_passage(self, psg):
+        return self._encode(self.lm_p, psg, is_query=False)
+
+    @torch.inference_mode()
+    def encode_query(self, qry):
+        return self._encode(self.lm_q, qry, is_query=True)
+
+    @classmethod
+    def load(cls, model_dir: str, overrides: object | None = None, **hf_kwargs) -> "DenseModelForInference":
+        model = cls.build(model_name_or_path=model_dir, **hf_kwargs)
+        model.settings = EncoderSettings.load(model_dir, overrides=overrides)
+        return model.eval()

@@ -1,0 +1,39 @@
+"""The generated-query format published with xQG (HF dataset ielab/xor-tydi-xqg-augmented):
+one JSON object per passage, ``{"docid", "text", "generated_queries": {lang: [q1, ..., qn]}}``."""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Optional
+
+from xqg_tevatron.corpus import CorpusFormatError, iter_passages
+
+LANGUAGES = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
+LANGUAGE_NAMES = {"ar": "Arabic", "bn": "Bengali", "fi": "Finnish", "ja": "Japanese", "ko": "Korean",
+                  "ru": "Russian", "te": "Telugu"}
+
+
+def select_queries(generated: Optional[dict[str, list[str]]], languages: Optional[Iterable[str]] = None,
+                   n_per_lang: int = 0) -> list[str]:
+    """The generated queries used for one passage: chosen languages in the given order, the
+    first ``n_per_lang`` of each (0 = all), blanks dropped."""
+    if not generated:
+        return []
+    langs = list(languages) if languages else sorted(generated)
+    picked: list[str] = []
+    for lang in langs:
+        qs = [q for q in generated.get(lang, []) if q and q.strip()]
+        picked.extend(qs[:n_per_lang] if n_per_lang > 0 else qs)
+    return picked
+
+
+def load_generated_queries(paths: Iterable[str | os.PathLike]) -> dict[str, dict[str, list[str]]]:
+    """``docid -> generated_queries`` from separate generated-query files (kept in memory: only
+    the query strings; for corpora of millions of passages feed the combined file as the corpus)."""
+    table: dict[str, dict[str, list[str]]] = {}
+    for p in iter_passages(paths):
+        if p.docid in table:
+            raise CorpusFormatError(f"{p.where}: duplicated docid {p.docid!r} in generated queries")
+        if p.generated_queries is None:
+            raise CorpusFormatError(f"{p.where}: record {p.docid!r} has no 'generated_queries'")
+        table[p.docid] = p.generated_queries
+    return table

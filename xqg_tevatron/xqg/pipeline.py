@@ -1,0 +1,317 @@
+"""Chunked, sharded, resumable passage encoding with xQG augmentation -> Pyserini index.
+
+Work is split into chunks of ``chunk_size`` passages in corpus order; chunk ``c`` belongs to
+shard ``c % num_shards``.  Each finished chunk is saved atomically in the work directory as
+``chunk-XXXXXX.npy`` (vectors) + ``.ids`` (docids) + ``.json`` (counts), so a killed run
+resumes by skipping finished chunks, and shards (separate processes, machines or torchrun
+ranks) never touch each other's files.  The merge step streams the chunks in order into one
+FAISS index, so the result is independent of the number of shards.  Memory while encoding
+is bounded by the chunk size; the merge holds only what FAISS itself stores.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
+from xqg_tevatron.index import IndexConfig, build_index, write_index_dir
+from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse
+from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
+
+logger = logging.getLogger(__name__)
+VECTOR_MODES = ("fused", "multi")
+
+
+@dataclass
+class XqgConfig:
+    """What goes into each passage vector."""
+
+    alpha: float = 0.0
+    aggregation: str = "sum"
+    languages: Optional[list[str]] = None
+    n_per_lang: int = 0
+    vector_mode: str = "fused"
+    separator: str = " "
+
+    def __post_init__(self):
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
+        if self.vector_mode not in VECTOR_MODES:
+            raise ValueError(f"vector_mode must be one of {VECTOR_MODES}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+
+    @property
+    def uses_queries(self) -> bool:
+        return self.vector_mode == "multi" or self.alpha > 0
+
+
+@dataclass
+class RunConfig:
+    chunk_size: int = 10_000
+    shard_id: int = 0
+    num_shards: int = 1
+    show_progress: bool = True
+
+    def __post_init__(self):
+        if self.chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        if not 0 <= self.shard_id < self.num_shards:
+            raise ValueError(f"shard_id must be in [0, {self.num_shards}), got {self.shard_id}")
+
+
+@dataclass
+class ChunkResult:
+    vectors: np.ndarray
+    docids: list[str]
+    stats: dict = field(default_factory=dict)
+
+
+def model_fingerprint(model_dir: str) -> str:
+    """sha256 over the weight and config files of a model directory (identifies the encoder)."""
+    h = hashlib.sha256()
+    root = Path(model_dir)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".pt"})
+    for p in files:
+        h.update(str(p.relative_to(root)).encode())
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _chunks(passages: Iterator[Passage], size: int) -> Iterator[list[Passage]]:
+    while True:
+        chunk = list(itertools.islice(passages, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+class XqgIndexer:
+    """Encode a corpus chunk by chunk (this shard's chunks), then merge into a Pyserini index."""
+
+    def __init__(self, encoder, xqg: XqgConfig, run: RunConfig, work_dir: str | os.PathLike,
+                 generated_queries: Optional[list[str]] = None):
+        self.encoder = encoder
+        self.xqg = xqg
+        self.run = run
+        self.work_dir = Path(work_dir)
+        self.external = load_generated_queries(generated_queries) if generated_queries else None
+
+    # ---------------------------------------------------------------- settings
+    def settings(self) -> dict:
+        enc = self.encoder
+        return {
+            "model": os.path.abspath(enc.model_dir),
+            "model_sha256": model_fingerprint(enc.model_dir),
+            "pooling": enc.settings.pooling,
+            "normalize": enc.settings.normalize,
+            "query_prefix": enc.settings.query_prefix,
+            "passage_prefix": enc.settings.passage_prefix,
+            "q_max_len": enc.config.q_max_len,
+            "p_max_len": enc.config.p_max_len,
+            "dim": enc.dim,
+            "alpha": self.xqg.alpha,
+            "aggregation": self.xqg.aggregation,
+            "languages": self.xqg.languages,
+            "n_per_lang": self.xqg.n_per_lang,
+            "vector_mode": self.xqg.vector_mode,
+            "chunk_size": self.run.chunk_size,
+            "num_shards": self.run.num_shards,
+        }
+
+    def _check_work_dir(self, settings: dict) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        path = self.work_dir / "settings.json"
+        if path.exists():
+            old = json.loads(path.read_text())
+            diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+            if diff:
+                raise ValueError(f"work dir {self.work_dir} was started with other settings {diff}; "
+                                 "use another --work_dir or --overwrite")
+        else:
+            _atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True))
+
+    # ---------------------------------------------------------------- encoding
+    def _queries_for(self, p: Passage) -> list[str]:
+        if not self.xqg.uses_queries:
+            return []
+        gq = self.external.get(p.docid) if self.external is not None else p.generated_queries
+        return select_queries(gq, self.xqg.languages, self.xqg.n_per_lang)
+
+    def encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
+        texts = [p.full_text(self.xqg.separator) for p in chunk]
+        p_vecs = self.encoder.encode(texts, is_query=False, desc="passages")
+        per_passage = [self._queries_for(p) for p in chunk]
+        flat = [q for qs in per_passage for q in qs]
+        owner = np.repeat(np.arange(len(chunk)), [len(qs) for qs in per_passage]).astype(np.int64)
+        q_vecs = self.encoder.encode(flat, is_query=True, desc="generated queries") if flat else \
+            np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
+        n_aug = int(sum(1 for qs in per_passage if qs))
+        stats = {"passages": len(chunk), "augmented": n_aug, "plain": len(chunk) - n_aug, "generated_queries": len(flat)}
+        if self.xqg.vector_mode == "multi":
+            rows, ids = [], []
+            for i, p in enumerate(chunk):
+                rows.append(p_vecs[i:i + 1])
+                ids.append(p.docid)
+                sel = owner == i
+                rows.append(q_vecs[sel])
+                ids.extend([p.docid] * int(sel.sum()))
+            vectors = np.concatenate(rows) if rows else p_vecs
+            stats["rows"] = len(ids)
+            return ChunkResult(vectors.astype(np.float32), ids, stats)
+        vectors = fuse(p_vecs, q_vecs, owner, self.xqg.alpha, self.xqg.aggregation)
+        stats["rows"] = len(chunk)
+        return ChunkResult(vectors, [p.docid for p in chunk], stats)
+
+    def _chunk_paths(self, c: int) -> tuple[Path, Path, Path]:
+        stem = self.work_dir / f"chunk-{c:06d}"
+        return stem.with_suffix(".npy"), stem.with_suffix(".ids"), stem.with_suffix(".json")
+
+    def chunk_done(self, c: int) -> bool:
+        return self._chunk_paths(c)[2].exists()
+
+    def _save_chunk(self, c: int, res: ChunkResult) -> None:
+        npy, ids, meta = self._chunk_paths(c)
+        tmp = npy.with_suffix(".npy.tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, res.vectors, allow_pickle=False)
+        os.replace(tmp, npy)
+        _atomic_write_text(ids, "".join(f"{d}\n" for d in res.docids))
+        _atomic_write_text(meta, json.dumps(res.stats))  # written last: marks the chunk complete
+
+    def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None) -> dict:
+        """Encode this shard's unfinished chunks; returns counts. ``limit_chunks`` stops early
+        (used to simulate a crash in tests)."""
+        settings = self.settings()
+        self._check_work_dir(settings)
+        stream = iter_passages(corpus)
+        seen_external: set[str] = set()
+        n_chunks, done_now, skipped = 0, 0, 0
+        bar = tqdm(desc=f"shard {self.run.shard_id}/{self.run.num_shards} chunks", unit="chunk",
+                   disable=not self.run.show_progress)
+        for c, chunk in enumerate(_chunks(stream, self.run.chunk_size)):
+            n_chunks = c + 1
+            if self.external is not None:
+                seen_external.update(p.docid for p in chunk)
+            if c % self.run.num_shards != self.run.shard_id:
+                continue
+            if self.chunk_done(c):
+                skipped += 1
+                continue
+            if limit_chunks is not None and done_now >= limit_chunks:
+                bar.close()
+                return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": False}
+            self._save_chunk(c, self.encode_chunk(chunk))
+            done_now += 1
+            bar.update(1)
+        bar.close()
+        if n_chunks == 0:
+            raise CorpusFormatError(f"empty corpus: no passages in {corpus}")
+        if self.external is not None:
+            unknown = set(self.external) - seen_external
+            if unknown:
+                raise CorpusFormatError(f"{len(unknown)} docid(s) in the generated queries are missing from the corpus, "
+                                        f"e.g. {sorted(unknown)[:5]}")
+        _atomic_write_text(self.work_dir / f"shard-{self.run.shard_id}-of-{self.run.num_shards}.done",
+                           json.dumps({"chunks": n_chunks}))
+        return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": True}
+
+    # ---------------------------------------------------------------- merge
+    def merge(self, out_dir: str | os.PathLike, index_config: IndexConfig, overwrite: bool = False,
+              extra_manifest: Optional[dict] = None) -> Path:
+        return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
+                              show_progress=self.run.show_progress)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, index_config: IndexConfig,
+                   overwrite: bool = False, extra_manifest: Optional[dict] = None, show_progress: bool = True) -> Path:
+    """Stream every chunk of a finished work dir (all shards) into one Pyserini index dir."""
+    work = Path(work_dir)
+    settings = json.loads((work / "settings.json").read_text())
+    num_shards = settings["num_shards"]
+    done = [work / f"shard-{s}-of-{num_shards}.done" for s in range(num_shards)]
+    missing = [p.name for p in done if not p.exists()]
+    if missing:
+        raise RuntimeError(f"cannot merge {work}: shards not finished: {missing}")
+    n_chunks = {json.loads(p.read_text())["chunks"] for p in done}
+    if len(n_chunks) != 1:
+        raise RuntimeError(f"shards disagree on the number of chunks: {n_chunks} (was the corpus changed?)")
+    n_chunks = n_chunks.pop()
+    metas = []
+    for c in range(n_chunks):
+        meta = work / f"chunk-{c:06d}.json"
+        if not meta.exists():
+            raise RuntimeError(f"cannot merge {work}: chunk {c} missing")
+        metas.append(json.loads(meta.read_text()))
+    n_rows = sum(m["rows"] for m in metas)
+    dim = settings["dim"]
+
+    def load(c: int) -> np.ndarray:
+        arr = np.load(work / f"chunk-{c:06d}.npy", allow_pickle=False)
+        if arr.ndim != 2 or arr.shape[1] != dim:
+            raise ValueError(f"chunk {c} has shape {arr.shape}, expected (*, {dim})")
+        return arr
+
+    def chunks() -> Iterator[np.ndarray]:
+        for c in tqdm(range(n_chunks), desc="merging", unit="chunk", disable=not show_progress):
+            yield load(c)
+
+    def training_rows(k: int) -> np.ndarray:
+        out, got = [], 0
+        for c in range(n_chunks):
+            arr = load(c)
+            out.append(arr[: k - got])
+            got += len(out[-1])
+            if got >= k:
+                break
+        return np.concatenate(out)
+
+    def docids() -> Iterator[str]:
+        seen: set[str] = set()
+        multi = settings["vector_mode"] == "multi"
+        prev = None
+        for c in range(n_chunks):
+            with open(work / f"chunk-{c:06d}.ids", encoding="utf-8") as fh:
+                for line in fh:
+                    d = line.rstrip("\n")
+                    if d != prev or not multi:
+                        if d in seen:
+                            raise CorpusFormatError(f"duplicated docid {d!r} in the corpus (chunk {c})")
+                        seen.add(d)
+                    prev = d
+                    yield d
+
+    started = time.time()
+    index = build_index(index_config, dim, n_rows, chunks(), training_rows)
+    counts = {k: sum(m[k] for m in metas) for k in ("passages", "augmented", "plain", "generated_queries", "rows")}
+    manifest = dict(settings, **counts, index_type=index_config.index_type, index_config=asdict(index_config),
+                    build_seconds=round(time.time() - started, 3), xqg_tevatron_version=_version(),
+                    **(extra_manifest or {}))
+    return write_index_dir(out_dir, index, docids(), manifest, overwrite=overwrite)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("xqg_tevatron")
+    except Exception:
+        return "dev"
