@@ -35,6 +35,7 @@ from transformers import HfArgumentParser
 from xqg_tevatron.corpus import read_topics
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.tevatron_compat.arguments import expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
@@ -68,7 +69,7 @@ def parse_args(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=argv)
+    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(argv))
 
 
 def _distributed() -> tuple[int, int]:

@@ -18,6 +18,7 @@ import sys
 from tevatron.arguments import DenseTrainingArguments as TrainingArguments
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, set_seed
 
+from xqg_tevatron.tevatron_compat.arguments import expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import load_train_groups
 
@@ -29,7 +30,7 @@ def parse_args(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=argv)
+    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(argv))
 
 
 def build_trainer(model_args, data_args, training_args, collator_factory=None):

@@ -1,5 +1,4 @@
 """Tevatron's argument dataclasses, extended with encoder settings (pooling, norm, prefixes)."""
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
@@ -33,3 +32,21 @@ class XqgDataArguments(DataArguments):
         super().__post_init__()
         if self.train_files:
             self.train_path = list(self.train_files)
+
+
+TRI_STATE_FLAGS = ("--normalize",)
+
+
+def expand_tri_state_flags(argv: list[str]) -> list[str]:
+    """Let ``--normalize`` be written bare, as a flag.
+
+    ``normalize`` is tri-state (None = take the model's saved setting), and HfArgumentParser
+    only accepts bare flags for plain bools, so a bare ``--normalize`` becomes ``--normalize true``.
+    """
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if arg in TRI_STATE_FLAGS and (nxt is None or nxt.startswith("--")):
+            out.append("true")
+    return out
