@@ -47,7 +47,8 @@ class XqgEncodeArguments:
     generated_queries: Optional[list[str]] = field(default=None, metadata={
         "help": "separate generated-query files (published xQG format); default: the corpus records' own "
                 "'generated_queries' field"})
-    alpha: float = field(default=0.0, metadata={"help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q); 0 = plain index"})
+    alpha: float = field(default=0.01, metadata={
+        "help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q) (paper default 0.01); 0 = plain index"})
     aggregation: str = field(default="sum", metadata={"help": "sum (as the paper) | mean"})
     languages: Optional[list[str]] = field(default=None, metadata={"help": "generated-query languages to use (default: all)"})
     n_per_lang: int = field(default=0, metadata={"help": "generated queries per language (0 = all)"})

@@ -11,7 +11,6 @@ is bounded by the chunk size; the merge holds only what FAISS itself stores.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Iterator, Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from xqg_tevatron.chunking import atomic_write_text, iter_chunks
 from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
 from xqg_tevatron.index import IndexConfig, build_index, write_index_dir
 from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse
@@ -90,14 +90,6 @@ def model_fingerprint(model_dir: str) -> str:
     return h.hexdigest()
 
 
-def _chunks(passages: Iterator[Passage], size: int) -> Iterator[list[Passage]]:
-    while True:
-        chunk = list(itertools.islice(passages, size))
-        if not chunk:
-            return
-        yield chunk
-
-
 class XqgIndexer:
     """Encode a corpus chunk by chunk (this shard's chunks), then merge into a Pyserini index."""
 
@@ -141,7 +133,7 @@ class XqgIndexer:
                 raise ValueError(f"work dir {self.work_dir} was started with other settings {diff}; "
                                  "use another --work_dir or --overwrite")
         else:
-            _atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True))
+            atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True))
 
     # ---------------------------------------------------------------- encoding
     def _queries_for(self, p: Passage) -> list[str]:
@@ -188,8 +180,8 @@ class XqgIndexer:
         with open(tmp, "wb") as fh:
             np.save(fh, res.vectors, allow_pickle=False)
         os.replace(tmp, npy)
-        _atomic_write_text(ids, "".join(f"{d}\n" for d in res.docids))
-        _atomic_write_text(meta, json.dumps(res.stats))  # written last: marks the chunk complete
+        atomic_write_text(ids, "".join(f"{d}\n" for d in res.docids))
+        atomic_write_text(meta, json.dumps(res.stats))  # written last: marks the chunk complete
 
     def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None) -> dict:
         """Encode this shard's unfinished chunks; returns counts. ``limit_chunks`` stops early
@@ -201,7 +193,7 @@ class XqgIndexer:
         n_chunks, done_now, skipped = 0, 0, 0
         bar = tqdm(desc=f"shard {self.run.shard_id}/{self.run.num_shards} chunks", unit="chunk",
                    disable=not self.run.show_progress)
-        for c, chunk in enumerate(_chunks(stream, self.run.chunk_size)):
+        for c, chunk in enumerate(iter_chunks(stream, self.run.chunk_size)):
             n_chunks = c + 1
             if self.external is not None:
                 seen_external.update(p.docid for p in chunk)
@@ -224,7 +216,7 @@ class XqgIndexer:
             if unknown:
                 raise CorpusFormatError(f"{len(unknown)} docid(s) in the generated queries are missing from the corpus, "
                                         f"e.g. {sorted(unknown)[:5]}")
-        _atomic_write_text(self.work_dir / f"shard-{self.run.shard_id}-of-{self.run.num_shards}.done",
+        atomic_write_text(self.work_dir / f"shard-{self.run.shard_id}-of-{self.run.num_shards}.done",
                            json.dumps({"chunks": n_chunks}))
         return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": True}
 
@@ -233,12 +225,6 @@ class XqgIndexer:
               extra_manifest: Optional[dict] = None) -> Path:
         return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
                               show_progress=self.run.show_progress)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, index_config: IndexConfig,

@@ -1,0 +1,1 @@
+"""Evaluation: Pyserini's trec_eval per query/language and the official XOR-Retrieve R@kt."""

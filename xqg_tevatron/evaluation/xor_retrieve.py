@@ -1,0 +1,167 @@
+"""Official XOR-Retrieve metric, R@2kt / R@5kt (Asai et al., 2021), reimplemented exactly.
+
+For every question with at least one answer other than the literal ``"yes"``/``"no"``:
+take the retrieved passages' texts in rank order, tokenise each with ``nltk.word_tokenize``,
+concatenate the tokens until there are at least ``k * 1000``, keep the first ``k * 1000``,
+join them with single spaces, and count a hit if any span answer is a (case-sensitive)
+substring.  Scores are hits / questions in percent per language, and their macro average.
+As in the official script, only questions present in the run are scored and a language
+whose questions all lack span answers is dropped.  Passage texts are the corpus ``text``
+field (no title), as in the official submission format.
+
+``word_tokenize`` needs NLTK's punkt models, which cannot be downloaded offline.  If they are
+missing we fall back to NLTK's own ``NLTKWordTokenizer`` (the word tokenizer inside
+``word_tokenize``) over a regex sentence split, and say so in the output.
+
+    python -m xqg_tevatron.evaluation.xor_retrieve --questions dev.jsonl --run run.trec \\
+        --corpus psgs_w100.tsv [--output scores.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from xqg_tevatron.corpus import CorpusFormatError, iter_passages
+from xqg_tevatron.data.xor_format import read_questions
+
+SKIPPED_ANSWERS = ("yes", "no")
+FALLBACK_NOTE = ("nltk punkt data not found: tokenised with nltk's NLTKWordTokenizer over a regex sentence split "
+                 "instead of nltk.word_tokenize (install punkt_tab for the exact official tokenizer)")
+_SENT_SPLIT = re.compile(r"(?<=[.!?])\s+")
+
+
+def get_tokenizer() -> tuple[Callable[[str], list[str]], Optional[str]]:
+    """``(tokenize, note)``: nltk.word_tokenize when punkt is installed, else the documented fallback."""
+    import nltk
+    from nltk.tokenize import NLTKWordTokenizer, word_tokenize
+
+    try:
+        nltk.data.find("tokenizers/punkt_tab/english/")
+        return word_tokenize, None
+    except LookupError:
+        pass
+    words = NLTKWordTokenizer()
+
+    def fallback(text: str) -> list[str]:
+        return [tok for sent in _SENT_SPLIT.split(text) if sent for tok in words.tokenize(sent)]
+
+    return fallback, FALLBACK_NOTE
+
+
+def top_k_token_hit(ctxs: Iterable[str], answers: Sequence[str], max_tokens: int,
+                    tokenize: Callable[[str], list[str]]) -> bool:
+    tokens: list[str] = []
+    for text in ctxs:
+        tokens += tokenize(text)
+        if len(tokens) >= max_tokens:
+            break
+    window = " ".join(tokens[:max_tokens])
+    return any(a in window for a in answers)
+
+
+@dataclass
+class XorRetrieveResult:
+    scores: dict[int, dict[str, float]]  # k -> {lang: percent, "Avg": macro}
+    counts: dict[str, int]
+    tokenizer_note: Optional[str] = None
+    unranked_questions: int = 0
+    hits: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def table(self, languages: Sequence[str] = ("ar", "bn", "fi", "ja", "ko", "ru", "te")) -> str:
+        cols = [l for l in languages if l in self.counts] + ["Avg"]
+        lines = ["metric " + "".join(f"{c.capitalize():>8}" for c in cols)]
+        for k, per in sorted(self.scores.items()):
+            lines.append(f"R@{k}kt  " + "".join(f"{per.get(c, float('nan')):>8.2f}" for c in cols))
+        lines.append("count  " + "".join(f"{self.counts.get(c, sum(self.counts.values())):>8d}" for c in cols))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"scores": {f"R@{k}kt": v for k, v in self.scores.items()}, "counts": self.counts,
+                "tokenizer_note": self.tokenizer_note, "unranked_questions": self.unranked_questions}
+
+
+def read_trec_run(path: str | Path) -> "OrderedDict[str, list[str]]":
+    """``qid -> docids`` by rank (TREC run: ``qid Q0 docid rank score tag``)."""
+    ranked: dict[str, list[tuple[int, float, str]]] = OrderedDict()
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                raise CorpusFormatError(f"{path}:{lineno}: TREC run lines have 6 fields, got {len(parts)}")
+            ranked.setdefault(parts[0], []).append((int(parts[3]), -float(parts[4]), parts[2]))
+    return OrderedDict((q, [d for *_, d in sorted(v)]) for q, v in ranked.items())
+
+
+def evaluate(questions, ranking: dict[str, list[str]], texts: dict[str, str], ks: Sequence[int] = (2, 5),
+             tokenize: Optional[Callable[[str], list[str]]] = None) -> XorRetrieveResult:
+    note = None
+    if tokenize is None:
+        tokenize, note = get_tokenizer()
+    by_id = {q.qid: q for q in questions}
+    counts: dict[str, int] = {}
+    hits: dict[int, dict[str, int]] = {k: {} for k in ks}
+    for qid, docids in ranking.items():
+        q = by_id.get(qid)
+        if q is None:
+            continue
+        answers = [a for a in q.answers if a not in SKIPPED_ANSWERS]
+        if not answers:
+            continue
+        counts[q.lang] = counts.get(q.lang, 0) + 1
+        ctxs = [texts[d] for d in docids]
+        for k in ks:
+            hits[k][q.lang] = hits[k].get(q.lang, 0) + int(top_k_token_hit(ctxs, answers, k * 1000, tokenize))
+    scores = {}
+    for k in ks:
+        per = {lang: 100.0 * hits[k].get(lang, 0) / n for lang, n in sorted(counts.items())}
+        per["Avg"] = sum(per.values()) / len(per) if per else float("nan")
+        scores[k] = per
+    unranked = sum(1 for q in questions if q.qid not in ranking)
+    return XorRetrieveResult(scores, counts, note, unranked, hits)
+
+
+def evaluate_run(questions_path, run_path, corpus_paths, ks: Sequence[int] = (2, 5)) -> XorRetrieveResult:
+    """Score a Pyserini TREC run; reads only the passages the run mentions from the corpus."""
+    ranking = read_trec_run(run_path)
+    needed = {d for ds in ranking.values() for d in ds}
+    texts = {p.docid: p.text for p in iter_passages(corpus_paths) if p.docid in needed}
+    missing = needed - set(texts)
+    if missing:
+        raise CorpusFormatError(f"{len(missing)} docid(s) of the run are not in the corpus, e.g. {sorted(missing)[:5]}")
+    return evaluate(read_questions(questions_path), ranking, texts, ks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Official XOR-Retrieve R@kt for a TREC run")
+    parser.add_argument("--questions", required=True, help="XOR-Retrieve jsonl with id/question/answers/lang")
+    parser.add_argument("--run", required=True, help="TREC run file (e.g. from pyserini search.faiss)")
+    parser.add_argument("--corpus", required=True, nargs="+", help="corpus tsv/jsonl with the passage texts")
+    parser.add_argument("--ks", type=int, nargs="+", default=[2, 5], help="k in thousands of tokens")
+    parser.add_argument("--output", help="write the scores as JSON here")
+    args = parser.parse_args(argv)
+    try:
+        result = evaluate_run(args.questions, args.run, args.corpus, args.ks)
+    except (CorpusFormatError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.table())
+    if result.tokenizer_note:
+        print(f"note: {result.tokenizer_note}")
+    if result.unranked_questions:
+        print(f"note: {result.unranked_questions} question(s) have no results in the run and are not scored "
+              "(as in the official script)")
+    if args.output:
+        Path(args.output).write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""Offline query generator: pseudo-queries in a target language from bilingual word lists.
+
+Why: the paper's generator is a fine-tuned mT5, which cannot be downloaded here.  This
+generator needs no weights, so the whole xQG pipeline (generate -> augment -> index ->
+search -> evaluate) runs anywhere.  For each passage and language it finds the English
+phrases of the passage that the word list can translate (longest match first), ranks them
+(title terms first, then by frequency), keeps the ``top_k`` most salient, and builds each of
+``n`` queries from the title term plus a seeded random sample of the others, in that
+language's question pattern.  Deterministic per (docid, language, seed).
+
+    python -m xqg_tevatron.generate.dictionary --corpus psgs_w100.tsv --output corpus.xqg.jsonl \\
+        --languages ar bn fi ja ko ru te --n_per_lang 5 [--word_lists ja=eng-jpn.index ...]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from xqg_tevatron.chunking import shard_from_env
+from xqg_tevatron.corpus import Passage
+from xqg_tevatron.generate.runner import GenerationJob, run_generation
+from xqg_tevatron.lexicon import Lexicon, load_lexicon, words
+from xqg_tevatron.xqg.generated import LANGUAGES
+
+QUESTION_PATTERNS = {
+    "ar": "ما {terms}؟", "bn": "{terms} কী?", "fi": "mikä {terms}?", "ja": "{terms}は何ですか？",
+    "ko": "{terms}은 무엇입니까?", "ru": "что {terms}?", "te": "{terms} ఏమిటి?",
+}
+
+
+@dataclass
+class DictionaryGeneratorConfig:
+    n_per_lang: int = 5
+    top_k: int = 10
+    terms_per_query: int = 3
+    seed: int = 0
+    word_lists: dict[str, list[str]] = field(default_factory=dict)  # lang -> extra sources
+
+
+class DictionaryQueryGenerator:
+    def __init__(self, config: Optional[DictionaryGeneratorConfig] = None, lexicons: Optional[dict[str, Lexicon]] = None):
+        self.config = config or DictionaryGeneratorConfig()
+        self.lexicons = dict(lexicons or {})
+
+    def lexicon(self, lang: str) -> Lexicon:
+        if lang not in self.lexicons:
+            self.lexicons[lang] = load_lexicon(lang, ["cldr", *self.config.word_lists.get(lang, [])])
+        return self.lexicons[lang]
+
+    def salient_terms(self, passage: Passage, lang: str) -> list[str]:
+        lex = self.lexicon(lang)
+        title_terms = [t for _, _, t in lex.match(words(passage.title))]
+        counts: Counter[str] = Counter()
+        first: dict[str, int] = {}
+        for pos, (_, _, t) in enumerate(lex.match(words(passage.text))):
+            counts[t] += 1
+            first.setdefault(t, pos)
+        rest = sorted(counts, key=lambda t: (-counts[t], first[t]))
+        ordered = list(dict.fromkeys(title_terms + rest))
+        return ordered[: self.config.top_k]
+
+    def queries(self, passage: Passage, lang: str) -> list[str]:
+        terms = self.salient_terms(passage, lang)
+        if not terms:
+            return []
+        rng = random.Random(zlib.crc32(f"{passage.docid}\t{lang}\t{self.config.seed}".encode()))
+        pattern = QUESTION_PATTERNS.get(lang, "{terms}?")
+        out: list[str] = []
+        head, others = terms[0], terms[1:]
+        for _ in range(self.config.n_per_lang):
+            k = min(len(others), max(0, self.config.terms_per_query - 1))
+            picked = [head] + (rng.sample(others, rng.randint(min(1, k), k)) if k else [])
+            out.append(pattern.format(terms=" ".join(picked)))
+        return list(dict.fromkeys(out))  # distinct queries, in generation order
+
+    def __call__(self, passages: list[Passage], lang: str) -> list[list[str]]:
+        return [self.queries(p, lang) for p in passages]
+
+
+def _parse_word_lists(items: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        lang, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --word_lists takes LANG=PATH, got {item!r}")
+        out.setdefault(lang, []).append(path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
+    parser.add_argument("--output", required=True, help="jsonl in the published xQG format")
+    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES))
+    parser.add_argument("--n_per_lang", type=int, default=5)
+    parser.add_argument("--top_k", type=int, default=10, help="salient terms to sample from")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--word_lists", nargs="*", default=[], help="LANG=PATH (MUSE text file or dictd .index)")
+    parser.add_argument("--chunk_size", type=int, default=1000)
+    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
+    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
+    parser.add_argument("--work_dir")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
+    gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
+                                                             word_lists=_parse_word_lists(args.word_lists)))
+    job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
+                        args.work_dir, args.overwrite)
+    try:
+        stats = run_generation(job, gen)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{stats}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Bilingual English -> target word lists, shared by the offline query generator and code-switching.
+
+Sources, all offline:
+  * ``cldr``: the Unicode CLDR display names bundled with ``babel`` (territories, languages,
+    currencies, scripts) in every XOR-TyDi query language;
+  * MUSE-style text files, one ``english<space or tab>target`` pair per line;
+  * FreeDict dictd dictionaries (``.index`` + ``.dict``/``.dict.dz``, as in Debian's
+    ``freedict-eng-*`` packages): the first translation of each English headword.
+Lookups are case-insensitive and match multi-word phrases longest-first.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+@dataclass
+class Lexicon:
+    """English phrase (lower-cased) -> translation, for one target language."""
+
+    lang: str
+    entries: dict[str, str] = field(default_factory=dict)
+    max_words: int = 1
+
+    def add(self, english: str, target: str) -> None:
+        key = " ".join(english.lower().split())
+        target = target.strip()
+        if not key or not target or key in self.entries:
+            return
+        self.entries[key] = target
+        self.max_words = max(self.max_words, len(key.split()))
+
+    def update(self, pairs: Iterable[tuple[str, str]]) -> "Lexicon":
+        for en, tgt in pairs:
+            self.add(en, tgt)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, phrase: str) -> bool:
+        return " ".join(phrase.lower().split()) in self.entries
+
+    def translate(self, phrase: str) -> Optional[str]:
+        return self.entries.get(" ".join(phrase.lower().split()))
+
+    def match(self, tokens: list[str]) -> Iterator[tuple[int, int, str]]:
+        """Longest-first phrase matches over ``tokens``: ``(start, end, translation)``, non-overlapping."""
+        i = 0
+        lowered = [t.lower() for t in tokens]
+        while i < len(tokens):
+            for n in range(min(self.max_words, len(tokens) - i), 0, -1):
+                hit = self.entries.get(" ".join(lowered[i:i + n]))
+                if hit is not None:
+                    yield i, i + n, hit
+                    i += n
+                    break
+            else:
+                i += 1
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def cldr_pairs(lang: str) -> Iterator[tuple[str, str]]:
+    """English -> ``lang`` display names from CLDR (babel)."""
+    from babel import Locale
+
+    en, tgt = Locale("en"), Locale.parse(lang)
+    for table in ("territories", "languages", "currencies", "scripts"):
+        src, dst = getattr(en, table), getattr(tgt, table)
+        for code, name in src.items():
+            if code in dst:
+                yield name, dst[code]
+
+
+def muse_pairs(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """Pairs from a MUSE-style file (``src tgt`` per line; tab separates multi-word entries)."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t") if "\t" in line else line.split(None, 1)
+            if len(parts) == 2:
+                yield parts[0], parts[1]
+
+
+def _b64_int(s: str) -> int:
+    n = 0
+    for ch in s:
+        n = n * 64 + _B64.index(ch)
+    return n
+
+
+def dictd_pairs(index_path: str | os.PathLike, dict_path: Optional[str | os.PathLike] = None) -> Iterator[tuple[str, str]]:
+    """First translation of each headword of a dictd dictionary (FreeDict eng-xxx)."""
+    index_path = Path(index_path)
+    if dict_path is None:
+        stem = str(index_path)[: -len(".index")]
+        dict_path = next((Path(stem + s) for s in (".dict.dz", ".dict") if Path(stem + s).exists()), None)
+        if dict_path is None:
+            raise FileNotFoundError(f"no .dict or .dict.dz beside {index_path}")
+    dict_path = Path(dict_path)
+    opener = gzip.open if dict_path.suffix == ".dz" else open
+    with opener(dict_path, "rb") as fh:
+        data = fh.read()
+    with open(index_path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 3 or parts[0].startswith("00-database") or parts[0].startswith("00database"):
+                continue
+            head, off, length = parts[0], _b64_int(parts[1]), _b64_int(parts[2])
+            body = data[off:off + length].decode("utf-8", errors="replace").splitlines()
+            for raw in body[1:]:
+                cand = re.sub(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>|/[^/]*/", "", raw).strip()
+                cand = re.split(r"[;,]", cand)[0].strip().lstrip("0123456789. ").strip()
+                if cand and not cand.lower().startswith(("see ", "synonym", "note")):
+                    yield head, cand
+                    break
+
+
+def load_lexicon(lang: str, sources: Iterable[str] = ("cldr",)) -> Lexicon:
+    """A lexicon for ``lang`` from ``sources``: ``cldr``, a MUSE file path, or a dictd ``.index`` path.
+    Earlier sources win on conflicts."""
+    lex = Lexicon(lang)
+    for src in sources:
+        if src == "cldr":
+            lex.update(cldr_pairs(lang))
+        elif str(src).endswith(".index"):
+            lex.update(dictd_pairs(src))
+        elif Path(src).exists():
+            lex.update(muse_pairs(src))
+        else:
+            raise FileNotFoundError(f"word list not found: {src}")
+    return lex
