@@ -1,0 +1,148 @@
+"""Bad input is refused with clear errors; readers stream the supported formats."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from xqg_tevatron.corpus import CorpusFormatError, iter_passages, read_topics
+from xqg_tevatron.index import IndexConfig, write_index_dir
+from xqg_tevatron.xqg.fusion import fuse
+from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
+from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(l + "\n" for l in lines), encoding="utf-8")
+    return path
+
+
+def test_malformed_json_reports_file_and_line(tmp_path):
+    f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": '])
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:2: malformed JSON"):
+        list(iter_passages([f]))
+
+
+def test_missing_docid_and_bad_generated_queries(tmp_path):
+    f = write(tmp_path / "c.jsonl", ['{"text": "x"}'])
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:1: record has no 'docid'"):
+        list(iter_passages([f]))
+    g = write(tmp_path / "g.jsonl", ['{"docid": "a", "text": "x", "generated_queries": {"ja": "not a list"}}'])
+    with pytest.raises(CorpusFormatError, match="must map language -> list of strings"):
+        list(iter_passages([g]))
+
+
+def test_tsv_gz_and_hf_dir_formats(tmp_path):
+    tsv = tmp_path / "c.tsv.gz"
+    with gzip.open(tsv, "wt", encoding="utf-8") as fh:
+        fh.write("id\ttext\ttitle\n1\tsome text\tA title\n2\tmore\t\n")
+    ps = list(iter_passages([tsv]))
+    assert [(p.docid, p.text, p.title) for p in ps] == [("1", "some text", "A title"), ("2", "more", "")]
+    assert ps[0].full_text() == "A title some text"
+    import datasets
+    datasets.Dataset.from_list([{"docid": "x", "text": "t", "generated_queries": {"ja": ["q1", "q2"]}}]).save_to_disk(
+        str(tmp_path / "hf"))
+    (p,) = list(iter_passages([tmp_path / "hf"]))
+    assert p.docid == "x" and p.generated_queries["ja"] == ["q1", "q2"]
+
+
+def test_topics_tsv_and_jsonl(tmp_path):
+    assert read_topics(write(tmp_path / "t.tsv", ["q1\tWhat?", "q2\tWho?"])) == [("q1", "What?"), ("q2", "Who?")]
+    assert read_topics(write(tmp_path / "t.jsonl", ['{"id": "q", "question": "x"}'])) == [("q", "x")]
+    with pytest.raises(CorpusFormatError, match=r"t2\.tsv:1"):
+        read_topics(write(tmp_path / "t2.tsv", ["no-tab-here"]))
+
+
+def test_select_queries_order_and_limits():
+    gq = {"ru": ["r1", "r2", " "], "ja": ["j1", "j2", "j3"]}
+    assert select_queries(gq, ["ja", "ru"], 2) == ["j1", "j2", "r1", "r2"]
+    assert select_queries(gq, ["ru"], 0) == ["r1", "r2"]
+    assert select_queries(gq, None, 1) == ["j1", "r1"]
+    assert select_queries(None, ["ja"], 1) == []
+
+
+def test_fuse_rules():
+    p = np.arange(6, dtype=np.float32).reshape(3, 2)
+    q = np.array([[1, 0], [0, 1], [2, 2]], dtype=np.float32)
+    owner = np.array([0, 0, 2])
+    out = fuse(p, q, owner, 0.5, "sum")
+    np.testing.assert_allclose(out[0], 0.5 * p[0] + 0.5 * np.array([1, 1]))
+    np.testing.assert_array_equal(out[1], p[1])  # no queries: untouched
+    np.testing.assert_allclose(fuse(p, q, owner, 0.5, "mean")[0], 0.5 * p[0] + 0.5 * np.array([0.5, 0.5]))
+    assert fuse(p, q, owner, 0.0).tobytes() == p.tobytes()
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        fuse(p, np.zeros((1, 3), np.float32), np.array([0]), 0.1)
+    with pytest.raises(ValueError, match="aggregation"):
+        fuse(p, q, owner, 0.1, "max")
+
+
+class FakeDimEncoder:
+    """Stands in only for the *model* (returns fixed vectors) so chunk bookkeeping can be tested fast."""
+
+    model_dir = "."
+
+    def __init__(self, dim=4):
+        from xqg_tevatron.encoder import EncodeConfig
+        from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+        self.dim, self.settings, self.config = dim, EncoderSettings(), EncodeConfig()
+
+    def encode(self, texts, is_query, desc=None):
+        return np.ones((len(texts), self.dim), dtype=np.float32) * (2.0 if is_query else 1.0)
+
+
+def test_duplicated_docid_refused(tmp_path):
+    f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}',
+                                     '{"docid": "a", "text": "z"}'])
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(chunk_size=2, show_progress=False), tmp_path / "w")
+    idx.encode_shard([str(f)])
+    with pytest.raises(CorpusFormatError, match="duplicated docid 'a'"):
+        idx.merge(tmp_path / "out", IndexConfig())
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_corpus_refused(tmp_path):
+    f = write(tmp_path / "c.jsonl", [])
+    with pytest.raises(CorpusFormatError, match="empty corpus"):
+        XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(show_progress=False), tmp_path / "w").encode_shard([str(f)])
+
+
+def test_generated_query_docids_must_exist_in_corpus(tmp_path):
+    corpus = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}'])
+    gen = write(tmp_path / "g.jsonl", ['{"docid": "a", "text": "x", "generated_queries": {"ja": ["q"]}}',
+                                       '{"docid": "zz", "text": "y", "generated_queries": {"ja": ["q"]}}'])
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(alpha=0.5), RunConfig(show_progress=False), tmp_path / "w",
+                     generated_queries=[str(gen)])
+    with pytest.raises(CorpusFormatError, match=r"missing from the corpus, e\.g\. \['zz'\]"):
+        idx.encode_shard([str(corpus)])
+    dup = write(tmp_path / "d.jsonl", ['{"docid": "a", "text": "x", "generated_queries": {}}'] * 2)
+    with pytest.raises(CorpusFormatError, match="duplicated docid"):
+        load_generated_queries([dup])
+
+
+def test_dimension_mismatch_in_chunks_refused(tmp_path):
+    f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}'])
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(chunk_size=1, show_progress=False), tmp_path / "w")
+    idx.encode_shard([str(f)])
+    np.save(tmp_path / "w" / "chunk-000001.npy", np.zeros((1, 5), np.float32))
+    with pytest.raises(ValueError, match=r"chunk 1 has shape \(1, 5\), expected \(\*, 4\)"):
+        merge_work_dir(tmp_path / "w", tmp_path / "out", IndexConfig())
+
+
+def test_index_dir_not_overwritten_silently(tmp_path):
+    import faiss
+    out = tmp_path / "idx"
+    out.mkdir()
+    (out / "something").write_text("x")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        write_index_dir(out, faiss.IndexFlatIP(2), [], {})
+
+
+def test_chunks_are_npy_never_pickles(tmp_path):
+    f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}'])
+    XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(show_progress=False), tmp_path / "w").encode_shard([str(f)])
+    arr = np.load(tmp_path / "w" / "chunk-000000.npy", allow_pickle=False)
+    assert arr.shape == (1, 4)
+    assert not list(tmp_path.rglob("*.pkl"))
