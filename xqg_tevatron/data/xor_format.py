@@ -139,3 +139,23 @@ def prepare_default(out_dir: str | os.PathLike, source: Optional[str | os.PathLi
         questions_dev=src / "xor_dev_retrieve_eng_span.jsonl",
         questions_train=src / "xor_train_retrieve_eng_span.jsonl",
     )
+
+
+def write_generator_pairs(questions: Iterable[XorQuestion], qrels: dict[str, dict[str, int]],
+                          corpus: dict[str, Passage], path: str | os.PathLike) -> Path:
+    """Seq2seq generator training pairs ``{lang, title, text, question}``: each question with
+    each of its gold passages (XOR-TyDi gold-paragraph data)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for q in questions:
+            for d, rel in qrels.get(q.qid, {}).items():
+                if rel > 0 and d in corpus:
+                    p = corpus[d]
+                    fh.write(json.dumps({"lang": q.lang, "title": p.title, "text": p.text, "question": q.question},
+                                        ensure_ascii=False) + "\n")
+                    n += 1
+    if n == 0:
+        raise ValueError("no question has a gold passage in the corpus")
+    return path

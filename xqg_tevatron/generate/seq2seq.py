@@ -1,0 +1,180 @@
+"""The xQG query generator: an mT5-style seq2seq model (any HF seq2seq checkpoint).
+
+Train on XOR-TyDi gold passages with HF ``Seq2SeqTrainer``; input
+``Generate a {Language} question for this passage: {title} {passage}`` (max 128 tokens),
+target the native question.  Generate ``n`` questions per passage and language with top-k
+sampling, batched, sharded and resumable, into the published xQG jsonl format.
+
+    python -m xqg_tevatron.generate.seq2seq train --model_name_or_path google/mt5-base \\
+        --train_file pairs.jsonl --output_dir gen --per_device_train_batch_size 8 --num_train_epochs 3
+    python -m xqg_tevatron.generate.seq2seq generate --model gen --corpus psgs_w100.tsv \\
+        --output corpus.xqg.jsonl --languages ar bn fi ja ko ru te --n_per_lang 5 --top_k 10
+
+Training pairs are jsonl ``{"lang", "title", "text", "question"}``; build them from
+XOR-Retrieve files with :func:`xqg_tevatron.data.xor_format.write_generator_pairs`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import zlib
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from xqg_tevatron.chunking import shard_from_env
+from xqg_tevatron.corpus import Passage
+from xqg_tevatron.generate.runner import GenerationJob, run_generation
+from xqg_tevatron.xqg.generated import LANGUAGE_NAMES, LANGUAGES
+
+logger = logging.getLogger(__name__)
+PROMPT = "Generate a {language} question for this passage: {title} {passage}"
+
+
+def make_prompt(lang: str, title: str, text: str) -> str:
+    if lang not in LANGUAGE_NAMES:
+        raise ValueError(f"unknown language code {lang!r}; expected one of {sorted(LANGUAGE_NAMES)}")
+    return " ".join(PROMPT.format(language=LANGUAGE_NAMES[lang], title=title, passage=text).split())
+
+
+# ------------------------------------------------------------------------------------------ train
+@dataclass
+class GeneratorTrainArguments:
+    model_name_or_path: str = field(metadata={"help": "seq2seq checkpoint (mT5 family or any HF seq2seq)"})
+    train_file: str = field(metadata={"help": "jsonl pairs {lang, title, text, question}"})
+    max_input_length: int = field(default=128)
+    max_target_length: int = field(default=32)
+
+
+def load_pairs(path: str) -> list[dict]:
+    pairs = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                pairs.append({"source": make_prompt(rec["lang"], rec.get("title", ""), rec["text"]),
+                              "target": rec["question"]})
+            except (json.JSONDecodeError, KeyError) as exc:
+                raise ValueError(f"{path}:{lineno}: not a generator training pair ({exc})") from None
+    if not pairs:
+        raise ValueError(f"{path}: no training pairs")
+    return pairs
+
+
+def train(argv: list[str]) -> int:
+    import datasets
+    from transformers import (AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq, HfArgumentParser,
+                              Seq2SeqTrainer, Seq2SeqTrainingArguments, set_seed)
+
+    parser = HfArgumentParser((GeneratorTrainArguments, Seq2SeqTrainingArguments))
+    gen_args, train_args = parser.parse_args_into_dataclasses(args=argv)
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    set_seed(train_args.seed)
+    tokenizer = AutoTokenizer.from_pretrained(gen_args.model_name_or_path)
+    model = AutoModelForSeq2SeqLM.from_pretrained(gen_args.model_name_or_path)
+    ds = datasets.Dataset.from_list(load_pairs(gen_args.train_file))
+
+    def tokenize(batch):
+        enc = tokenizer(batch["source"], max_length=gen_args.max_input_length, truncation=True)
+        enc["labels"] = tokenizer(text_target=batch["target"], max_length=gen_args.max_target_length,
+                                  truncation=True)["input_ids"]
+        return enc
+
+    ds = ds.map(tokenize, batched=True, remove_columns=ds.column_names, desc="Tokenising generator pairs")
+    trainer = Seq2SeqTrainer(model=model, args=train_args, train_dataset=ds, processing_class=tokenizer,
+                             data_collator=DataCollatorForSeq2Seq(tokenizer, model=model))
+    trainer.train(resume_from_checkpoint=train_args.resume_from_checkpoint)
+    trainer.save_model()
+    tokenizer.save_pretrained(train_args.output_dir)
+    return 0
+
+
+# --------------------------------------------------------------------------------------- generate
+@dataclass
+class SamplingConfig:
+    n_per_lang: int = 5
+    top_k: int = 10
+    max_length: int = 32
+    max_input_length: int = 128
+    batch_size: int = 16
+    seed: int = 42
+    device: str = "cpu"
+
+
+class Seq2SeqQueryGenerator:
+    """``(passages, lang) -> n sampled questions each``; seeded per (first docid, lang) so that a
+    resumed or sharded run reproduces exactly what an uninterrupted run writes."""
+
+    def __init__(self, model_dir: str, config: Optional[SamplingConfig] = None):
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        self.config = config or SamplingConfig()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).to(self.config.device).eval()
+
+    @torch.inference_mode()
+    def __call__(self, passages: list[Passage], lang: str) -> list[list[str]]:
+        cfg = self.config
+        out: list[list[str]] = []
+        for start in range(0, len(passages), cfg.batch_size):
+            batch = passages[start:start + cfg.batch_size]
+            torch.manual_seed(zlib.crc32(f"{batch[0].docid}\t{lang}\t{cfg.seed}".encode()))
+            enc = self.tokenizer([make_prompt(lang, p.title, p.text) for p in batch], max_length=cfg.max_input_length,
+                                 truncation=True, padding=True, return_tensors="pt").to(cfg.device)
+            generated = self.model.generate(**enc, do_sample=True, top_k=cfg.top_k, max_length=cfg.max_length,
+                                            num_return_sequences=cfg.n_per_lang)
+            texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+            for i in range(len(batch)):
+                out.append([t.strip() for t in texts[i * cfg.n_per_lang:(i + 1) * cfg.n_per_lang]])
+        return out
+
+
+def generate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="xqg_tevatron.generate.seq2seq generate")
+    parser.add_argument("--model", required=True, help="trained seq2seq generator directory")
+    parser.add_argument("--corpus", nargs="+", required=True)
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES))
+    parser.add_argument("--n_per_lang", type=int, default=5)
+    parser.add_argument("--top_k", type=int, default=10)
+    parser.add_argument("--max_length", type=int, default=32)
+    parser.add_argument("--max_input_length", type=int, default=128)
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--chunk_size", type=int, default=1000)
+    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
+    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
+    parser.add_argument("--work_dir")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
+    gen = Seq2SeqQueryGenerator(args.model, SamplingConfig(args.n_per_lang, args.top_k, args.max_length,
+                                                           args.max_input_length, args.batch_size, args.seed, args.device))
+    job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
+                        args.work_dir, args.overwrite)
+    try:
+        stats = run_generation(job, gen)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(stats, file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in {"train", "generate"}:
+        print("usage: python -m xqg_tevatron.generate.seq2seq {train,generate} [ARGS]   (--help after the verb)")
+        return 2
+    return train(argv[1:]) if argv[0] == "train" else generate(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
