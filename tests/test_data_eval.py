@@ -1,0 +1,126 @@
+"""XOR-TyDi in ir_datasets (offline), converters, and the official R@kt on hand-computed data."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from xqg_tevatron.data.xor_format import XorQuestion
+from xqg_tevatron.evaluation.xor_retrieve import FALLBACK_NOTE, evaluate, get_tokenizer, read_trec_run
+
+
+def run_py(code: str, env: dict) -> str:
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_default_dataset_through_ir_datasets(tmp_path):
+    out = run_py(
+        "import json, ir_datasets, xqg_tevatron.data.irds\n"
+        "ds = ir_datasets.load('xor-tydi/default/dev')\n"
+        "qs = list(ds.queries_iter()); qrels = list(ds.qrels_iter()); docs = list(ds.docs_iter())\n"
+        "print(json.dumps([len(qs), len(qrels), len(docs), qs[0]._asdict(), ds.docs_store().get('t0').title]))\n",
+        {"IR_DATASETS_HOME": str(tmp_path / "home")})
+    n_q, n_qrels, n_docs, first, title = json.loads(out.strip().splitlines()[-1])
+    assert (n_q, n_qrels, n_docs) == (280, 280, 364)
+    assert first["lang"] == "ar" and first["answers"] == ["Euro", "EUR"]
+    assert title == "Andorra"
+    assert (tmp_path / "home" / "xor-tydi" / "default" / "psgs_w100.tsv").exists()
+    assert not list((ROOT / "xqg_tevatron" / "resources").rglob("*.pklz4"))
+
+
+@pytest.mark.parametrize("how", ["prepopulated_home", "local_dir"])
+def test_official_ids_read_local_files_offline(tmp_path, how):
+    folder = tmp_path / ("home/xor-tydi" if how == "prepopulated_home" else "mirror")
+    folder.mkdir(parents=True)
+    (folder / "xor_dev_retrieve_eng_span_v1_1.jsonl").write_text(
+        json.dumps({"id": "q1", "question": "東京はどこ？", "answers": ["Japan"], "lang": "ja"}, ensure_ascii=False) + "\n",
+        encoding="utf-8")
+    (folder / "enwiki_20190201_w100.tsv").write_text("id\ttext\ttitle\n1\tTokyo is in Japan.\tTokyo\n", encoding="utf-8")
+    env = {"IR_DATASETS_HOME": str(tmp_path / "home")}
+    if how == "local_dir":
+        env["XQG_XOR_TYDI_DIR"] = str(folder)
+    out = run_py("import ir_datasets, xqg_tevatron.data.irds\n"
+                 "ds = ir_datasets.load('xor-tydi/dev')\n"
+                 "print(list(ds.queries_iter())[0].answers, list(ds.docs_iter())[0].title)\n", env)
+    assert out.strip().splitlines()[-1] == "('Japan',) Tokyo"
+
+
+def test_converters_cli(tmp_path):
+    env = {"IR_DATASETS_HOME": str(tmp_path / "home")}
+    for what, ds in [("topics", "xor-tydi/default/dev"), ("tevatron-train", "xor-tydi/default/train"),
+                     ("generator-pairs", "xor-tydi/default/train"), ("questions", "xor-tydi/default/dev")]:
+        subprocess.run([sys.executable, "-m", "xqg_tevatron.data.convert", what, ds, str(tmp_path / f"{what}.out"),
+                        "--lang", "te"], cwd=ROOT, check=True, capture_output=True, env={**os.environ, **env})
+    topics = (tmp_path / "topics.out").read_text(encoding="utf-8").splitlines()
+    assert len(topics) == 40 and topics[0].startswith("dev-te-000\t")
+    group = json.loads((tmp_path / "tevatron-train.out").read_text(encoding="utf-8").splitlines()[0])
+    assert set(group) == {"query_id", "query", "positive_passages", "negative_passages"}
+    assert len(group["negative_passages"]) == 7
+    assert group["positive_passages"][0]["docid"] not in {p["docid"] for p in group["negative_passages"]}
+    proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.data.convert", "qrels", "xor-tydi/dev",
+                           str(tmp_path / "q.txt")], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env})
+    assert proc.returncode == 1 and "has no qrels" in proc.stderr
+
+
+def filler(n: int, word: str = "w") -> str:
+    return " ".join([word] * n)
+
+
+def test_r_at_kt_hand_computed():
+    texts = {
+        "long": filler(1500),
+        "late": filler(549) + " Helsinki " + filler(50),  # answer is token 1550 after "long"
+        "early": "Helsinki " + filler(10),
+        "euro": "the euro is here",
+    }
+    questions = [
+        XorQuestion("q1", "?", ["Helsinki"], "ar"),          # ranked early: hit @2k and @5k
+        XorQuestion("q2", "?", ["Helsinki"], "ar"),          # answer is token 2050: miss @2k, hit @5k
+        XorQuestion("q3", "?", ["yes"], "ja"),               # yes/no only: skipped
+        XorQuestion("q4", "?", ["Euro", "no"], "ja"),        # case-sensitive: "euro" != "Euro": miss
+        XorQuestion("q5", "?", ["no"], "ko"),                # ko has no span answers at all: dropped
+        XorQuestion("q6", "?", ["Helsinki"], "fi"),          # not in the run: not scored
+    ]
+    ranking = {"q1": ["early", "long"], "q2": ["long", "late"], "q3": ["early"], "q4": ["euro"], "q5": ["early"]}
+    res = evaluate(questions, ranking, texts, ks=(2, 5), tokenize=str.split)
+    # q2: tokens 0..1499 "long", then "late" contributes 549 fillers (1500..2048) and Helsinki at 2049 -> beyond 2000
+    assert res.counts == {"ar": 2, "ja": 1}
+    assert res.scores[2] == {"ar": 50.0, "ja": 0.0, "Avg": 25.0}
+    assert res.scores[5] == {"ar": 100.0, "ja": 0.0, "Avg": 50.0}
+    assert res.unranked_questions == 1
+    assert "R@2kt" in res.table() and "Ar" in res.table() and "Ko" not in res.table()
+
+
+def test_default_tokenizer_and_note():
+    tokenize, note = get_tokenizer()
+    assert tokenize("It uses the Euro (EUR). Next sentence.") == \
+        ["It", "uses", "the", "Euro", "(", "EUR", ")", ".", "Next", "sentence", "."]
+    try:
+        import nltk
+        nltk.data.find("tokenizers/punkt_tab/english/")
+        assert note is None
+    except LookupError:
+        assert note == FALLBACK_NOTE
+
+
+def test_cli_on_trec_run(tmp_path, prepared):
+    run = tmp_path / "run.trec"
+    run.write_text("dev-ar-000 Q0 t18 1 9.0 x\ndev-ar-000 Q0 t0 2 8.0 x\ndev-ja-000 Q0 t0 1 1.0 x\n")
+    assert read_trec_run(run)["dev-ar-000"] == ["t18", "t0"]
+    out = tmp_path / "scores.json"
+    proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.evaluation.xor_retrieve", "--questions",
+                           str(prepared.questions_dev), "--run", str(run), "--corpus", str(prepared.corpus_tsv),
+                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    scores = json.loads(out.read_text())
+    # dev-ar-000 asks Belgium's currency (Euro): t18/t0 mention the Euro -> hit; dev-ja-000 (Nicaragua) -> miss
+    assert scores["scores"]["R@2kt"] == {"ar": 100.0, "ja": 0.0, "Avg": 50.0}
+    assert "278 question(s) have no results" in proc.stdout

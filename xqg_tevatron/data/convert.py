@@ -1,0 +1,82 @@
+"""Convert an ir_datasets XOR-TyDi id into the files Tevatron, Pyserini and the evaluators read.
+
+    python -m xqg_tevatron.data.convert topics xor-tydi/dev topics.dev.tsv [--lang ja]
+    python -m xqg_tevatron.data.convert questions xor-tydi/dev dev.jsonl       # for R@kt evaluation
+    python -m xqg_tevatron.data.convert corpus xor-tydi corpus.jsonl            # Tevatron/encoder corpus
+    python -m xqg_tevatron.data.convert qrels xor-tydi/default/dev qrels.txt
+    python -m xqg_tevatron.data.convert tevatron-train xor-tydi/default/train train.jsonl --negatives 7
+    python -m xqg_tevatron.data.convert generator-pairs xor-tydi/default/train pairs.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import ir_datasets
+
+import xqg_tevatron.data.irds  # noqa: F401  (registers xor-tydi ids)
+from xqg_tevatron.corpus import Passage
+from xqg_tevatron.data.xor_format import (XorQuestion, write_corpus_jsonl, write_generator_pairs, write_topics_tsv,
+                                          write_tevatron_train)
+
+
+def questions_of(ds, lang: str | None = None) -> list[XorQuestion]:
+    return [XorQuestion(q.query_id, q.text, list(q.answers), q.lang) for q in ds.queries_iter()
+            if lang is None or q.lang == lang]
+
+
+def passages_of(ds):
+    for d in ds.docs_iter():
+        yield Passage(d.doc_id, d.text, d.title)
+
+
+def qrels_of(ds) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r in ds.qrels_iter():
+        out.setdefault(r.query_id, {})[r.doc_id] = r.relevance
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["topics", "questions", "corpus", "qrels", "tevatron-train", "generator-pairs"])
+    parser.add_argument("dataset", help="ir_datasets id, e.g. xor-tydi/dev")
+    parser.add_argument("output")
+    parser.add_argument("--lang", help="only questions in this language")
+    parser.add_argument("--negatives", type=int, default=7)
+    args = parser.parse_args(argv)
+    ds = ir_datasets.load(args.dataset)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.what in {"tevatron-train", "generator-pairs", "qrels"} and not ds.has_qrels():
+        print(f"error: {args.dataset} has no qrels (XOR-Retrieve is judged by answers); "
+              "use a dataset with gold passages", file=sys.stderr)
+        return 1
+    if args.what == "topics":
+        write_topics_tsv(questions_of(ds, args.lang), out)
+    elif args.what == "questions":
+        with open(out, "w", encoding="utf-8") as fh:
+            for q in questions_of(ds, args.lang):
+                fh.write(json.dumps({"id": q.qid, "question": q.question, "answers": q.answers, "lang": q.lang},
+                                    ensure_ascii=False) + "\n")
+    elif args.what == "corpus":
+        write_corpus_jsonl(passages_of(ds), out)
+    elif args.what == "qrels":
+        with open(out, "w", encoding="utf-8") as fh:
+            for r in ds.qrels_iter():
+                fh.write(f"{r.query_id} 0 {r.doc_id} {r.relevance}\n")
+    else:
+        corpus = {p.docid: p for p in passages_of(ds)}
+        qs, qrels = questions_of(ds, args.lang), qrels_of(ds)
+        if args.what == "tevatron-train":
+            write_tevatron_train(qs, qrels, corpus, out, n_negatives=args.negatives)
+        else:
+            write_generator_pairs(qs, qrels, corpus, out)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
