@@ -40,7 +40,8 @@ def test_train_encode_search_eval(tmp_path: Path, prepared, tiny_model):
     index = faiss.read_index(str(index_dir / "index"))
     assert index.ntotal == len(corpus_ids) and index.d == 32
     manifest = json.loads((index_dir / "xqg_manifest.json").read_text())
-    assert manifest["passages"] == len(corpus_ids) and manifest["alpha"] == 0.0
+    assert manifest["passages"] == len(corpus_ids) and manifest["plain"] == len(corpus_ids)
+    assert manifest["alpha"] == 0.01 and manifest["augmented"] == 0  # paper default; no generated queries here
     assert not (tmp_path / "index.work").exists()
 
     run_file = tmp_path / "run.trec"
