@@ -14,9 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
 
 from tevatron.arguments import DenseTrainingArguments as TrainingArguments
-from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, set_seed
+from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
 from xqg_tevatron.tevatron_compat.arguments import expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
@@ -25,35 +28,79 @@ from xqg_tevatron.tevatron_compat.data import load_train_groups
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class CodeSwitchArguments:
+    code_switch_p: float = field(default=0.0, metadata={"help": "per-token probability of switching a translatable "
+                                                               "English token of a training query (0 = off)"})
+    code_switch_languages: Optional[list[str]] = field(default=None, metadata={"help": "target languages (default: all 7)"})
+    code_switch_passages: bool = field(default=False, metadata={"help": "also code-switch passages"})
+    code_switch_word_lists: Optional[list[str]] = field(default=None, metadata={
+        "help": "extra word lists LANG=PATH (MUSE text or dictd .index); CLDR names are always used"})
+    code_switch_seed: int = field(default=13)
+
+    def config(self):
+        from xqg_tevatron.codeswitch import CodeSwitchConfig
+        from xqg_tevatron.xqg.generated import LANGUAGES
+
+        lists: dict[str, list[str]] = {}
+        for item in self.code_switch_word_lists or []:
+            lang, sep, path = item.partition("=")
+            if not sep:
+                raise SystemExit(f"error: --code_switch_word_lists takes LANG=PATH, got {item!r}")
+            lists.setdefault(lang, []).append(path)
+        return CodeSwitchConfig(p=self.code_switch_p, languages=tuple(self.code_switch_languages or LANGUAGES),
+                                switch_passages=self.code_switch_passages, word_lists=lists, seed=self.code_switch_seed)
+
+
+class CodeSwitchStatsCallback(TrainerCallback):
+    """Writes the achieved switch/overlap ratios to ``<output_dir>/code_switch_stats.json``."""
+
+    def __init__(self, groups, config):
+        self.groups, self.config = groups, config
+
+    def on_train_end(self, args, state, control, **kwargs):
+        from xqg_tevatron.codeswitch import write_stats
+
+        summary = write_stats(self.groups.stats, self.config, Path(args.output_dir) / "code_switch_stats.json")
+        logger.info("code-switching: %s", summary)
+
+
 def parse_args(argv: list[str] | None = None):
-    parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments))
+    parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments, CodeSwitchArguments))
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
     return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(argv))
 
 
-def build_trainer(model_args, data_args, training_args, collator_factory=None):
-    """Everything Tevatron's driver builds, with the compat classes; ``collator_factory`` lets
-    hooks (e.g. code-switching) wrap the collator."""
+def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArguments | None = None):
+    """Everything Tevatron's driver builds, with the compat classes and the code-switching hook."""
     config = AutoConfig.from_pretrained(model_args.config_name or model_args.model_name_or_path, num_labels=1,
                                         cache_dir=model_args.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path,
                                               cache_dir=model_args.cache_dir)
     model = DenseModel.build(model_args, data_args, training_args, config=config, cache_dir=model_args.cache_dir)
     groups = load_train_groups(data_args, cache_dir=data_args.data_cache_dir or model_args.cache_dir)
+    callbacks = []
+    if cs_args is not None and cs_args.code_switch_p > 0:
+        from xqg_tevatron.codeswitch import CodeSwitchedGroups, CodeSwitcher
+
+        cs_config = cs_args.config()
+        groups = CodeSwitchedGroups(groups, CodeSwitcher(cs_config))
+        callbacks.append(CodeSwitchStatsCallback(groups, cs_config))
+        if training_args.dataloader_num_workers > 0:
+            logger.warning("code-switch statistics are counted in the main process only; "
+                           "with --dataloader_num_workers > 0 they cover none of the worker reads")
     train_dataset = TrainDataset(data_args, groups, tokenizer, settings=model.settings)
     collator = QPCollator(tokenizer, max_p_len=data_args.p_max_len, max_q_len=data_args.q_max_len)
-    if collator_factory is not None:
-        collator = collator_factory(collator, tokenizer, model.settings)
     trainer = DenseTrainer(model=model, args=training_args, train_dataset=train_dataset,
-                           data_collator=collator, processing_class=tokenizer)
+                           data_collator=collator, processing_class=tokenizer, callbacks=callbacks)
     train_dataset.trainer = trainer
     return trainer, tokenizer
 
 
-def main(argv: list[str] | None = None, collator_factory=None) -> int:
-    model_args, data_args, training_args = parse_args(argv)
+def main(argv: list[str] | None = None) -> int:
+    model_args, data_args, training_args, cs_args = parse_args(argv)
     if (os.path.exists(training_args.output_dir) and os.listdir(training_args.output_dir)
             and training_args.do_train and not training_args.overwrite_output_dir):
         raise SystemExit(f"error: output directory {training_args.output_dir} is not empty; pass --overwrite_output_dir")
@@ -62,7 +109,7 @@ def main(argv: list[str] | None = None, collator_factory=None) -> int:
     set_seed(training_args.seed)
     if training_args.grad_cache:
         raise SystemExit("error: --grad_cache needs the GradCache package, which has no transformers-5 release; drop the flag")
-    trainer, tokenizer = build_trainer(model_args, data_args, training_args, collator_factory)
+    trainer, tokenizer = build_trainer(model_args, data_args, training_args, cs_args)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
     if trainer.is_world_process_zero():
