@@ -10,7 +10,7 @@ localised territory names and whose answers are English spans of the gold passag
 
 Output (committed, ~300 KB) in ``xqg_tevatron/resources/xor_default``:
   psgs_w100.tsv                       id<TAB>text<TAB>title   (DPR/XOR corpus layout)
-  xor_{train,dev}_retrieve_eng_span.jsonl   {"id","question","answers","lang"}
+  xor_{train,dev}_retrieve_eng_span.jsonl   {"id","question","answers","lang"} (+ "question_en")
   qrels.{train,dev}.txt               TREC qrels of the gold passage
 Deterministic: rerunning with the same babel version rewrites identical files.
 """
@@ -35,6 +35,7 @@ TEMPLATES = {
         "ko": "{c}의 공식 통화는 무엇입니까?",
         "ru": "Какая валюта используется в стране {c}?",
         "te": "{c} యొక్క అధికారిక కరెన్సీ ఏమిటి?",
+        "en": "What is the official currency of {c}?",
     },
     "language": {
         "ar": "ما هي اللغة الرسمية في {c}؟",
@@ -44,6 +45,7 @@ TEMPLATES = {
         "ko": "{c}의 공용어는 무엇입니까?",
         "ru": "Какой официальный язык в стране {c}?",
         "te": "{c} యొక్క అధికారిక భాష ఏమిటి?",
+        "en": "What is the official language of {c}?",
     },
 }
 TRAIN_PER_LANG, DEV_PER_LANG = 60, 40
@@ -95,8 +97,11 @@ def main() -> None:
                     answers = [cur_name, cur_code] if kind == "currency" else [lang_names[0]]
                     qid = f"{split}-{lang}-{k:03d}"
                     question = TEMPLATES[kind][lang].format(c=locales[lang].territories[code])
-                    q_fh.write(json.dumps({"id": qid, "question": question, "answers": answers, "lang": lang},
-                                          ensure_ascii=False) + "\n")
+                    # question_en (not in XOR-TyDi) lets the study train on English queries, as in
+                    # code-switching work, and evaluate on the native ones
+                    question_en = TEMPLATES[kind]["en"].format(c=en.territories[code])
+                    q_fh.write(json.dumps({"id": qid, "question": question, "answers": answers, "lang": lang,
+                                           "question_en": question_en}, ensure_ascii=False) + "\n")
                     r_fh.write(f"{qid} 0 {by_code[code][0]} 1\n")
     print(f"wrote {len(passages)} passages and {len(LANGS) * (TRAIN_PER_LANG + DEV_PER_LANG)} questions to {OUT}")
 

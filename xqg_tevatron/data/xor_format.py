@@ -26,6 +26,7 @@ class XorQuestion:
     question: str
     answers: list[str]
     lang: str
+    question_en: Optional[str] = None  # English version, only in the embedded default (for code-switch training)
 
 
 def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
@@ -36,7 +37,8 @@ def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
                 continue
             try:
                 rec = json.loads(line)
-                out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"]))
+                out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"],
+                                       rec.get("question_en")))
             except (json.JSONDecodeError, KeyError) as exc:
                 raise CorpusFormatError(f"{path}:{lineno}: not an XOR-Retrieve question ({exc})") from None
     return out
@@ -79,25 +81,34 @@ def write_corpus_jsonl(passages: Iterable[Passage], path: str | os.PathLike) -> 
 
 def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict[str, int]],
                          corpus: dict[str, Passage], path: str | os.PathLike, n_negatives: int = 7,
-                         seed: int = 42) -> Path:
-    """Tevatron training groups: gold passages as positives, random other passages as negatives."""
+                         seed: int = 42, english_queries: bool = False) -> Path:
+    """Tevatron training groups: gold passages as positives, random other passages as negatives.
+    ``english_queries`` trains on ``question_en`` (one group per distinct English question)."""
     rng = random.Random(seed)
     docids = sorted(corpus)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
+    seen: set[str] = set()
     with open(path, "w", encoding="utf-8") as fh:
         for q in questions:
             gold = [d for d, rel in qrels.get(q.qid, {}).items() if rel > 0 and d in corpus]
             if not gold:
                 continue
+            text = q.question
+            if english_queries:
+                if not q.question_en:
+                    raise ValueError(f"question {q.qid} has no question_en")
+                if q.question_en in seen:
+                    continue
+                seen.add(text := q.question_en)
             negs = []
             while len(negs) < min(n_negatives, len(docids) - len(gold)):
                 d = rng.choice(docids)
                 if d not in gold and d not in negs:
                     negs.append(d)
             as_dict = lambda d: {"docid": d, "title": corpus[d].title, "text": corpus[d].text}  # noqa: E731
-            fh.write(json.dumps({"query_id": q.qid, "query": q.question, "positive_passages": [as_dict(d) for d in gold],
+            fh.write(json.dumps({"query_id": q.qid, "query": text, "positive_passages": [as_dict(d) for d in gold],
                                  "negative_passages": [as_dict(d) for d in negs]}, ensure_ascii=False) + "\n")
             n += 1
     if n == 0:
@@ -159,3 +170,4 @@ def write_generator_pairs(questions: Iterable[XorQuestion], qrels: dict[str, dic
     if n == 0:
         raise ValueError("no question has a gold passage in the corpus")
     return path
+

@@ -143,6 +143,12 @@ class XqgIndexer:
         return select_queries(gq, self.xqg.languages, self.xqg.n_per_lang)
 
     def encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
+        started = time.perf_counter()
+        res = self._encode_chunk(chunk)
+        res.stats["encode_seconds"] = round(time.perf_counter() - started, 4)
+        return res
+
+    def _encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
         texts = [p.full_text(self.xqg.separator) for p in chunk]
         p_vecs = self.encoder.encode(texts, is_query=False, desc="passages")
         per_passage = [self._queries_for(p) for p in chunk]
@@ -288,6 +294,7 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     started = time.time()
     index = build_index(index_config, dim, n_rows, chunks(), training_rows)
     counts = {k: sum(m[k] for m in metas) for k in ("passages", "augmented", "plain", "generated_queries", "rows")}
+    counts["encode_seconds"] = round(sum(m.get("encode_seconds", 0.0) for m in metas), 3)
     manifest = dict(settings, **counts, index_type=index_config.index_type, index_config=asdict(index_config),
                     build_seconds=round(time.time() - started, 3), xqg_tevatron_version=_version(),
                     **(extra_manifest or {}))

@@ -1,0 +1,55 @@
+"""``python -m xqg_tevatron.study --config configs/study_small.yaml``: run (or resume) a study,
+write ``results.csv`` and ``results.png`` in its output folder and print the table."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from xqg_tevatron.study.config import StudyConfig
+from xqg_tevatron.study.plot import plot
+from xqg_tevatron.study.runner import Study
+
+SHOWN = ["model", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang", "aggregation", "index_type",
+         "MRR", "R@10", "R@5kt", "p50_ms", "p95_ms", "index_mb", "build_s"]
+
+
+def format_table(rows: list[dict]) -> str:
+    def cell(v):
+        if v is None:
+            return "-"
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    table = [SHOWN] + [[cell(r.get(c)) for c in SHOWN] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(SHOWN))]
+    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--max_cells", type=int, help="stop after this many cells (resume later)")
+    args = parser.parse_args(argv)
+    try:
+        cfg = StudyConfig.from_yaml(args.config)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    started = time.time()
+    rows = Study(cfg).run(max_cells=args.max_cells)
+    out = Path(cfg.output)
+    png = plot(rows, out / "results.png")
+    print()
+    print(format_table(rows))
+    notes = {r.get("tokenizer_note") for r in rows} - {None}
+    for note in notes:
+        print(f"note: {note}")
+    print(f"\n{out / 'results.csv'}\n{png}\n({time.time() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

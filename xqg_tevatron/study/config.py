@@ -1,0 +1,117 @@
+"""Study configuration (YAML) as dataclasses, and the grid of cells it expands to."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from xqg_tevatron.xqg.generated import LANGUAGES
+
+
+@dataclass
+class TrainSweep:
+    """Models to compare: the base encoder untouched, plus one fine-tuned model per code-switch p."""
+
+    include_base: bool = True
+    p: list[float] = field(default_factory=list)
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    english_queries: bool = True  # train on English queries (code-switched), evaluate on native ones
+    switch_passages: bool = False
+    max_steps: int = 40
+    batch_size: int = 8
+    train_n_passages: int = 2
+    learning_rate: float = 1e-5
+    temperature: float = 0.01
+    q_max_len: int = 32
+    p_max_len: int = 96
+    seed: int = 42
+
+
+@dataclass
+class XqgSweep:
+    alpha: list[float] = field(default_factory=lambda: [0.0, 0.01])
+    n_per_lang: list[int] = field(default_factory=lambda: [5])
+    aggregation: list[str] = field(default_factory=lambda: ["sum"])
+    multi_vector: bool = False  # also a multi-vector index per n_per_lang
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
+
+
+@dataclass
+class StudyConfig:
+    name: str = "study"
+    output: str = "runs/study"
+    encoder: str = "demo"  # "demo" = the offline multilingual-e5-small, or a model directory
+    data: str = "default"  # the embedded XOR-format data set
+    generator: str = "dictionary"  # dictionary | path of a trained seq2seq generator
+    generated_n_per_lang: int = 5
+    train: TrainSweep = field(default_factory=TrainSweep)
+    xqg: XqgSweep = field(default_factory=XqgSweep)
+    index_types: list[str] = field(default_factory=lambda: ["flat"])
+    query_translation_baseline: bool = True
+    hits: int = 100
+    latency_queries: int = 100
+    threads: int = 1
+    batch_size: int = 64
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "StudyConfig":
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        return _build(cls, raw, str(path))
+
+
+def _build(cls, raw: dict, where: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(raw) - set(known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        sub = {"train": TrainSweep, "xqg": XqgSweep}.get(key) if cls is StudyConfig else None
+        kwargs[key] = _build(sub, value or {}, f"{where}:{key}") if sub else value
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measured system: a model x an index recipe (or the query-translation baseline)."""
+
+    model: str  # "base" or "p0.3"
+    mode: str  # fused | multi | translate
+    alpha: float
+    n_per_lang: int
+    aggregation: str
+    index_type: str
+
+    @property
+    def cell_id(self) -> str:
+        return (f"{self.model}__{self.mode}__a{self.alpha:g}__n{self.n_per_lang}__{self.aggregation}"
+                f"__{self.index_type}")
+
+    @property
+    def index_key(self) -> str:
+        """Cells sharing an index (translate reuses the plain one)."""
+        mode, alpha = ("fused", 0.0) if self.mode == "translate" else (self.mode, self.alpha)
+        if mode == "fused" and alpha == 0:
+            return f"{self.model}__plain__{self.index_type}"
+        return f"{self.model}__{mode}__a{alpha:g}__n{self.n_per_lang}__{self.aggregation}__{self.index_type}"
+
+
+def model_names(cfg: StudyConfig) -> list[str]:
+    return (["base"] if cfg.train.include_base else []) + [f"p{p:g}" for p in cfg.train.p]
+
+
+def expand(cfg: StudyConfig) -> list[Cell]:
+    cells: list[Cell] = []
+    for model, index_type in itertools.product(model_names(cfg), cfg.index_types):
+        cells.append(Cell(model, "fused", 0.0, 0, "-", index_type))
+        for alpha, n, agg in itertools.product(cfg.xqg.alpha, cfg.xqg.n_per_lang, cfg.xqg.aggregation):
+            if alpha > 0:
+                cells.append(Cell(model, "fused", alpha, n, agg, index_type))
+        if cfg.xqg.multi_vector:
+            cells += [Cell(model, "multi", 0.0, n, "-", index_type) for n in cfg.xqg.n_per_lang]
+        if cfg.query_translation_baseline:
+            cells.append(Cell(model, "translate", 0.0, 0, "-", index_type))
+    return cells

@@ -1,0 +1,266 @@
+"""Run every cell of a study: train (code-switched) models, build indexes, search, evaluate, time.
+
+Every artefact is written once and reused on rerun: generated queries, trained models
+(``models/<name>/``), indexes (``indexes/<key>/``) and one JSON per finished cell
+(``cells/<cell_id>.json``), so an interrupted study resumes where it stopped and a rerun of a
+finished one only redraws the table and plot.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
+from xqg_tevatron.corpus import iter_passages, read_topics
+from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
+from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
+from xqg_tevatron.evaluation.xor_retrieve import evaluate as xor_evaluate
+from xqg_tevatron.index import IndexConfig
+from xqg_tevatron.latency import DenseSystem, load_searcher, multi_depth
+from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
+from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+
+logger = logging.getLogger(__name__)
+COLUMNS = ["cell_id", "model", "code_switch_p", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang",
+           "aggregation", "index_type", "MRR", "R@10", "R@100", "R@2kt", "R@5kt", "p50_ms", "p95_ms", "qps",
+           "index_mb", "rows", "build_s"]
+
+
+class CachedEncoder:
+    """A DenseEncoder that remembers every text it encoded, so the many index recipes of one
+    model encode each passage and generated query once; charges each build the measured
+    per-text encoding cost so build times stay honest."""
+
+    def __init__(self, inner: DenseEncoder):
+        self.inner = inner
+        self.cache: dict[tuple[bool, str], np.ndarray] = {}
+        self.seconds_per_text = {True: 0.0, False: 0.0}
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def encode(self, texts, is_query, desc=None):
+        missing = list(dict.fromkeys(t for t in texts if (is_query, t) not in self.cache))
+        if missing:
+            t0 = time.perf_counter()
+            vecs = self.inner.encode(missing, is_query, desc)
+            self.seconds_per_text[is_query] = (time.perf_counter() - t0) / len(missing)
+            self.cache.update({(is_query, t): v for t, v in zip(missing, vecs)})
+        if not texts:
+            return np.zeros((0, self.inner.dim), np.float32)
+        return np.stack([self.cache[(is_query, t)] for t in texts])
+
+
+class Study:
+    def __init__(self, cfg: StudyConfig):
+        self.cfg = cfg
+        self.out = Path(cfg.output).resolve()
+        self.encoders: dict[str, CachedEncoder] = {}
+
+    # ------------------------------------------------------------------ inputs
+    def base_encoder(self) -> Path:
+        if self.cfg.encoder == "demo":
+            from xqg_tevatron.demo_encoder import build_demo_encoder
+
+            return build_demo_encoder()
+        return Path(self.cfg.encoder).resolve()
+
+    def data(self) -> PreparedDataset:
+        if self.cfg.data != "default":
+            raise ValueError("only the embedded default data set is wired into the study (data: default)")
+        if not hasattr(self, "_data"):
+            self._data = prepare_default(self.out / "data")
+        return self._data
+
+    def generated_corpus(self) -> Path:
+        path = self.out / "data" / "corpus.xqg.jsonl"
+        if path.exists():
+            return path
+        n = str(self.cfg.generated_n_per_lang)
+        if self.cfg.generator == "dictionary":
+            cmd = ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(self.data().corpus_tsv),
+                   "--n_per_lang", n]
+        else:
+            cmd = ["-m", "xqg_tevatron.generate.seq2seq", "generate", "--model", self.cfg.generator, "--corpus",
+                   str(self.data().corpus_tsv), "--n_per_lang", n]
+        _run([sys.executable, *cmd, "--output", str(path), "--languages", *self.cfg.xqg.languages])
+        return path
+
+    # ------------------------------------------------------------------ models
+    def model_dir(self, name: str) -> Path:
+        return self.base_encoder() if name == "base" else self.out / "models" / name
+
+    def train_file(self) -> Path:
+        path = self.out / "data" / "train_study" / "train.jsonl"
+        if not path.exists():
+            d = self.data()
+            corpus = {p.docid: p for p in iter_passages([d.corpus_tsv])}
+            write_tevatron_train(read_questions(d.questions_train), read_qrels(d.questions_train.parent / "qrels.train.txt"),
+                                 corpus, path, n_negatives=self.cfg.train.train_n_passages + 2,
+                                 english_queries=self.cfg.train.english_queries)
+        return path
+
+    def train(self, name: str) -> None:
+        out = self.model_dir(name)
+        if name == "base" or (out / "train_done.json").exists():
+            return
+        t = self.cfg.train
+        p = float(name[1:])
+        cmd = [sys.executable, "-m", "xqg_tevatron.driver.train", "--model_name_or_path", str(self.base_encoder()),
+               "--output_dir", str(out), "--overwrite_output_dir", "--train_files", str(self.train_file()),
+               "--per_device_train_batch_size", str(t.batch_size), "--train_n_passages", str(t.train_n_passages),
+               "--max_steps", str(t.max_steps), "--learning_rate", str(t.learning_rate), "--temperature",
+               str(t.temperature), "--q_max_len", str(t.q_max_len), "--p_max_len", str(t.p_max_len),
+               "--warmup_ratio", "0.1", "--seed", str(t.seed), "--save_strategy", "no", "--report_to", "none",
+               "--logging_steps", "10", "--disable_tqdm", "true", "--dataset_proc_num", "1",
+               "--code_switch_p", str(p), "--code_switch_languages", *t.languages]
+        if t.switch_passages:
+            cmd.append("--code_switch_passages")
+        started = time.time()
+        _run(cmd)
+        atomic_write_text(out / "train_done.json", json.dumps({"seconds": round(time.time() - started, 1)}))
+
+    def overlap_stats(self, name: str) -> dict:
+        """Achieved switch share and lexical overlap of the training queries for this model."""
+        recorded = self.model_dir(name) / "code_switch_stats.json"
+        if name != "base" and recorded.exists():
+            return json.loads(recorded.read_text())
+        # base model / p=0: measure the unswitched training data the same way (one pass)
+        from xqg_tevatron.tevatron_compat.arguments import XqgDataArguments
+        from xqg_tevatron.tevatron_compat.data import load_train_groups
+
+        groups = load_train_groups(XqgDataArguments(train_files=[str(self.train_file())]))
+        view = CodeSwitchedGroups(groups, CodeSwitcher(CodeSwitchConfig(p=0.0, languages=tuple(self.cfg.train.languages))))
+        for i in range(len(view)):
+            view[i]
+        return view.stats.summary()
+
+    def encoder(self, name: str) -> CachedEncoder:
+        if name not in self.encoders:
+            t = self.cfg.train
+            self.encoders[name] = CachedEncoder(DenseEncoder(str(self.model_dir(name)), config=EncodeConfig(
+                batch_size=self.cfg.batch_size, q_max_len=t.q_max_len, p_max_len=t.p_max_len, show_progress=False)))
+        return self.encoders[name]
+
+    # ------------------------------------------------------------------ indexes
+    def index(self, cell: Cell) -> Path:
+        out = self.out / "indexes" / cell.index_key
+        if (out / "xqg_manifest.json").exists():
+            return out
+        enc = self.encoder(cell.model)
+        mode = "fused" if cell.mode == "translate" else cell.mode
+        alpha = 0.0 if cell.mode == "translate" else cell.alpha
+        xqg = XqgConfig(alpha=alpha, aggregation=cell.aggregation if cell.aggregation != "-" else "sum",
+                        languages=self.cfg.xqg.languages, n_per_lang=cell.n_per_lang, vector_mode=mode)
+        work = out.with_name(out.name + ".work")
+        indexer = XqgIndexer(enc, xqg, RunConfig(chunk_size=100_000, show_progress=False), work)
+        indexer.encode_shard([str(self.generated_corpus())])
+        merge_work_dir(work, out, IndexConfig(index_type=cell.index_type), overwrite=True, show_progress=False)
+        _rmtree(work)
+        manifest = json.loads((out / "xqg_manifest.json").read_text())
+        n_q = manifest["generated_queries"] if alpha > 0 or mode == "multi" else 0
+        est = manifest["passages"] * enc.seconds_per_text[False] + n_q * enc.seconds_per_text[True]
+        manifest["encode_seconds"] = round(est, 3)  # measured per-text cost x texts this index needed
+        atomic_write_text(out / "xqg_manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
+        return out
+
+    # ------------------------------------------------------------------ cells
+    def run_cell(self, cell: Cell) -> dict:
+        path = self.out / "cells" / f"{cell.cell_id}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+        self.train(cell.model)
+        index_dir = self.index(cell)
+        d = self.data()
+        translator = None
+        if cell.mode == "translate":
+            from xqg_tevatron.translate import DictionaryTranslator
+
+            translator = DictionaryTranslator(self.cfg.xqg.languages)
+        searcher = load_searcher(str(index_dir), str(self.model_dir(cell.model)), self.cfg.threads)
+        kind = {"fused": "dense", "multi": "multi", "translate": "translate"}[cell.mode]
+        system = DenseSystem(searcher, kind, translator, multi_depth(str(index_dir)) if kind == "multi" else 1)
+        topics = read_topics(d.topics_dev)
+        for _, q in topics[:3]:
+            system.search(q, self.cfg.hits)  # warm-up
+        ranking, times = {}, []
+        for qid, q in topics:
+            t0 = time.perf_counter()
+            ranking[qid] = system.search(q, self.cfg.hits)
+            times.append((time.perf_counter() - t0) * 1000.0)
+        run_file = self.out / "runs" / f"{cell.cell_id}.trec"
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_file, "".join(f"{qid} Q0 {doc} {r} {s:.6f} {cell.cell_id}\n" for qid, hits in ranking.items()
+                                            for r, (doc, s) in enumerate(hits, start=1)))
+        per_query = trec_eval_per_query(d.qrels_dev, run_file, ["recall.10,100", "recip_rank"])
+        eff = by_language(per_query, lambda qid: qid.split("-")[1])["Avg"]
+        texts = {p.docid: p.text for p in iter_passages([d.corpus_tsv])}
+        xor = xor_evaluate(read_questions(d.questions_dev), {q: [doc for doc, _ in h] for q, h in ranking.items()},
+                           texts, ks=(2, 5))
+        manifest = json.loads((index_dir / "xqg_manifest.json").read_text())
+        lat = np.array(times[: self.cfg.latency_queries] if self.cfg.latency_queries else times)
+        stats = self.overlap_stats(cell.model)
+        row = {
+            "cell_id": cell.cell_id, "model": cell.model,
+            "code_switch_p": None if cell.model == "base" else float(cell.model[1:]),
+            "switched_share": stats.get("switched_share"), "lexical_overlap": stats.get("lexical_overlap"),
+            "mode": cell.mode, "alpha": cell.alpha, "n_per_lang": cell.n_per_lang, "aggregation": cell.aggregation,
+            "index_type": cell.index_type, "MRR": eff["recip_rank"], "R@10": eff["recall_10"],
+            "R@100": eff["recall_100"], "R@2kt": xor.scores[2]["Avg"] / 100, "R@5kt": xor.scores[5]["Avg"] / 100,
+            "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
+            "qps": float(1000.0 / lat.mean()),
+            "index_mb": (index_dir / "index").stat().st_size / 2 ** 20, "rows": manifest["rows"],
+            "build_s": manifest.get("encode_seconds", 0.0) + manifest.get("build_seconds", 0.0),
+            "tokenizer_note": xor.tokenizer_note,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(row, indent=2))
+        return row
+
+    def run(self, max_cells: Optional[int] = None) -> list[dict]:
+        cells = expand(self.cfg)
+        for name in model_names(self.cfg):
+            self.train(name)
+        rows = []
+        for i, cell in enumerate(cells):
+            if max_cells is not None and i >= max_cells:
+                break
+            done = (self.out / "cells" / f"{cell.cell_id}.json").exists()
+            print(f"[{i + 1}/{len(cells)}] {cell.cell_id}{' (done, skipped)' if done else ''}", flush=True)
+            rows.append(self.run_cell(cell))
+        write_csv(rows, self.out / "results.csv")
+        return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()})
+    tmp.replace(path)
+
+
+def _run(cmd: list[str]) -> None:
+    print("$ " + " ".join(["python"] + cmd[1:]), flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-4000:]}")
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
