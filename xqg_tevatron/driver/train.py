@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class OutputArguments:
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "train into a non-empty --output_dir (Tevatron's flag; transformers 5 dropped it)"})
+
+
+@dataclass
 class CodeSwitchArguments:
     code_switch_p: float = field(default=0.0, metadata={"help": "per-token probability of switching a translatable "
                                                                "English token of a training query (0 = off)"})
@@ -66,7 +72,8 @@ class CodeSwitchStatsCallback(TrainerCallback):
 
 
 def parse_args(argv: list[str] | None = None):
-    parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments, CodeSwitchArguments))
+    parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments, CodeSwitchArguments,
+                               OutputArguments))
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
@@ -100,9 +107,9 @@ def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArgum
 
 
 def main(argv: list[str] | None = None) -> int:
-    model_args, data_args, training_args, cs_args = parse_args(argv)
+    model_args, data_args, training_args, cs_args, out_args = parse_args(argv)
     if (os.path.exists(training_args.output_dir) and os.listdir(training_args.output_dir)
-            and training_args.do_train and not training_args.overwrite_output_dir):
+            and not out_args.overwrite_output_dir):
         raise SystemExit(f"error: output directory {training_args.output_dir} is not empty; pass --overwrite_output_dir")
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
                         level=logging.INFO if training_args.local_rank in (-1, 0) else logging.WARN)

@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Search latency through Pyserini's FaissSearcher, side by side on one synthetic corpus:
+
+  plain   N passage vectors (flat IP)
+  xqg     N fused vectors: same shape, so the same cost (target ratio ~1.0)
+  multi   N passages + R query rows each, searched R+1 times deeper and max-aggregated
+
+Vectors are synthetic unit vectors of the demo encoder's dimension (384); queries are
+vectors too, so the numbers isolate the index cost (query encoding is identical for all).
+    python benchmarks/bench_search_latency.py [--passages 200000 --rows_per_passage 5 --queries 200]
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def unit(rng, n, d):
+    x = rng.standard_normal((n, d), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--passages", type=int, default=200_000)
+    ap.add_argument("--rows_per_passage", type=int, default=5)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--dim", type=int, default=384)
+    ap.add_argument("--k", type=int, default=100)
+    args = ap.parse_args()
+    from xqg_tevatron.pyserini import bootstrap
+
+    bootstrap()
+    import faiss
+    from pyserini.search.faiss import FaissSearcher
+
+    from xqg_tevatron.index import write_index_dir
+    from xqg_tevatron.latency import DenseSystem
+
+    rng = np.random.default_rng(0)
+    p = unit(rng, args.passages, args.dim)
+    q_rows = unit(rng, args.passages * args.rows_per_passage, args.dim)
+    fused = 0.5 * p + 0.5 * q_rows.reshape(args.passages, args.rows_per_passage, args.dim).mean(1)
+    ids = [f"d{i}" for i in range(args.passages)]
+    queries = unit(rng, args.queries, args.dim)
+    results = {}
+    with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
+        for name, vecs, docids, depth in [
+            ("plain", p, ids, 1),
+            ("xqg", fused, ids, 1),
+            ("multi", np.concatenate([p[:, None, :], q_rows.reshape(args.passages, args.rows_per_passage, -1)], 1)
+             .reshape(-1, args.dim), [d for d in ids for _ in range(args.rows_per_passage + 1)],
+             args.rows_per_passage + 1),
+        ]:
+            index = faiss.IndexFlatIP(args.dim)
+            index.add(np.ascontiguousarray(vecs, dtype=np.float32))
+            out = write_index_dir(Path(tmp) / name, index, docids, {"rows": len(docids), "passages": args.passages})
+            searcher = FaissSearcher(str(out), None)
+            faiss.omp_set_num_threads(1)
+            system = DenseSystem(searcher, "multi" if depth > 1 else "dense", multi_depth=depth)
+            for v in queries[:3]:
+                system.search(v[None, :], args.k)
+            ms = []
+            for v in queries:
+                t0 = time.perf_counter()
+                system.search(v[None, :], args.k)
+                ms.append((time.perf_counter() - t0) * 1000)
+            results[name] = (np.percentile(ms, 50), np.percentile(ms, 95), index.ntotal,
+                             (out / "index").stat().st_size / 2 ** 20)
+            del index, searcher
+    print(f"search {args.queries} queries one at a time, k={args.k}, 1 thread, {args.passages:,} passages x {args.dim}")
+    print(f"{'index':<8}{'rows':>10}{'MB':>9}{'p50 ms':>9}{'p95 ms':>9}{'p50 / plain':>13}")
+    for name, (p50, p95, rows, mb) in results.items():
+        print(f"{name:<8}{rows:>10,}{mb:>9.0f}{p50:>9.2f}{p95:>9.2f}{p50 / results['plain'][0]:>13.2f}")
+
+
+if __name__ == "__main__":
+    main()
