@@ -5,11 +5,10 @@
               every query file in a full-size array, write the result;
   chunked     xqg_tevatron.xqg.fuse_files: memory-mapped inputs, fixed-size chunks.
 
-Each runs in a fresh subprocess; peak RSS is the child's ru_maxrss. Target: chunked < 1 GiB.
+Each runs in a fresh subprocess; peak RSS is the child's VmHWM. Target: chunked < 1 GiB.
     python benchmarks/bench_fuse_memory.py [--rows 1000000 --dim 384 --query_files 2]
 """
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,22 +23,20 @@ p = np.load(sys.argv[1]); total = np.zeros_like(p)
 for f in sys.argv[3:]:
     total += np.load(f)
 np.save(sys.argv[2], (1 - 0.01) * p + 0.01 * total)
-"""
+""" + "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
 CHUNKED = """
 import sys
 from xqg_tevatron.xqg.fuse_files import fuse_files
 fuse_files(sys.argv[1], sys.argv[3:], sys.argv[2], 0.01, show_progress=False)
-"""
+""" + "print(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])"
 
 
 def run(code: str, args: list[str]) -> tuple[float, float]:
+    """Peak RSS as the child's own VmHWM (the high-water mark of its address space since exec;
+    ru_maxrss of children would also count the parent's pages at fork time)."""
     t0 = time.time()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-c", code, *args], check=True)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak_kb < before:  # ru_maxrss of children is a max over all waited children
-        peak_kb = before
-    return peak_kb / 2 ** 20, time.time() - t0
+    proc = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True)
+    return int(proc.stdout.split()[-1]) / 2 ** 20, time.time() - t0
 
 
 def main() -> None:
@@ -59,7 +56,6 @@ def main() -> None:
             arr.flush()
             del arr
             files.append(str(tmp / f"{name}.npy"))
-        # chunked first: ru_maxrss of children only grows, so the smaller run must come first
         chunked_gib, chunked_s = run(CHUNKED, [files[0], str(tmp / "b.npy"), *files[1:]])
         mem_gib, mem_s = run(IN_MEMORY, [files[0], str(tmp / "a.npy"), *files[1:]])
         a, b = np.load(tmp / "a.npy", mmap_mode="r"), np.load(tmp / "b.npy", mmap_mode="r")

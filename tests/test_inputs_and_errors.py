@@ -146,3 +146,21 @@ def test_chunks_are_npy_never_pickles(tmp_path):
     arr = np.load(tmp_path / "w" / "chunk-000000.npy", allow_pickle=False)
     assert arr.shape == (1, 4)
     assert not list(tmp_path.rglob("*.pkl"))
+
+
+@pytest.mark.parametrize("aggregation", ["sum", "mean"])
+def test_fuse_files_streams_the_formula(tmp_path, aggregation):
+    from xqg_tevatron.xqg.fuse_files import fuse_files
+
+    rng = np.random.default_rng(0)
+    p, q1, q2 = (rng.standard_normal((1000, 8)).astype(np.float32) for _ in range(3))
+    for name, arr in (("p", p), ("q1", q1), ("q2", q2)):
+        np.save(tmp_path / f"{name}.npy", arr)
+    out = fuse_files(tmp_path / "p.npy", [tmp_path / "q1.npy", tmp_path / "q2.npy"], tmp_path / "f.npy", 0.25,
+                     aggregation, chunk_rows=128, show_progress=False)
+    agg = q1 + q2 if aggregation == "sum" else (q1 + q2) / 2
+    np.testing.assert_allclose(np.load(out), 0.75 * p + 0.25 * agg, rtol=1e-5, atol=1e-6)
+    np.save(tmp_path / "bad.npy", q1[:10])
+    with pytest.raises(ValueError, match="rows must align"):
+        fuse_files(tmp_path / "p.npy", [tmp_path / "bad.npy"], tmp_path / "g.npy", 0.1, show_progress=False)
+    assert not (tmp_path / "g.npy").exists() and not list(tmp_path.glob("*.tmp"))

@@ -63,6 +63,8 @@ class XqgEncodeArguments:
     keep_work_dir: bool = field(default=False, metadata={"help": "keep chunk files after a successful merge"})
     num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = cores / processes)"})
     no_merge: bool = field(default=False, metadata={"help": "only encode this shard; merge later"})
+    shard_id: Optional[int] = field(default=None, metadata={"help": "alias of --encode_shard_index"})
+    num_shards: Optional[int] = field(default=None, metadata={"help": "alias of --encode_num_shard"})
 
 
 def parse_args(argv: list[str] | None = None):
@@ -91,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if not data_args.encode_in_path or not data_args.encoded_save_path:
         raise SystemExit("error: --encode_in_path and --encoded_save_path are required")
     rank, world = _distributed()
-    shard_id, num_shards = (rank, world) if world > 1 else (data_args.encode_shard_index, data_args.encode_num_shard)
+    if world > 1:
+        shard_id, num_shards = rank, world
+    else:
+        shard_id = xqg_args.shard_id if xqg_args.shard_id is not None else data_args.encode_shard_index
+        num_shards = xqg_args.num_shards if xqg_args.num_shards is not None else data_args.encode_num_shard
     threads = xqg_args.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
     torch.set_num_threads(threads)
     encoder = DenseEncoder(

@@ -3,8 +3,8 @@ with memory bounded by the chunk size instead of the corpus size).
 
 Inputs are ``.npy`` matrices in the same row order: the passage vectors and one file per
 (language, query index) of generated-query vectors, e.g. the authors' released query
-embeddings converted to ``.npy``.  Output: the fused ``.npy`` (written through a memory map,
-then renamed into place).
+embeddings converted to ``.npy``.  Output: the fused ``.npy``, written sequentially under a temporary
+name, then renamed into place.
 
     python -m xqg_tevatron.xqg.fuse_files --passages p.npy --queries q_ar_0.npy q_ar_1.npy ... \\
         --alpha 0.01 --output fused.npy [--aggregation sum|mean --chunk_rows 65536]
@@ -23,28 +23,59 @@ from tqdm.auto import tqdm
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
 
 
+class _NpyRows:
+    """Row-chunk reader of a 2-D float32 ``.npy`` using plain file reads, so only the chunk
+    being read is resident (a memory map would keep every touched page in the RSS)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.fh = open(self.path, "rb")
+        major, _ = np.lib.format.read_magic(self.fh)
+        read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+        self.shape, fortran, dtype = read_header(self.fh)
+        if len(self.shape) != 2 or fortran or dtype != np.float32:
+            raise ValueError(f"{self.path}: expected a C-order 2-D float32 array, got {dtype} {self.shape}")
+        self.offset = self.fh.tell()
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        row_bytes = self.shape[1] * 4
+        self.fh.seek(self.offset + start * row_bytes)
+        return np.fromfile(self.fh, dtype=np.float32, count=(stop - start) * self.shape[1]).reshape(-1, self.shape[1])
+
+    def close(self) -> None:
+        self.fh.close()
+
+
 def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str | Path, alpha: float,
                aggregation: str = "sum", chunk_rows: int = 65536, show_progress: bool = True) -> Path:
+    """Stream ``(1 - alpha) * p + alpha * AGG(q_1..q_k)`` row chunk by row chunk into ``output``."""
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
-    p = np.load(passages, mmap_mode="r", allow_pickle=False)
-    qs = [np.load(q, mmap_mode="r", allow_pickle=False) for q in queries]
-    for path, q in zip(queries, qs):
+    p = _NpyRows(passages)
+    qs = [_NpyRows(q) for q in queries]
+    for q in qs:
         if q.shape != p.shape:
-            raise ValueError(f"{path}: shape {q.shape} differs from the passages' {p.shape} (rows must align)")
+            raise ValueError(f"{q.path}: shape {q.shape} differs from the passages' {p.shape} (rows must align)")
     output = Path(output)
-    tmp = output.with_name(output.name + ".tmp.npy")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=p.shape)
+    tmp = output.with_name(output.name + ".tmp")
     scale = alpha / len(qs) if aggregation == "mean" and qs else alpha
-    for start in tqdm(range(0, len(p), chunk_rows), desc="fusing", unit="chunk", disable=not show_progress):
-        stop = min(start + chunk_rows, len(p))
-        total = np.zeros((stop - start, p.shape[1]), dtype=np.float32)
-        for q in qs:
-            total += q[start:stop]
-        out[start:stop] = (1.0 - alpha) * p[start:stop] + scale * total if qs and alpha else p[start:stop]
-    out.flush()
-    del out
-    os.replace(tmp, output)
+    try:
+        with open(tmp, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": p.shape})
+            for start in tqdm(range(0, p.shape[0], chunk_rows), desc="fusing", unit="chunk", disable=not show_progress):
+                stop = min(start + chunk_rows, p.shape[0])
+                fused = p.read(start, stop)
+                if qs and alpha:
+                    total = qs[0].read(start, stop)
+                    for q in qs[1:]:
+                        total += q.read(start, stop)
+                    fused = (1.0 - alpha) * fused + scale * total
+                out.write(np.ascontiguousarray(fused, dtype=np.float32).tobytes())
+        os.replace(tmp, output)
+    finally:
+        for r in [p, *qs]:
+            r.close()
+        tmp.unlink(missing_ok=True)
     return output
 
 
