@@ -2,7 +2,6 @@
 dictionary generator with a small word list."""
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 

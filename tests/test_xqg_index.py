@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import faiss
@@ -13,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from conftest import ROOT, run_cli
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
+from conftest import run_cli
+from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import write_corpus_jsonl
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator

@@ -41,6 +41,21 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8")
 
 
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+    """``(where, record)`` for each non-blank line of a jsonl(.gz) file; malformed JSON is
+    reported as ``file:line``."""
+    path = Path(path)
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
+
+
 def _passage_from_record(rec: dict, where: str) -> Passage:
     if not isinstance(rec, dict):
         raise CorpusFormatError(f"{where}: expected a JSON object, got {type(rec).__name__}")
@@ -72,16 +87,8 @@ def _iter_file(path: Path) -> Iterator[Passage]:
                     raise CorpusFormatError(f"{path}:{lineno}: expected 'id<TAB>text[<TAB>title]', got {len(row)} field(s)")
                 yield Passage(row[0], row[1], row[2] if len(row) > 2 else "", None, f"{path}:{lineno}")
         return
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
-            yield _passage_from_record(rec, where)
+    for where, rec in iter_jsonl(path):
+        yield _passage_from_record(rec, where)
 
 
 def _iter_hf_dir(path: Path) -> Iterator[Passage]:
@@ -123,21 +130,22 @@ def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
     """Queries as ``(qid, text)``: Pyserini topics tsv (``qid<TAB>text``) or jsonl with
     ``query_id``/``id`` and ``query``/``question``."""
     path = Path(path)
+    if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
+        rows = ((where, rec.get("query_id", rec.get("id")), rec.get("query", rec.get("question")))
+                for where, rec in iter_jsonl(path))
+    else:
+        rows = _tsv_topics(path)
     topics = []
+    for where, qid, text in rows:
+        if qid is None or text is None:
+            raise CorpusFormatError(f"{where}: expected a query id and text")
+        topics.append((str(qid), text))
+    return topics
+
+
+def _tsv_topics(path: Path) -> Iterator[tuple[str, Optional[str], Optional[str]]]:
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CorpusFormatError(f"{path}:{lineno}: malformed JSON ({exc.msg})") from None
-                qid, text = rec.get("query_id", rec.get("id")), rec.get("query", rec.get("question"))
-            else:
+            if line.strip():
                 parts = line.rstrip("\n").split("\t")
-                qid, text = (parts[0], parts[1]) if len(parts) >= 2 else (None, None)
-            if qid is None or text is None:
-                raise CorpusFormatError(f"{path}:{lineno}: expected a query id and text")
-            topics.append((str(qid), text))
-    return topics
+                yield (f"{path}:{lineno}", *((parts[0], parts[1]) if len(parts) >= 2 else (None, None)))

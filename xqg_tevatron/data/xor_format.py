@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
+from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_jsonl, iter_passages
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEFAULT_DIR = RESOURCES / "xor_default"
@@ -31,16 +31,12 @@ class XorQuestion:
 
 def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
     out = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"],
-                                       rec.get("question_en")))
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise CorpusFormatError(f"{path}:{lineno}: not an XOR-Retrieve question ({exc})") from None
+    for where, rec in iter_jsonl(path):
+        try:
+            out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"],
+                                   rec.get("question_en")))
+        except KeyError as exc:
+            raise CorpusFormatError(f"{where}: not an XOR-Retrieve question (missing {exc})") from None
     return out
 
 

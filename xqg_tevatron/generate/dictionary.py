@@ -21,11 +21,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from xqg_tevatron.chunking import shard_from_env
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.generate.runner import GenerationJob, run_generation
+from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.lexicon import Lexicon, load_lexicon, words
-from xqg_tevatron.xqg.generated import LANGUAGES
 
 QUESTION_PATTERNS = {
     "ar": "ما {terms}؟", "bn": "{terms} কী?", "fi": "mikä {terms}?", "ja": "{terms}は何ですか？",
@@ -94,31 +92,14 @@ def _parse_word_lists(items: Sequence[str]) -> dict[str, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
-    parser.add_argument("--output", required=True, help="jsonl in the published xQG format")
-    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES))
-    parser.add_argument("--n_per_lang", type=int, default=5)
+    add_job_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10, help="salient terms to sample from")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--word_lists", nargs="*", default=[], help="LANG=PATH (MUSE text file or dictd .index)")
-    parser.add_argument("--chunk_size", type=int, default=1000)
-    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
-    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
-    parser.add_argument("--work_dir")
-    parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
     gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
                                                              word_lists=_parse_word_lists(args.word_lists)))
-    job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
-                        args.work_dir, args.overwrite)
-    try:
-        stats = run_generation(job, gen)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"{stats}", file=sys.stderr)
-    return 0
+    return run_job_cli(args, gen)
 
 
 if __name__ == "__main__":

@@ -7,16 +7,18 @@ temporary name, then renamed).  A killed run resumes by skipping finished chunks
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from tqdm.auto import tqdm
 
-from xqg_tevatron.chunking import atomic_write_text, iter_chunks
+from xqg_tevatron.chunking import atomic_write_text, iter_chunks, shard_from_env
 from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
 
 # (passages, language) -> n queries per passage
@@ -93,3 +95,32 @@ def merge_generation(job: GenerationJob) -> bool:
     os.replace(tmp, out)
     shutil.rmtree(job.work, ignore_errors=True)
     return True
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments every generator CLI shares: input, output, languages, chunking, sharding."""
+    from xqg_tevatron.xqg.generated import LANGUAGES
+
+    parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
+    parser.add_argument("--output", required=True, help="jsonl in the published xQG format")
+    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES))
+    parser.add_argument("--n_per_lang", type=int, default=5)
+    parser.add_argument("--chunk_size", type=int, default=1000, help="passages per resumable chunk")
+    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
+    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
+    parser.add_argument("--work_dir", help="chunk directory (default <output>.work)")
+    parser.add_argument("--overwrite", action="store_true")
+
+
+def run_job_cli(args: argparse.Namespace, generate: GenerateFn) -> int:
+    """Run a generation job from parsed :func:`add_job_arguments`; errors become one line, exit 1."""
+    shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
+    job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
+                        args.work_dir, args.overwrite)
+    try:
+        stats = run_generation(job, generate)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(stats, file=sys.stderr)
+    return 0

@@ -16,9 +16,7 @@ XOR-Retrieve files with :func:`xqg_tevatron.data.xor_format.write_generator_pair
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -26,10 +24,9 @@ from typing import Optional
 
 import torch
 
-from xqg_tevatron.chunking import shard_from_env
-from xqg_tevatron.corpus import Passage
-from xqg_tevatron.generate.runner import GenerationJob, run_generation
-from xqg_tevatron.xqg.generated import LANGUAGE_NAMES, LANGUAGES
+from xqg_tevatron.corpus import Passage, iter_jsonl
+from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
+from xqg_tevatron.xqg.generated import LANGUAGE_NAMES
 
 logger = logging.getLogger(__name__)
 PROMPT = "Generate a {language} question for this passage: {title} {passage}"
@@ -52,16 +49,12 @@ class GeneratorTrainArguments:
 
 def load_pairs(path: str) -> list[dict]:
     pairs = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                pairs.append({"source": make_prompt(rec["lang"], rec.get("title", ""), rec["text"]),
-                              "target": rec["question"]})
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise ValueError(f"{path}:{lineno}: not a generator training pair ({exc})") from None
+    for where, rec in iter_jsonl(path):
+        try:
+            pairs.append({"source": make_prompt(rec["lang"], rec.get("title", ""), rec["text"]),
+                          "target": rec["question"]})
+        except KeyError as exc:
+            raise ValueError(f"{where}: not a generator training pair (missing {exc})") from None
     if not pairs:
         raise ValueError(f"{path}: no training pairs")
     return pairs
@@ -138,34 +131,17 @@ class Seq2SeqQueryGenerator:
 def generate(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="xqg_tevatron.generate.seq2seq generate")
     parser.add_argument("--model", required=True, help="trained seq2seq generator directory")
-    parser.add_argument("--corpus", nargs="+", required=True)
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--languages", nargs="+", default=list(LANGUAGES))
-    parser.add_argument("--n_per_lang", type=int, default=5)
+    add_job_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10)
     parser.add_argument("--max_length", type=int, default=32)
     parser.add_argument("--max_input_length", type=int, default=128)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--chunk_size", type=int, default=1000)
-    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
-    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
-    parser.add_argument("--work_dir")
-    parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
     gen = Seq2SeqQueryGenerator(args.model, SamplingConfig(args.n_per_lang, args.top_k, args.max_length,
                                                            args.max_input_length, args.batch_size, args.seed, args.device))
-    job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
-                        args.work_dir, args.overwrite)
-    try:
-        stats = run_generation(job, gen)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(stats, file=sys.stderr)
-    return 0
+    return run_job_cli(args, gen)
 
 
 def main(argv: list[str] | None = None) -> int:

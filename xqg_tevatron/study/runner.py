@@ -13,7 +13,6 @@ import logging
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
