@@ -182,10 +182,16 @@ def test_pyserini_faiss_searcher_returns_expected_docs(tmp_path, tiny_model, xqg
     recs = [json.loads(line) for line in xqg_corpus.read_text().splitlines()]
     query = recs[3]["generated_queries"]["ja"][0]
     qv = cls_vectors(tiny_model, [query], 512)[0]
-    expected = [docids[i] for i in np.argsort(-(stored @ qv))[:5]]
+    scores = stored @ qv
     hits = searcher.search(query, k=5)
-    assert [h.docid for h in hits] == expected
-    assert hits[0].score == pytest.approx(float(np.max(stored @ qv)), rel=1e-4)
+    # Pyserini returns exactly our top 5 (near-ties of a random tiny model may swap order, so
+    # compare scores: each hit's score is its true score, and none is below our 5th best)
+    assert len(hits) == 5 and len({h.docid for h in hits}) == 5
+    fifth = np.sort(scores)[-5]
+    for h in hits:
+        assert h.score == pytest.approx(float(scores[docids.index(h.docid)]), rel=1e-4, abs=1e-4)
+        assert h.score >= fifth - 1e-4
+    assert hits[0].score == pytest.approx(float(scores.max()), rel=1e-4)
 
 
 @pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
