@@ -8,6 +8,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tevatron import modeling as tv_modeling
 
 SETTINGS_FILE = "xqg_encoder.json"
@@ -84,13 +85,28 @@ class _PoolingMixin:
         return hidden, reps
 
 
+class TemperatureCrossEntropy(nn.CrossEntropyLoss):
+    """Cross entropy over ``scores / temperature``: Tevatron's forward calls
+    ``self.cross_entropy(scores, target)`` on raw dot products, so swapping this module in is the
+    one place a temperature (e5 uses 0.01) needs to enter."""
+
+    def __init__(self, temperature: float = 1.0):
+        super().__init__(reduction="mean")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = temperature
+
+    def forward(self, scores: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return super().forward(scores / self.temperature, target)
+
+
 class DenseModel(_PoolingMixin, tv_modeling.DenseModel):
     """Trainable bi-encoder; adds pooling/normalisation, temperature, and safe re-saving."""
 
     def __init__(self, *args, settings: EncoderSettings | None = None, temperature: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.settings = settings or EncoderSettings()
-        self.temperature = temperature
+        self.cross_entropy = TemperatureCrossEntropy(temperature)
         if not self.train_args.negatives_x_device:
             self.world_size = 1
 
@@ -100,23 +116,11 @@ class DenseModel(_PoolingMixin, tv_modeling.DenseModel):
     def encode_query(self, qry):
         return self._encode(self.lm_q, qry, is_query=True)
 
-    def forward(self, query=None, passage=None):
-        out = super().forward(query=query, passage=passage)
-        if self.training and out.loss is not None and self.temperature != 1.0:
-            # Tevatron computes CE on raw dot products; rescale the logits by 1/temperature.
-            scores = out.scores / self.temperature
-            target = torch.arange(scores.size(0), device=scores.device) * self.data_args.train_n_passages
-            loss = self.cross_entropy(scores, target)
-            if self.train_args.negatives_x_device:
-                loss = loss * self.world_size
-            out.loss, out.scores = loss, scores
-        return out
-
     @classmethod
     def build(cls, model_args, data_args, train_args, **hf_kwargs):
         model = super().build(model_args, data_args, train_args, **hf_kwargs)
         model.settings = EncoderSettings.load(model_args.model_name_or_path, overrides=model_args)
-        model.temperature = getattr(model_args, "temperature", 1.0)
+        model.cross_entropy = TemperatureCrossEntropy(getattr(model_args, "temperature", 1.0))
         return model
 
     def save(self, output_dir: str):

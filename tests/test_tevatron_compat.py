@@ -1,0 +1,44 @@
+"""Tevatron 0.1.0 on transformers 5: tokenisation without encode_plus, collator, loss with temperature."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from tevatron.arguments import DenseTrainingArguments
+from transformers import AutoTokenizer
+
+from xqg_tevatron.tevatron_compat import DenseModel, QPCollator, XqgDataArguments, XqgModelArguments
+from xqg_tevatron.tevatron_compat.data import encode_one
+
+
+def test_encode_one_adds_specials_and_truncates(tiny_model, demo_encoder):
+    bert = AutoTokenizer.from_pretrained(tiny_model)
+    ids = encode_one(bert, "the official currency of finland", 5)["input_ids"]
+    assert ids[0] == bert.cls_token_id and ids[-1] == bert.sep_token_id and len(ids) == 5
+    assert encode_one(bert, [7, 8, 9], 10)["input_ids"] == [bert.cls_token_id, 7, 8, 9, bert.sep_token_id]
+    xlmr = AutoTokenizer.from_pretrained(demo_encoder)
+    full = encode_one(xlmr, "Helsinki", 32, prefix="passage: ")["input_ids"]
+    assert full == xlmr("passage: Helsinki")["input_ids"]  # same as the tokenizer's own template
+
+
+def test_collator_pads_dynamically(tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    feats = [(encode_one(tok, "a b c", 32), [encode_one(tok, "x", 64), encode_one(tok, "x y z w", 64)]),
+             (encode_one(tok, "a", 32), [encode_one(tok, "y", 64), encode_one(tok, "q", 64)])]
+    q, p = QPCollator(tok, max_q_len=32, max_p_len=64)(feats)
+    assert q["input_ids"].shape[1] == len(feats[0][0]["input_ids"]) < 32
+    assert p["input_ids"].shape == (4, 6) and p["attention_mask"].sum().item() == 6 + 3 + 3 + 3
+
+
+def test_contrastive_loss_uses_temperature(tmp_path, tiny_model):
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    margs = XqgModelArguments(model_name_or_path=str(tiny_model), pooling="mean", normalize=True, temperature=0.05)
+    dargs = XqgDataArguments(train_n_passages=2)
+    targs = DenseTrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=2)
+    model = DenseModel.build(margs, dargs, targs).train()
+    q = tok(["currency of finland", "language of japan"], padding=True, return_tensors="pt")
+    p = tok(["finland euro", "sweden krona", "japan japanese", "chile peso"], padding=True, return_tensors="pt")
+    out = model(query=dict(q), passage=dict(p))
+    qr, pr = out.q_reps.detach(), out.p_reps.detach()
+    assert torch.allclose(qr.norm(dim=-1), torch.ones(2), atol=1e-5)  # normalised
+    expected = F.cross_entropy(qr @ pr.T / 0.05, torch.tensor([0, 2]))
+    assert torch.allclose(out.loss.detach(), expected, atol=1e-5)
