@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import faiss
 import numpy as np
@@ -116,8 +116,3 @@ def read_manifest(index_dir: str | os.PathLike) -> dict:
     path = Path(index_dir) / MANIFEST
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
-
-def iter_docids(index_dir: str | os.PathLike) -> Iterator[str]:
-    with open(Path(index_dir) / "docid", encoding="utf-8") as fh:
-        for line in fh:
-            yield line.rstrip("\n")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence, Union
 
 from tevatron import data as tv_data
-from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
 
@@ -92,12 +92,6 @@ class QPCollator(tv_data.QPCollator):
             pad = dict(padding="longest")
             return (self.tokenizer.pad(qq, return_tensors="pt", **pad), self.tokenizer.pad(dd, return_tensors="pt", **pad))
         return super().__call__(features)
-
-
-@dataclass
-class EncodeCollator(DataCollatorWithPadding):
-    def __call__(self, features):
-        return [x[0] for x in features], super().__call__([x[1] for x in features])
 
 
 def passage_text(passage: dict, separator: str = " ") -> str:
