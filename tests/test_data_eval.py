@@ -123,3 +123,68 @@ def test_cli_on_trec_run(tmp_path, prepared):
     # dev-ar-000 asks Belgium's currency (Euro): t18/t0 mention the Euro -> hit; dev-ja-000 (Nicaragua) -> miss
     assert scores["scores"]["R@2kt"] == {"ar": 100.0, "ja": 0.0, "Avg": 50.0}
     assert "278 question(s) have no results" in proc.stdout
+
+
+def test_has_answer_matches_whole_tokens_case_insensitively():
+    from xqg_tevatron.data.answer_match import has_answer
+
+    assert has_answer("The capital is HELSINKI, by the sea.", ["Helsinki"])
+    assert has_answer("Flights to Sa\u0303o Paulo daily", ["São Paulo"])  # decomposed vs composed accent
+    assert not has_answer("The European Union", ["Euro"])                  # token boundary, not substring
+    assert not has_answer("Paulo went to São Tomé", ["São Paulo"])          # tokens must be contiguous
+    assert not has_answer("anything", ["", "  "])
+
+
+def test_answer_matched_training_data_for_splits_without_qrels(tmp_path):
+    """The official train split has no gold passages: positives come from answers in a run."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    questions = [
+        {"id": "q1", "question": "フィンランドの首都は？", "answers": ["Helsinki"], "lang": "ja"},
+        {"id": "q2", "question": "Onko se totta?", "answers": ["yes"], "lang": "fi"},
+        {"id": "q3", "question": "Какая валюта?", "answers": ["Euro"], "lang": "ru"},
+    ]
+    (mirror / "xor_train_retrieve_eng_span.jsonl").write_text(
+        "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+    (mirror / "enwiki_20190201_w100.tsv").write_text(
+        "id\ttext\ttitle\n"
+        "1\tStockholm is the capital of Sweden.\tStockholm\n"
+        "2\tHelsinki is the capital of Finland.\tHelsinki\n"
+        "3\tThe European Union has 27 members.\tEU\n"
+        "4\tOslo lies on a fjord.\tOslo\n"
+        "5\tThe Finnish capital, helsinki, has a cathedral.\tCathedral\n"
+        "6\tUnranked passage mentioning Euro.\tX\n", encoding="utf-8")
+    run = tmp_path / "run.trec"
+    run.write_text("q1 Q0 1 1 9 bm25\nq1 Q0 2 2 8 bm25\nq1 Q0 4 3 7 bm25\nq1 Q0 5 4 6 bm25\n"
+                   "q2 Q0 1 1 9 bm25\nq3 Q0 3 1 9 bm25\nq3 Q0 4 2 8 bm25\n")
+    env = {**os.environ, "IR_DATASETS_HOME": str(tmp_path / "home"), "XQG_XOR_TYDI_DIR": str(mirror)}
+
+    def convert(what, *extra):
+        return subprocess.run([sys.executable, "-m", "xqg_tevatron.data.convert", what, "xor-tydi/train",
+                               str(tmp_path / f"{what}.jsonl"), *extra], cwd=ROOT, capture_output=True, text=True,
+                              env=env)
+
+    no_run = convert("tevatron-train")
+    assert no_run.returncode == 1 and "--run" in no_run.stderr
+    proc = convert("tevatron-train", "--run", str(run), "--negatives", "1")
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout.splitlines()[0])
+    # q1 has answer passages; q2 is yes/no only; q3's only "Euro" is inside "European": no positive
+    assert (stats["questions"], stats["with_positive"], stats["yes_no_only"]) == (2, 1, 1)
+    assert stats["per_language"] == {"ja": {"questions": 1, "with_positive": 1},
+                                     "ru": {"questions": 1, "with_positive": 0}}
+    groups = [json.loads(line) for line in (tmp_path / "tevatron-train.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(groups) == 1 and groups[0]["query_id"] == "q1"
+    assert [p["docid"] for p in groups[0]["positive_passages"]] == ["2"]      # first answer-bearing rank
+    assert [p["docid"] for p in groups[0]["negative_passages"]] == ["1"]      # highest-ranked answer-free
+    assert groups[0]["positive_passages"][0]["title"] == "Helsinki"
+
+    proc = convert("generator-pairs", "--run", str(run), "--max_positives", "2")
+    assert proc.returncode == 0, proc.stderr
+    pairs = [json.loads(line) for line in (tmp_path / "generator-pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(p["lang"], p["title"]) for p in pairs] == [("ja", "Helsinki"), ("ja", "Cathedral")]
+    assert pairs[0]["question"] == "フィンランドの首都は？"
+
+    run.write_text("q1 Q0 99 1 9 bm25\n")
+    missing = convert("tevatron-train", "--run", str(run))
+    assert missing.returncode == 1 and "not in the corpus" in missing.stderr

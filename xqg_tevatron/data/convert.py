@@ -6,6 +6,13 @@
     python -m xqg_tevatron.data.convert qrels xor-tydi/default/dev qrels.txt
     python -m xqg_tevatron.data.convert tevatron-train xor-tydi/default/train train.jsonl --negatives 7
     python -m xqg_tevatron.data.convert generator-pairs xor-tydi/default/train pairs.jsonl
+
+The official XOR-TyDi splits have answers but no gold passages: for them pass ``--run`` (a
+TREC run of a first-stage retriever over the same questions) and ``tevatron-train`` /
+``generator-pairs`` take answer-bearing passages of the run as positives (DPR-style
+distant supervision, see :mod:`xqg_tevatron.data.answer_match`):
+
+    python -m xqg_tevatron.data.convert tevatron-train xor-tydi/train train.jsonl --run bm25.trec --depth 100
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from pathlib import Path
 import ir_datasets
 
 import xqg_tevatron.data.irds  # noqa: F401  (registers xor-tydi ids)
+from xqg_tevatron.data import answer_match
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.data.xor_format import (XorQuestion, write_corpus_jsonl, write_generator_pairs, write_topics_tsv,
                                           write_tevatron_train)
@@ -45,14 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dataset", help="ir_datasets id, e.g. xor-tydi/dev")
     parser.add_argument("output")
     parser.add_argument("--lang", help="only questions in this language")
-    parser.add_argument("--negatives", type=int, default=7)
+    parser.add_argument("--negatives", type=int, default=7, help="negatives per training group")
+    parser.add_argument("--run", help="TREC run over the questions: positives = ranked passages holding an answer "
+                                      "(for splits without qrels, e.g. xor-tydi/train)")
+    parser.add_argument("--depth", type=int, default=100, help="with --run: ranks searched for positives/negatives")
+    parser.add_argument("--max_positives", type=int, default=1, help="with --run: positives kept per question")
     args = parser.parse_args(argv)
     ds = ir_datasets.load(args.dataset)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.run:
+        if args.what not in {"tevatron-train", "generator-pairs"}:
+            print("error: --run only applies to tevatron-train and generator-pairs", file=sys.stderr)
+            return 1
+        return _from_run(ds, args, out)
     if args.what in {"tevatron-train", "generator-pairs", "qrels"} and not ds.has_qrels():
-        print(f"error: {args.dataset} has no qrels (XOR-Retrieve is judged by answers); "
-              "use a dataset with gold passages", file=sys.stderr)
+        print(f"error: {args.dataset} has no qrels (XOR-Retrieve is judged by answers); pass --run RUN.trec "
+              "to take answer-bearing passages of a first-stage run as positives", file=sys.stderr)
         return 1
     if args.what == "topics":
         write_topics_tsv(questions_of(ds, args.lang), out)
@@ -75,6 +92,28 @@ def main(argv: list[str] | None = None) -> int:
         else:
             write_generator_pairs(qs, qrels, corpus, out)
     print(out)
+    return 0
+
+
+def _from_run(ds, args, out: Path) -> int:
+    """Answer-matched (distant-supervision) training data from a first-stage run."""
+    from xqg_tevatron.evaluation.xor_retrieve import read_trec_run
+
+    ranking = {q: d[:args.depth] for q, d in read_trec_run(args.run).items()}
+    try:
+        corpus = answer_match.texts_of_run(passages_of(ds), ranking)
+        matched, stats = answer_match.match_run(questions_of(ds, args.lang), ranking, corpus, depth=args.depth,
+                                                max_positives=args.max_positives, n_negatives=args.negatives)
+        write = (answer_match.write_matched_tevatron_train if args.what == "tevatron-train"
+                 else answer_match.write_matched_generator_pairs)
+        write(matched, corpus, out)
+    except ValueError as exc:  # CorpusFormatError included
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    summary = stats.summary()
+    print(json.dumps(summary, ensure_ascii=False))
+    print(f"{out}: {summary['with_positive']} of {summary['questions']} questions have an answer-bearing passage "
+          f"in the top {args.depth}")
     return 0
 
 
