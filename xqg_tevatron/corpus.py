@@ -126,6 +126,17 @@ def iter_passages(paths: Iterable[str | os.PathLike]) -> Iterator[Passage]:
             yield from _iter_file(path)
 
 
+def select_passages(passages: Iterable[Passage], docids: Iterable[str], what: str = "run") -> dict[str, Passage]:
+    """The passages with the given ids, picked from a stream (memory bounded by ``docids``,
+    not by the corpus); every id must be found."""
+    needed = set(docids)
+    found = {p.docid: p for p in passages if p.docid in needed}
+    missing = needed - set(found)
+    if missing:
+        raise CorpusFormatError(f"{len(missing)} docid(s) of the {what} are not in the corpus, e.g. {sorted(missing)[:5]}")
+    return found
+
+
 def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
     """Queries as ``(qid, text)``: Pyserini topics tsv (``qid<TAB>text``) or jsonl with
     ``query_id``/``id`` and ``query``/``question``."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from xqg_tevatron.corpus import CorpusFormatError, Passage
+from xqg_tevatron.corpus import Passage
 from xqg_tevatron.data.xor_format import XorQuestion
 from xqg_tevatron.evaluation.xor_retrieve import SKIPPED_ANSWERS  # yes/no questions have no span to match
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -73,16 +73,6 @@ class MatchStats:
                 "positives": self.positives, "negatives": self.negatives,
                 "per_language": {lang: {"questions": q, "with_positive": p} for lang, (q, p)
                                  in sorted(self.per_language.items())}}
-
-
-def texts_of_run(passages: Iterable[Passage], ranking: Mapping[str, Sequence[str]]) -> dict[str, Passage]:
-    """The passages a run mentions, read from a corpus stream (memory bounded by the run)."""
-    needed = {d for docids in ranking.values() for d in docids}
-    found = {p.docid: p for p in passages if p.docid in needed}
-    missing = needed - set(found)
-    if missing:
-        raise CorpusFormatError(f"{len(missing)} docid(s) of the run are not in the corpus, e.g. {sorted(missing)[:5]}")
-    return found
 
 
 def match_run(questions: Iterable[XorQuestion], ranking: Mapping[str, Sequence[str]],

@@ -25,7 +25,7 @@ import ir_datasets
 
 import xqg_tevatron.data.irds  # noqa: F401  (registers xor-tydi ids)
 from xqg_tevatron.data import answer_match
-from xqg_tevatron.corpus import Passage
+from xqg_tevatron.corpus import Passage, select_passages
 from xqg_tevatron.data.xor_format import (XorQuestion, write_corpus_jsonl, write_generator_pairs, write_topics_tsv,
                                           write_tevatron_train)
 
@@ -101,7 +101,7 @@ def _from_run(ds, args, out: Path) -> int:
 
     ranking = {q: d[:args.depth] for q, d in read_trec_run(args.run).items()}
     try:
-        corpus = answer_match.texts_of_run(passages_of(ds), ranking)
+        corpus = select_passages(passages_of(ds), (d for docids in ranking.values() for d in docids))
         matched, stats = answer_match.match_run(questions_of(ds, args.lang), ranking, corpus, depth=args.depth,
                                                 max_positives=args.max_positives, n_negatives=args.negatives)
         write = (answer_match.write_matched_tevatron_train if args.what == "tevatron-train"

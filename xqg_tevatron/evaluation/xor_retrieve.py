@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from xqg_tevatron.corpus import CorpusFormatError, iter_passages
+from xqg_tevatron.corpus import CorpusFormatError, iter_passages, select_passages
 from xqg_tevatron.data.xor_format import read_questions
 
 SKIPPED_ANSWERS = ("yes", "no")
@@ -131,11 +131,8 @@ def evaluate(questions, ranking: dict[str, list[str]], texts: dict[str, str], ks
 def evaluate_run(questions_path, run_path, corpus_paths, ks: Sequence[int] = (2, 5)) -> XorRetrieveResult:
     """Score a Pyserini TREC run; reads only the passages the run mentions from the corpus."""
     ranking = read_trec_run(run_path)
-    needed = {d for ds in ranking.values() for d in ds}
-    texts = {p.docid: p.text for p in iter_passages(corpus_paths) if p.docid in needed}
-    missing = needed - set(texts)
-    if missing:
-        raise CorpusFormatError(f"{len(missing)} docid(s) of the run are not in the corpus, e.g. {sorted(missing)[:5]}")
+    passages = select_passages(iter_passages(corpus_paths), (d for ds in ranking.values() for d in ds))
+    texts = {d: p.text for d, p in passages.items()}
     return evaluate(read_questions(questions_path), ranking, texts, ks)
 
 
