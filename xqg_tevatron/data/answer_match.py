@@ -8,8 +8,8 @@ of the question's span answers, and take the highest-ranked passages without an 
 hard negatives.  The same positives serve as the "gold passages" of the query generator.
 
 Answer matching follows DPR's ``has_answer`` in spirit: both sides are Unicode-normalised
-(NFC, so accented letters stay inside their word), lower-cased and split into word tokens, and the answer's token sequence must occur
-contiguously in the passage.  Only the passages a run mentions are read from the corpus,
+(NFC, so accented letters stay inside their word), lower-cased and split into word tokens,
+and the answer's token sequence must occur contiguously in the passage.  Only the passages a run mentions are read from the corpus,
 streaming, so the 18M-passage Wikipedia file never has to fit in memory.
 
     python -m xqg_tevatron.data.convert tevatron-train xor-tydi/train train.jsonl --run bm25.train.trec
@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.data.xor_format import XorQuestion
+from xqg_tevatron.data.xor_format import XorQuestion, passage_record
 from xqg_tevatron.evaluation.xor_retrieve import SKIPPED_ANSWERS  # yes/no questions have no span to match
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -114,10 +115,6 @@ def match_run(questions: Iterable[XorQuestion], ranking: Mapping[str, Sequence[s
     return matched, stats
 
 
-def _as_passage(p: Passage) -> dict:
-    return {"docid": p.docid, "title": p.title, "text": p.text}
-
-
 def write_matched_tevatron_train(matched: Sequence[MatchedQuestion], corpus: Mapping[str, Passage],
                                  path: str | os.PathLike) -> Path:
     """Tevatron training groups from answer-matched positives and hard negatives."""
@@ -129,8 +126,8 @@ def write_matched_tevatron_train(matched: Sequence[MatchedQuestion], corpus: Map
     with open(path, "w", encoding="utf-8") as fh:
         for m in matched:
             fh.write(json.dumps({"query_id": m.question.qid, "query": m.question.question,
-                                 "positive_passages": [_as_passage(corpus[d]) for d in m.positives],
-                                 "negative_passages": [_as_passage(corpus[d]) for d in m.negatives]},
+                                 "positive_passages": [passage_record(corpus[d]) for d in m.positives],
+                                 "negative_passages": [passage_record(corpus[d]) for d in m.negatives]},
                                 ensure_ascii=False) + "\n")
     return path
 

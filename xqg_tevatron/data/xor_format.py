@@ -68,11 +68,16 @@ def write_corpus_jsonl(passages: Iterable[Passage], path: str | os.PathLike) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         for p in passages:
-            rec = {"docid": p.docid, "title": p.title, "text": p.text}
+            rec = passage_record(p)
             if p.generated_queries is not None:
                 rec["generated_queries"] = p.generated_queries
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return path
+
+
+def passage_record(p: Passage) -> dict:
+    """A passage as Tevatron's training jsonl stores it."""
+    return {"docid": p.docid, "title": p.title, "text": p.text}
 
 
 def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict[str, int]],
@@ -103,9 +108,10 @@ def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict
                 d = rng.choice(docids)
                 if d not in gold and d not in negs:
                     negs.append(d)
-            as_dict = lambda d: {"docid": d, "title": corpus[d].title, "text": corpus[d].text}  # noqa: E731
-            fh.write(json.dumps({"query_id": q.qid, "query": text, "positive_passages": [as_dict(d) for d in gold],
-                                 "negative_passages": [as_dict(d) for d in negs]}, ensure_ascii=False) + "\n")
+            fh.write(json.dumps({"query_id": q.qid, "query": text,
+                                 "positive_passages": [passage_record(corpus[d]) for d in gold],
+                                 "negative_passages": [passage_record(corpus[d]) for d in negs]},
+                                ensure_ascii=False) + "\n")
             n += 1
     if n == 0:
         raise ValueError("no training question has a gold passage in the corpus")
