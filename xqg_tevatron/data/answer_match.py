@@ -9,8 +9,9 @@ hard negatives.  The same positives serve as the "gold passages" of the query ge
 
 Answer matching follows DPR's ``has_answer`` in spirit: both sides are Unicode-normalised
 (NFC, so accented letters stay inside their word), lower-cased and split into word tokens,
-and the answer's token sequence must occur contiguously in the passage.  Only the passages a run mentions are read from the corpus,
-streaming, so the 18M-passage Wikipedia file never has to fit in memory.
+and the answer's token sequence must occur contiguously in the passage.  Only the passages
+a run mentions are read from the corpus, streaming, so the 18M-passage Wikipedia file never
+has to fit in memory.
 
     python -m xqg_tevatron.data.convert tevatron-train xor-tydi/train train.jsonl --run bm25.train.trec
     python -m xqg_tevatron.data.convert generator-pairs xor-tydi/train pairs.jsonl --run bm25.train.trec
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.data.xor_format import XorQuestion, passage_record
+from xqg_tevatron.data.xor_format import XorQuestion, generator_pair, training_group
 from xqg_tevatron.evaluation.xor_retrieve import SKIPPED_ANSWERS  # yes/no questions have no span to match
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -39,15 +40,15 @@ def answer_tokens(text: str) -> tuple[str, ...]:
 
 def has_answer(passage_text: str, answers: Sequence[str]) -> bool:
     """True when the token sequence of any answer occurs contiguously in the passage."""
-    tokens = answer_tokens(passage_text)
-    for answer in answers:
-        needle = answer_tokens(answer)
-        if not needle:
-            continue
-        n = len(needle)
-        if any(tokens[i:i + n] == needle for i in range(len(tokens) - n + 1)):
-            return True
-    return False
+    return _contains_any(answer_tokens(passage_text), _needles(answers))
+
+
+def _needles(answers: Sequence[str]) -> list[tuple[str, ...]]:
+    return [n for n in (answer_tokens(a) for a in answers) if n]
+
+
+def _contains_any(tokens: tuple[str, ...], needles: Sequence[tuple[str, ...]]) -> bool:
+    return any(tokens[i:i + len(n)] == n for n in needles for i in range(len(tokens) - len(n) + 1))
 
 
 @dataclass
@@ -97,10 +98,10 @@ def match_run(questions: Iterable[XorQuestion], ranking: Mapping[str, Sequence[s
         stats.questions += 1
         lang = stats.per_language.setdefault(q.lang, [0, 0])
         lang[0] += 1
+        needles = _needles(answers)  # tokenised once per question, not once per ranked passage
         pos, neg = [], []
         for d in docids[:depth]:
-            p = corpus[d]
-            if has_answer(p.text, answers):
+            if _contains_any(answer_tokens(corpus[d].text), needles):
                 if len(pos) < max_positives:
                     pos.append(d)
             elif len(neg) < n_negatives:
@@ -125,10 +126,9 @@ def write_matched_tevatron_train(matched: Sequence[MatchedQuestion], corpus: Map
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         for m in matched:
-            fh.write(json.dumps({"query_id": m.question.qid, "query": m.question.question,
-                                 "positive_passages": [passage_record(corpus[d]) for d in m.positives],
-                                 "negative_passages": [passage_record(corpus[d]) for d in m.negatives]},
-                                ensure_ascii=False) + "\n")
+            group = training_group(m.question.qid, m.question.question, [corpus[d] for d in m.positives],
+                                   [corpus[d] for d in m.negatives])
+            fh.write(json.dumps(group, ensure_ascii=False) + "\n")
     return path
 
 
@@ -142,7 +142,5 @@ def write_matched_generator_pairs(matched: Sequence[MatchedQuestion], corpus: Ma
     with open(path, "w", encoding="utf-8") as fh:
         for m in matched:
             for d in m.positives:
-                p = corpus[d]
-                fh.write(json.dumps({"lang": m.question.lang, "title": p.title, "text": p.text,
-                                     "question": m.question.question}, ensure_ascii=False) + "\n")
+                fh.write(json.dumps(generator_pair(m.question, corpus[d]), ensure_ascii=False) + "\n")
     return path

@@ -80,6 +80,17 @@ def passage_record(p: Passage) -> dict:
     return {"docid": p.docid, "title": p.title, "text": p.text}
 
 
+def training_group(qid: str, query: str, positives: Iterable[Passage], negatives: Iterable[Passage]) -> dict:
+    """One line of Tevatron's training jsonl."""
+    return {"query_id": qid, "query": query, "positive_passages": [passage_record(p) for p in positives],
+            "negative_passages": [passage_record(p) for p in negatives]}
+
+
+def generator_pair(q: XorQuestion, p: Passage) -> dict:
+    """One seq2seq generator training pair: a question with a passage that answers it."""
+    return {"lang": q.lang, "title": p.title, "text": p.text, "question": q.question}
+
+
 def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict[str, int]],
                          corpus: dict[str, Passage], path: str | os.PathLike, n_negatives: int = 7,
                          seed: int = 42, english_queries: bool = False) -> Path:
@@ -108,10 +119,8 @@ def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict
                 d = rng.choice(docids)
                 if d not in gold and d not in negs:
                     negs.append(d)
-            fh.write(json.dumps({"query_id": q.qid, "query": text,
-                                 "positive_passages": [passage_record(corpus[d]) for d in gold],
-                                 "negative_passages": [passage_record(corpus[d]) for d in negs]},
-                                ensure_ascii=False) + "\n")
+            group = training_group(q.qid, text, [corpus[d] for d in gold], [corpus[d] for d in negs])
+            fh.write(json.dumps(group, ensure_ascii=False) + "\n")
             n += 1
     if n == 0:
         raise ValueError("no training question has a gold passage in the corpus")
@@ -165,9 +174,7 @@ def write_generator_pairs(questions: Iterable[XorQuestion], qrels: dict[str, dic
         for q in questions:
             for d, rel in qrels.get(q.qid, {}).items():
                 if rel > 0 and d in corpus:
-                    p = corpus[d]
-                    fh.write(json.dumps({"lang": q.lang, "title": p.title, "text": p.text, "question": q.question},
-                                        ensure_ascii=False) + "\n")
+                    fh.write(json.dumps(generator_pair(q, corpus[d]), ensure_ascii=False) + "\n")
                     n += 1
     if n == 0:
         raise ValueError("no question has a gold passage in the corpus")
