@@ -59,7 +59,7 @@ def tiny_model(tmp_path_factory, prepared) -> Path:
     from xqg_tevatron.corpus import iter_passages
     from xqg_tevatron.data.xor_format import read_questions
 
-    texts = [p.full_text() for p in iter_passages([prepared.corpus_tsv])]
+    texts = [p.full_text() for p in iter_passages([prepared.corpus_file])]
     texts += [q.question for q in read_questions(prepared.questions_train)]
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"), texts)
 

@@ -116,7 +116,7 @@ def test_cli_on_trec_run(tmp_path, prepared):
     assert read_trec_run(run)["dev-ar-000"] == ["t18", "t0"]
     out = tmp_path / "scores.json"
     proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.evaluation.xor_retrieve", "--questions",
-                           str(prepared.questions_dev), "--run", str(run), "--corpus", str(prepared.corpus_tsv),
+                           str(prepared.questions_dev), "--run", str(run), "--corpus", str(prepared.corpus_file),
                            "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     scores = json.loads(out.read_text())

@@ -38,7 +38,7 @@ def build_tiny_mt5(out: Path, texts: list[str]) -> Path:
 
 @pytest.fixture(scope="module")
 def pairs_and_corpus(tmp_path_factory, prepared):
-    corpus = {p.docid: p for p in iter_passages([prepared.corpus_tsv])}
+    corpus = {p.docid: p for p in iter_passages([prepared.corpus_file])}
     pairs = write_generator_pairs(read_questions(prepared.questions_train), read_qrels(
         prepared.questions_train.parent / "qrels.train.txt"), corpus, tmp_path_factory.mktemp("gen") / "pairs.jsonl")
     return pairs, corpus
@@ -148,13 +148,13 @@ def test_dictd_loader(tmp_path):
 
 def test_dictionary_cli_resume_and_format(tmp_path, prepared):
     out = tmp_path / "gen.jsonl"
-    run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(prepared.corpus_tsv), "--output", str(out),
+    run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(prepared.corpus_file), "--output", str(out),
             "--languages", "ko", "ar", "--n_per_lang", "2", "--chunk_size", "100")
     recs = [json.loads(l) for l in out.read_text().splitlines()]
     assert len(recs) == 364 and set(recs[0]) == {"docid", "title", "text", "generated_queries"}
     korea = next(r for r in recs if r["title"] == "South Korea")
     assert any("대한민국" in q for q in korea["generated_queries"]["ko"])
     proc = __import__("subprocess").run(
-        [__import__("sys").executable, "-m", "xqg_tevatron.generate.dictionary", "--corpus", str(prepared.corpus_tsv),
+        [__import__("sys").executable, "-m", "xqg_tevatron.generate.dictionary", "--corpus", str(prepared.corpus_file),
          "--output", str(out)], capture_output=True, text=True)
     assert proc.returncode == 1 and "--overwrite" in proc.stderr

@@ -25,7 +25,7 @@ LANGS = ["ja", "ru"]
 def xqg_corpus(tmp_path_factory, prepared) -> Path:
     """40 passages with dictionary-generated queries; every 5th passage has none."""
     gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=3))
-    passages = list(iter_passages([prepared.corpus_tsv]))[:40]
+    passages = list(iter_passages([prepared.corpus_file]))[:40]
     for i, p in enumerate(passages):
         p.generated_queries = {} if i % 5 == 0 else {lang: gen.queries(p, lang) for lang in LANGS}
     return write_corpus_jsonl(passages, tmp_path_factory.mktemp("xqg") / "corpus.xqg.jsonl")

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("== 3. generated queries (offline dictionary generator, all 7 languages)")
     gen_corpus = out / "data" / "corpus.xqg.jsonl"
-    sh(sys.executable, "-m", "xqg_tevatron.generate.dictionary", "--corpus", str(data.corpus_tsv),
+    sh(sys.executable, "-m", "xqg_tevatron.generate.dictionary", "--corpus", str(data.corpus_file),
        "--output", str(gen_corpus), "--languages", *LANGUAGES, "--n_per_lang", str(args.n_per_lang), "--overwrite")
 
     print("== 4. encode: plain index and xQG-augmented index")
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         search(encoder, index_dir, data.topics_dev, run, args.hits)
         per_query = trec_eval_per_query(data.qrels_dev, run, METRICS)
         table = by_language(per_query, lambda qid: qid.split("-")[1])
-        xor = evaluate_run(data.questions_dev, run, [data.corpus_tsv], ks=(2, 5))
+        xor = evaluate_run(data.questions_dev, run, [data.corpus_file], ks=(2, 5))
         for lang in list(LANGUAGES) + ["Avg"]:
             for k in (2, 5):
                 table.setdefault(lang, {})[f"R@{k}kt"] = xor.scores[k].get(lang, float("nan")) / 100

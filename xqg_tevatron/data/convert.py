@@ -6,6 +6,8 @@
     python -m xqg_tevatron.data.convert qrels xor-tydi/default/dev qrels.txt
     python -m xqg_tevatron.data.convert tevatron-train xor-tydi/default/train train.jsonl --negatives 7
     python -m xqg_tevatron.data.convert generator-pairs xor-tydi/default/train pairs.jsonl
+    python -m xqg_tevatron.data.convert topics xquad/all topics.tsv               # XQuAD (XQG_XQUAD_DIR)
+    python -m xqg_tevatron.data.convert gold-queries xquad/all gold.f0.jsonl --folds 2 --leave_out 0
 
 The official XOR-TyDi splits have answers but no gold passages: for them pass ``--run`` (a
 TREC run of a first-stage retriever over the same questions) and ``tevatron-train`` /
@@ -31,8 +33,8 @@ from xqg_tevatron.data.xor_format import (XorQuestion, write_corpus_jsonl, write
 
 
 def questions_of(ds, lang: str | None = None) -> list[XorQuestion]:
-    return [XorQuestion(q.query_id, q.text, list(q.answers), q.lang) for q in ds.queries_iter()
-            if lang is None or q.lang == lang]
+    return [XorQuestion(q.query_id, q.text, list(q.answers), q.lang, getattr(q, "question_en", None))
+            for q in ds.queries_iter() if lang is None or q.lang == lang]
 
 
 def passages_of(ds):
@@ -49,7 +51,8 @@ def qrels_of(ds) -> dict[str, dict[str, int]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["topics", "questions", "corpus", "qrels", "tevatron-train", "generator-pairs"])
+    parser.add_argument("what", choices=["topics", "questions", "corpus", "qrels", "tevatron-train", "generator-pairs",
+                                         "gold-queries"])
     parser.add_argument("dataset", help="ir_datasets id, e.g. xor-tydi/dev")
     parser.add_argument("output")
     parser.add_argument("--lang", help="only questions in this language")
@@ -58,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
                                       "(for splits without qrels, e.g. xor-tydi/train)")
     parser.add_argument("--depth", type=int, default=100, help="with --run: ranks searched for positives/negatives")
     parser.add_argument("--max_positives", type=int, default=1, help="with --run: positives kept per question")
+    parser.add_argument("--folds", type=int, default=2, help="gold-queries: question folds (position %% folds)")
+    parser.add_argument("--leave_out", type=int, default=0, help="gold-queries: the fold whose questions are left "
+                                                                 "out (search only that fold against the file)")
     args = parser.parse_args(argv)
-    ds = ir_datasets.load(args.dataset)
+    try:
+        ds = ir_datasets.load(args.dataset)
+    except KeyError:
+        print(f"error: unknown data set {args.dataset!r}", file=sys.stderr)
+        return 1
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.run:
@@ -71,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.dataset} has no qrels (XOR-Retrieve is judged by answers); pass --run RUN.trec "
               "to take answer-bearing passages of a first-stage run as positives", file=sys.stderr)
         return 1
+    if args.what == "gold-queries":
+        return _gold_queries(ds, args, out)
     if args.what == "topics":
         write_topics_tsv(questions_of(ds, args.lang), out)
     elif args.what == "questions":
@@ -91,6 +103,25 @@ def main(argv: list[str] | None = None) -> int:
             write_tevatron_train(qs, qrels, corpus, out, n_negatives=args.negatives)
         else:
             write_generator_pairs(qs, qrels, corpus, out)
+    print(out)
+    return 0
+
+
+def _gold_queries(ds, args, out: Path) -> int:
+    """Real questions of each passage as its generated queries (XQuAD), leaving one fold out."""
+    from xqg_tevatron.data.xquad import gold_generated_queries
+
+    handler = ds.queries_handler()
+    if not hasattr(handler, "questions"):
+        print(f"error: gold-queries needs questions with paragraph positions (xquad/...), not {args.dataset}",
+              file=sys.stderr)
+        return 1
+    try:
+        questions = [q for q in handler.questions() if args.lang is None or q.lang == args.lang]
+        write_corpus_jsonl(gold_generated_queries(passages_of(ds), questions, args.folds, args.leave_out), out)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(out)
     return 0
 

@@ -4,7 +4,7 @@
     ds = ir_datasets.load("xor-tydi/dev")
     for q in ds.queries_iter(): q.query_id, q.text, q.lang, q.answers
 
-IDs registered:
+IDs registered (XOR-TyDi):
   ``xor-tydi``                English Wikipedia 2019-02-01 in 100-word passages (``id, text, title``)
   ``xor-tydi/train``, ``/dev`` XOR-Retrieve questions (``lang``, English ``answers``) over that corpus
   ``xor-tydi/default``, ``/default/train``, ``/default/dev``  the small embedded data set (+ qrels)
@@ -12,6 +12,14 @@ IDs registered:
 Offline use: files already under ``$IR_DATASETS_HOME/xor-tydi/`` (same names as the official
 downloads) are used as they are; ``XQG_XOR_TYDI_DIR`` names a local folder that is tried before
 the official URLs.  Online users get the official files from the XOR QA site.
+
+XQuAD as cross-lingual retrieval (see :mod:`xqg_tevatron.data.xquad`):
+  ``xquad``                   the English XQuAD paragraphs (``doc_id, text, title``)
+  ``xquad/{lang}``            questions in one of ar de el es hi ro ru th tr vi zh, + qrels
+  ``xquad/all``               the questions of all 11 languages, + qrels
+Files come from ``XQG_XQUAD_DIR`` when it is set (read in place, never cached, so switching
+between the development half and the full files can never mix them), else from the
+official deepmind/xquad repository into ``$IR_DATASETS_HOME/xquad/``.
 """
 from __future__ import annotations
 
@@ -23,9 +31,10 @@ from typing import NamedTuple
 
 import ir_datasets
 from ir_datasets.datasets.base import Dataset
-from ir_datasets.formats import BaseQueries, TrecQrels, TsvDocs
+from ir_datasets.formats import BaseDocs, BaseQrels, BaseQueries, TrecQrel, TrecQrels, TsvDocs
 from ir_datasets.util import Download, LocalDownload, RequestsDownload
 
+from xqg_tevatron.data import xquad
 from xqg_tevatron.data.xor_format import DEFAULT_DIR
 
 NAME = "xor-tydi"
@@ -120,4 +129,112 @@ def register() -> None:
             TrecQrels(local(f"qrels.{split}.txt"), {1: "gold passage"})))
 
 
+# ------------------------------------------------------------------------------- XQuAD
+XQUAD = "xquad"
+
+
+class XquadDoc(NamedTuple):
+    doc_id: str
+    text: str
+    title: str
+
+    def default_text(self):
+        return f"{self.title} {self.text}"
+
+
+class XquadQuery(NamedTuple):
+    query_id: str
+    text: str
+    lang: str
+    answers: tuple  # English answer spans
+    question_en: str
+    article: str
+    position: int
+
+    def default_text(self):
+        return self.text
+
+
+def xquad_files() -> xquad.XquadFiles:
+    """Where the XQuAD json files are, decided when they are read (not at import)."""
+    local = os.environ.get("XQG_XQUAD_DIR")
+    if local:
+        root = Path(local)
+        if not (root / xquad.file_name("en")).is_file():
+            raise FileNotFoundError(f"XQG_XQUAD_DIR={local}: {root / xquad.file_name('en')} not found")
+        return xquad.XquadFiles(root)
+    root = ir_datasets.util.home_path() / XQUAD
+    for lang in ("en", *xquad.XQUAD_LANGUAGES):
+        Download([RequestsDownload(xquad.OFFICIAL_URL.format(lang=lang))],
+                 cache_path=str(root / xquad.file_name(lang))).path()
+    return xquad.XquadFiles(root)
+
+
+class XquadDocs(BaseDocs):
+    def docs_iter(self):
+        for p in xquad_files().passages():
+            yield XquadDoc(p.docid, p.text, p.title)
+
+    def docs_count(self):
+        return len(xquad_files().passages())
+
+    def docs_cls(self):
+        return XquadDoc
+
+    def docs_namespace(self):
+        return XQUAD
+
+    def docs_lang(self):
+        return "en"
+
+
+class XquadQueries(BaseQueries):
+    def __init__(self, languages: tuple[str, ...]):
+        super().__init__()
+        self._languages = languages
+
+    def questions(self) -> list[xquad.XquadQuestion]:
+        return xquad_files().questions(self._languages)
+
+    def queries_iter(self):
+        for q in self.questions():
+            yield XquadQuery(q.qid, q.question, q.lang, q.answers, q.question_en, q.article, q.position)
+
+    def queries_cls(self):
+        return XquadQuery
+
+    def queries_namespace(self):
+        return XQUAD
+
+    def queries_lang(self):
+        return self._languages[0] if len(self._languages) == 1 else None
+
+
+class XquadQrels(BaseQrels):
+    def __init__(self, queries: XquadQueries):
+        self._queries = queries
+
+    def qrels_iter(self):
+        for q in self._queries.questions():
+            yield TrecQrel(q.qid, q.docid, 1, "0")
+
+    def qrels_cls(self):
+        return TrecQrel
+
+    def qrels_defs(self):
+        return {1: "the paragraph the question was asked about"}
+
+
+def register_xquad() -> None:
+    """Register the XQuAD ids (idempotent)."""
+    if XQUAD in ir_datasets.registry:
+        return
+    docs = XquadDocs()
+    ir_datasets.registry.register(XQUAD, Dataset(docs))
+    for name, langs in [(l, (l,)) for l in xquad.XQUAD_LANGUAGES] + [("all", xquad.XQUAD_LANGUAGES)]:
+        queries = XquadQueries(langs)
+        ir_datasets.registry.register(f"{XQUAD}/{name}", Dataset(docs, queries, XquadQrels(queries)))
+
+
 register()
+register_xquad()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from xqg_tevatron.chunking import atomic_write_text
 from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_jsonl, iter_passages
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -51,6 +52,29 @@ def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
                 raise CorpusFormatError(f"{path}:{lineno}: qrels lines are 'qid 0 docid rel'")
             qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
     return qrels
+
+
+def write_questions_jsonl(questions: Iterable[XorQuestion], path: str | os.PathLike) -> Path:
+    """XOR-Retrieve question jsonl (what :func:`read_questions` and the R@kt evaluator read)."""
+    lines = []
+    for q in questions:
+        rec = {"id": q.qid, "question": q.question, "answers": q.answers, "lang": q.lang}
+        if q.question_en:
+            rec["question_en"] = q.question_en
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    return _write_lines(path, lines)
+
+
+def write_qrels(qrels: Iterable[tuple[str, str, int]], path: str | os.PathLike) -> Path:
+    """TREC qrels ``qid 0 docid rel``."""
+    return _write_lines(path, [f"{q} 0 {d} {r}\n" for q, d, r in qrels])
+
+
+def _write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(lines))
+    return path
 
 
 def write_topics_tsv(questions: Iterable[XorQuestion], path: str | os.PathLike) -> Path:
@@ -132,13 +156,15 @@ class PreparedDataset:
     """Paths of a data set converted for Tevatron and Pyserini."""
 
     root: Path
-    corpus_tsv: Path
+    corpus_file: Path  # passages as the generators and the R@kt evaluator read them (tsv or jsonl)
     corpus_jsonl: Path
-    train_jsonl: Path
-    topics_dev: Path
+    train_jsonl: Optional[Path]
+    topics_dev: Path  # the evaluated questions (XOR-TyDi dev, or XQuAD's test articles)
     qrels_dev: Path
     questions_dev: Path
-    questions_train: Path
+    questions_train: Optional[Path]
+    name: str = "xor-tydi/default"
+    languages: tuple[str, ...] = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
 
 
 def prepare_default(out_dir: str | os.PathLike, source: Optional[str | os.PathLike] = None,
@@ -146,13 +172,13 @@ def prepare_default(out_dir: str | os.PathLike, source: Optional[str | os.PathLi
     """Convert the embedded default (or another dir with the same files) into ``out_dir``."""
     src = Path(source or DEFAULT_DIR)
     out = Path(out_dir)
-    corpus_tsv = src / "psgs_w100.tsv"
-    corpus = {p.docid: p for p in iter_passages([corpus_tsv])}
+    corpus_file = src / "psgs_w100.tsv"
+    corpus = {p.docid: p for p in iter_passages([corpus_file])}
     train_q = read_questions(src / "xor_train_retrieve_eng_span.jsonl")
     dev_q = read_questions(src / "xor_dev_retrieve_eng_span.jsonl")
     return PreparedDataset(
         root=out,
-        corpus_tsv=corpus_tsv,
+        corpus_file=corpus_file,
         corpus_jsonl=write_corpus_jsonl(corpus.values(), out / "corpus.jsonl"),
         train_jsonl=write_tevatron_train(train_q, read_qrels(src / "qrels.train.txt"), corpus,
                                          out / "train" / "train.jsonl", n_negatives=n_negatives),

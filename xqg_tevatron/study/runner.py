@@ -88,11 +88,11 @@ class Study:
             return path
         n = str(self.cfg.generated_n_per_lang)
         if self.cfg.generator == "dictionary":
-            cmd = ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(self.data().corpus_tsv),
+            cmd = ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(self.data().corpus_file),
                    "--n_per_lang", n]
         else:
             cmd = ["-m", "xqg_tevatron.generate.seq2seq", "generate", "--model", self.cfg.generator, "--corpus",
-                   str(self.data().corpus_tsv), "--n_per_lang", n]
+                   str(self.data().corpus_file), "--n_per_lang", n]
         _run([sys.executable, *cmd, "--output", str(path), "--languages", *self.cfg.xqg.languages])
         return path
 
@@ -104,7 +104,7 @@ class Study:
         path = self.out / "data" / "train_study" / "train.jsonl"
         if not path.exists():
             d = self.data()
-            corpus = {p.docid: p for p in iter_passages([d.corpus_tsv])}
+            corpus = {p.docid: p for p in iter_passages([d.corpus_file])}
             write_tevatron_train(read_questions(d.questions_train), read_qrels(d.questions_train.parent / "qrels.train.txt"),
                                  corpus, path, n_negatives=self.cfg.train.train_n_passages + 2,
                                  english_queries=self.cfg.train.english_queries)
@@ -204,7 +204,7 @@ class Study:
                                             for r, (doc, s) in enumerate(hits, start=1)))
         per_query = trec_eval_per_query(d.qrels_dev, run_file, ["recall.10,100", "recip_rank"])
         eff = by_language(per_query, lambda qid: qid.split("-")[1])["Avg"]
-        texts = {p.docid: p.text for p in iter_passages([d.corpus_tsv])}
+        texts = {p.docid: p.text for p in iter_passages([d.corpus_file])}
         xor = xor_evaluate(read_questions(d.questions_dev), {q: [doc for doc, _ in h] for q, h in ranking.items()},
                            texts, ks=(2, 5))
         manifest = json.loads((index_dir / "xqg_manifest.json").read_text())

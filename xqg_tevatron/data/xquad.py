@@ -1,0 +1,223 @@
+"""XQuAD (Artetxe et al., 2020) read as a cross-lingual *retrieval* data set.
+
+XQuAD is SQuAD v1.1 dev translated into 11 languages, parallel down to the question ids.  As
+a retrieval task: questions in one of :data:`XQUAD_LANGUAGES`, the English paragraphs
+(``xquad.en.json``) as the corpus, and the paragraph a question was asked about as its one
+relevant passage.  This is the project's source of *real* human questions (XOR-TyDi cannot
+be downloaded here).
+
+Ids are derived from the files' structure, never from positions in a subset, so the official
+48-article files and the 24-article development half give the same ids to the same things:
+
+* docid ``{article title}_p{paragraph index within the article}`` (whitespace -> ``_``);
+* qid ``xquad-{lang}-{SQuAD question id}``, so the language is ``qid.split("-")[1]`` as for
+  the XOR-TyDi ids of the embedded default.
+
+Every question carries the English answers and English question of the same id (XOR-Retrieve
+style: answers are English spans of the English passage), its paragraph's docid, the article
+and its position within the paragraph (used for the leave-out folds of the gold recipe).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Optional
+
+from xqg_tevatron.corpus import CorpusFormatError, Passage
+from xqg_tevatron.data.xor_format import (PreparedDataset, XorQuestion, write_corpus_jsonl, write_qrels,
+                                          write_questions_jsonl, write_tevatron_train, write_topics_tsv)
+
+XQUAD_LANGUAGES = ("ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+OFFICIAL_URL = "https://raw.githubusercontent.com/deepmind/xquad/master/xquad.{lang}.json"
+
+
+@dataclass(frozen=True)
+class XquadQuestion:
+    qid: str
+    squad_id: str
+    question: str
+    lang: str
+    answers: tuple[str, ...]  # English answer spans (from xquad.en.json)
+    question_en: str
+    docid: str
+    article: str
+    position: int  # index of the question within its paragraph
+
+
+def file_name(lang: str) -> str:
+    return f"xquad.{lang}.json"
+
+
+def docid_of(title: str, paragraph_index: int) -> str:
+    return "_".join(title.split()) + f"_p{paragraph_index}"
+
+
+def load_squad(path: str | os.PathLike) -> list[dict]:
+    """The ``data`` list of a SQuAD-format file, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"XQuAD file not found: {path}")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CorpusFormatError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise CorpusFormatError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if not isinstance(data, list):
+        raise CorpusFormatError(f"{path}: not a SQuAD-format file (no 'data' list)")
+    for a, article in enumerate(data):
+        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
+            raise CorpusFormatError(f"{path}: data[{a}] has no 'paragraphs' list")
+        for p, para in enumerate(article["paragraphs"]):
+            if not isinstance(para, dict) or not isinstance(para.get("context"), str) or \
+                    not isinstance(para.get("qas"), list):
+                raise CorpusFormatError(f"{path}: data[{a}].paragraphs[{p}] needs 'context' and 'qas'")
+            for q, qa in enumerate(para["qas"]):
+                if not isinstance(qa, dict) or not isinstance(qa.get("id"), str) or \
+                        not isinstance(qa.get("question"), str):
+                    raise CorpusFormatError(f"{path}: data[{a}].paragraphs[{p}].qas[{q}] needs 'id' and 'question'")
+    return data
+
+
+def iter_paragraphs(en_data: list[dict], en_path: str = "xquad.en.json") -> Iterator[Passage]:
+    """The English paragraphs as passages (title = article title with ``_`` as spaces)."""
+    seen: set[str] = set()
+    for article in en_data:
+        title = str(article.get("title", "")).strip()
+        if not title:
+            raise CorpusFormatError(f"{en_path}: an article has no 'title' (docids are built from it)")
+        for i, para in enumerate(article["paragraphs"]):
+            docid = docid_of(title, i)
+            if docid in seen:
+                raise CorpusFormatError(f"{en_path}: docid {docid!r} occurs twice (two articles share a title)")
+            seen.add(docid)
+            yield Passage(docid, para["context"], title.replace("_", " "), None, f"{en_path}:{docid}")
+
+
+def iter_questions(lang_data: list[dict], en_data: list[dict], lang: str,
+                   lang_path: str = "", en_path: str = "xquad.en.json") -> Iterator[XquadQuestion]:
+    """Questions of one language, aligned with the English file by article, paragraph and id."""
+    lang_path = lang_path or file_name(lang)
+    if len(lang_data) != len(en_data):
+        raise CorpusFormatError(f"{lang_path}: {len(lang_data)} articles, but {en_path} has {len(en_data)} "
+                                "(use files of the same XQuAD release / subset)")
+    for a, (art, art_en) in enumerate(zip(lang_data, en_data)):
+        title = str(art_en["title"]).strip()
+        if len(art["paragraphs"]) != len(art_en["paragraphs"]):
+            raise CorpusFormatError(f"{lang_path}: article {a} ({title}) has {len(art['paragraphs'])} paragraphs, "
+                                    f"{en_path} has {len(art_en['paragraphs'])}")
+        for i, (para, para_en) in enumerate(zip(art["paragraphs"], art_en["paragraphs"])):
+            english = {qa["id"]: qa for qa in para_en["qas"]}
+            for pos, qa in enumerate(para["qas"]):
+                en = english.get(qa["id"])
+                if en is None:
+                    raise CorpusFormatError(f"{lang_path}: question {qa['id']} (article {title}, paragraph {i}) "
+                                            f"is not in the same paragraph of {en_path}")
+                answers = tuple(dict.fromkeys(a["text"] for a in en.get("answers", []) if a.get("text")))
+                yield XquadQuestion(f"xquad-{lang}-{qa['id']}", qa["id"], " ".join(qa["question"].split()), lang,
+                                    answers, " ".join(en["question"].split()), docid_of(title, i), title, pos)
+
+
+@dataclass
+class XquadFiles:
+    """A folder holding ``xquad.en.json`` and some ``xquad.{lang}.json`` (official or a subset)."""
+
+    root: Path
+
+    def path(self, lang: str) -> Path:
+        return self.root / file_name(lang)
+
+    def languages(self) -> list[str]:
+        return [l for l in XQUAD_LANGUAGES if self.path(l).is_file()]
+
+    def passages(self) -> list[Passage]:
+        return list(iter_paragraphs(load_squad(self.path("en")), str(self.path("en"))))
+
+    def questions(self, languages: Iterable[str] | None = None) -> list[XquadQuestion]:
+        en = load_squad(self.path("en"))
+        out: list[XquadQuestion] = []
+        for lang in languages or XQUAD_LANGUAGES:
+            if lang not in XQUAD_LANGUAGES:
+                raise ValueError(f"unknown XQuAD language {lang!r} (one of {', '.join(XQUAD_LANGUAGES)})")
+            out += iter_questions(load_squad(self.path(lang)), en, lang, str(self.path(lang)), str(self.path("en")))
+        return out
+
+    def articles(self) -> list[str]:
+        return [str(a["title"]).strip() for a in load_squad(self.path("en"))]
+
+
+def article_folds(articles: list[str], n_folds: int) -> dict[str, int]:
+    """Articles -> fold, round robin in file order (folds of whole articles, never of questions)."""
+    if n_folds < 2 or n_folds > len(articles):
+        raise ValueError(f"need 2 <= folds <= {len(articles)} articles, got {n_folds}")
+    return {a: i % n_folds for i, a in enumerate(articles)}
+
+
+def as_xor_question(q: XquadQuestion) -> XorQuestion:
+    """The XOR-Retrieve view of a question: native text, English answers (for R@kt)."""
+    return XorQuestion(q.qid, q.question, list(q.answers), q.lang, q.question_en)
+
+
+def gold_generated_queries(passages: Iterable[Passage], questions: Iterable[XquadQuestion], folds: int,
+                           leave_out: int) -> Iterator[Passage]:
+    """The *gold* upper bound of a query generator: each passage with the real questions asked
+    about it as its "generated queries" (per language), leaving out every question whose
+    position in its paragraph falls in fold ``leave_out`` (``position % folds``).
+
+    Why folds: XQuAD is parallel, so the same question in another language is a translation
+    of the test question.  Questions of fold ``k`` are only ever searched against an index
+    built with ``leave_out=k``, which holds none of them in any language."""
+    if folds < 2 or not 0 <= leave_out < folds:
+        raise ValueError(f"need folds >= 2 and 0 <= leave_out < folds, got folds={folds}, leave_out={leave_out}")
+    table: dict[str, dict[str, list[str]]] = {}
+    for q in questions:
+        if q.position % folds != leave_out:
+            table.setdefault(q.docid, {}).setdefault(q.lang, []).append(q.question)
+    for p in passages:
+        yield Passage(p.docid, p.text, p.title, table.get(p.docid, {}), p.where)
+
+
+def in_fold(q: XquadQuestion, folds: int, fold: int) -> bool:
+    return q.position % folds == fold
+
+
+def prepare_xquad(out_dir: str | os.PathLike, files: XquadFiles, languages: Iterable[str] = XQUAD_LANGUAGES,
+                  test_articles: Optional[Iterable[str]] = None, train_articles: Iterable[str] = (),
+                  n_negatives: int = 7) -> PreparedDataset:
+    """XQuAD converted for Tevatron and Pyserini in ``out_dir``: the English paragraphs as the
+    corpus, the questions of ``test_articles`` (default: all) in ``languages`` as topics, qrels
+    and R@kt questions, and (if ``train_articles``) Tevatron training groups of the *English*
+    questions of those articles, one per question (split by article, never by question)."""
+    out = Path(out_dir)
+    languages = tuple(languages)
+    passages = files.passages()
+    questions = files.questions(languages)
+    known = set(files.articles())
+    test = set(test_articles) if test_articles is not None else known
+    train = set(train_articles)
+    for name, chosen in (("test", test), ("train", train)):
+        if chosen - known:
+            raise ValueError(f"{name} articles not in {files.path('en')}: {sorted(chosen - known)[:5]}")
+    if test & train:
+        raise ValueError(f"articles both in train and test: {sorted(test & train)[:5]}")
+    tested = [q for q in questions if q.article in test]
+    corpus_jsonl = write_corpus_jsonl(passages, out / "corpus.jsonl")
+    train_jsonl = questions_train = None
+    if train:
+        english = [dataclasses.replace(as_xor_question(q), qid=f"xquad-en-{q.squad_id}", question=q.question_en,
+                                       lang="en")
+                   for q in questions if q.article in train and q.lang == languages[0]]
+        questions_train = write_questions_jsonl(english, out / "questions.train.jsonl")
+        qrels_train = {f"xquad-en-{q.squad_id}": {q.docid: 1} for q in questions if q.article in train}
+        train_jsonl = write_tevatron_train(english, qrels_train, {p.docid: p for p in passages},
+                                           out / "train" / "train.jsonl", n_negatives=n_negatives)
+    return PreparedDataset(
+        root=out, corpus_file=corpus_jsonl, corpus_jsonl=corpus_jsonl, train_jsonl=train_jsonl,
+        topics_dev=write_topics_tsv([as_xor_question(q) for q in tested], out / "topics.test.tsv"),
+        qrels_dev=write_qrels(((q.qid, q.docid, 1) for q in tested), out / "qrels.test.txt"),
+        questions_dev=write_questions_jsonl([as_xor_question(q) for q in tested], out / "questions.test.jsonl"),
+        questions_train=questions_train, name="xquad", languages=languages)
