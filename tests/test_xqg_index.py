@@ -78,6 +78,14 @@ def test_fused_vector_equals_formula(tmp_path, tiny_model, xqg_corpus, aggregati
     assert manifest["languages"] == LANGS and manifest["n_per_lang"] == 2 and manifest["dim"] == 32
     assert manifest["generated_queries"] == sum(
         min(2, len(r["generated_queries"].get(l, []))) for r in recs for l in LANGS)
+    counts = [sum(min(2, len(r["generated_queries"].get(l, []))) for l in LANGS) for r in recs]
+    assert manifest["queries_per_passage"] == {"min": min(counts), "max": max(counts),
+                                               "mean": round(sum(counts) / len(counts), 4)}
+    # sum over a varying number of queries per passage is flagged; mean is not
+    assert min(counts) != max(counts)
+    assert bool(manifest["warnings"]) == (aggregation == "sum")
+    if aggregation == "sum":
+        assert "varying number of generated queries" in manifest["warnings"][0]
 
 
 def test_alpha_zero_is_plain_index_bit_for_bit(tmp_path, tiny_model, xqg_corpus, prepared):

@@ -76,9 +76,22 @@ class DenseSystem:
     def search(self, query: str, k: int):
         if self.kind == "translate":
             query = self.translator.translate(query)
+        return self._collapse(self.searcher.search(query, k=k * self.multi_depth if self.kind == "multi" else k), k)
+
+    def search_many(self, qids: Sequence[str], texts: Sequence[str], k: int,
+                    encode: Optional[Callable[[list[str]], np.ndarray]] = None, threads: int = 1) -> dict:
+        """``qid -> [(docid, score)]`` for many queries at once.  ``encode`` (texts -> vectors, a
+        batch encoder of the same model) replaces Pyserini's one-query-at-a-time encoding."""
+        if self.kind == "translate":
+            texts = [self.translator.translate(t) for t in texts]
+        queries = encode(list(texts)) if encode is not None else list(texts)
+        depth = k * self.multi_depth if self.kind == "multi" else k
+        found = self.searcher.batch_search(queries, list(qids), k=depth, threads=threads)
+        return {q: self._collapse(found[q], k) for q in qids}
+
+    def _collapse(self, hits, k: int) -> list[tuple[str, float]]:
         if self.kind != "multi":
-            return [(h.docid, float(h.score)) for h in self.searcher.search(query, k=k)]
-        hits = self.searcher.search(query, k=k * self.multi_depth)
+            return [(h.docid, float(h.score)) for h in hits]
         seen: dict[str, float] = {}
         for h in hits:  # ranked by score: the first row of a docid is its max
             if h.docid not in seen:

@@ -128,6 +128,40 @@ def dictd_pairs(index_path: str | os.PathLike, dict_path: Optional[str | os.Path
                     break
 
 
+FREEDICT_DIR = Path("/usr/share/dictd")
+# Debian packages dict-freedict-eng-XXX exist for these (none for bn, ko, ro, te, th, vi, zh)
+ISO639_3 = {"ar": "ara", "de": "deu", "el": "ell", "es": "spa", "fi": "fin", "hi": "hin", "ja": "jpn",
+            "ru": "rus", "tr": "tur"}
+
+
+def installed_freedict(languages: Iterable[str], root: str | Path = FREEDICT_DIR) -> dict[str, Path]:
+    """``lang -> .index`` of the FreeDict English->lang dictionaries installed from Debian
+    (``apt-get install dict-freedict-eng-deu ...``; see ``scripts/install_word_lists.sh``)."""
+    found = {}
+    for lang in languages:
+        code = ISO639_3.get(lang)
+        path = Path(root) / f"freedict-eng-{code}.index"
+        if code and path.is_file():
+            found[lang] = path
+    return found
+
+
+def resolve_word_lists(items: Iterable[str], languages: Iterable[str]) -> dict[str, list[str]]:
+    """``LANG=PATH`` items (and ``freedict``: every installed FreeDict eng-xxx of ``languages``)
+    as ``lang -> [paths]``."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        if item == "freedict":
+            for lang, path in installed_freedict(languages).items():
+                out.setdefault(lang, []).append(str(path))
+            continue
+        lang, sep, path = item.partition("=")
+        if not sep:
+            raise ValueError(f"word lists are LANG=PATH or 'freedict', got {item!r}")
+        out.setdefault(lang, []).append(path)
+    return out
+
+
 def load_lexicon(lang: str, sources: Iterable[str] = ("cldr",)) -> Lexicon:
     """A lexicon for ``lang`` from ``sources``: ``cldr``, a MUSE file path, or a dictd ``.index`` path.
     Earlier sources win on conflicts."""

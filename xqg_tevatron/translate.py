@@ -7,7 +7,7 @@ Untranslatable text stays as it is; the multilingual encoder still sees it.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Iterable, Optional
 
 from xqg_tevatron.lexicon import load_lexicon
 from xqg_tevatron.xqg.generated import LANGUAGES
@@ -23,10 +23,11 @@ def _bounded(key: str) -> str:
 
 
 class DictionaryTranslator:
-    def __init__(self, languages: Iterable[str] = LANGUAGES, sources: Iterable[str] = ("cldr",)):
+    def __init__(self, languages: Iterable[str] = LANGUAGES, sources: Iterable[str] = ("cldr",),
+                 word_lists: Optional[dict[str, list[str]]] = None):
         reverse: dict[str, str] = {}
         for lang in languages:
-            for en, tgt in load_lexicon(lang, list(sources)).entries.items():
+            for en, tgt in load_lexicon(lang, [*sources, *(word_lists or {}).get(lang, [])]).entries.items():
                 reverse.setdefault(tgt.lower(), en)
         # one alternation, longest first: a single regex pass per query
         keys = sorted((k for k in reverse if len(k) > 1), key=len, reverse=True)

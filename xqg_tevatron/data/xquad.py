@@ -173,10 +173,17 @@ def gold_generated_queries(passages: Iterable[Passage], questions: Iterable[Xqua
     built with ``leave_out=k``, which holds none of them in any language."""
     if folds < 2 or not 0 <= leave_out < folds:
         raise ValueError(f"need folds >= 2 and 0 <= leave_out < folds, got folds={folds}, leave_out={leave_out}")
+    questions = list(questions)
+    # SQuAD repeats some questions under two ids (same paragraph, same text): a kept copy of a
+    # left-out question would leak it, so texts of the left-out fold (native or English) go too
+    held = {(q.docid, key) for q in questions if q.position % folds == leave_out
+            for key in (q.lang + ":" + q.question.casefold(), "en:" + q.question_en.casefold())}
     table: dict[str, dict[str, list[str]]] = {}
     for q in questions:
-        if q.position % folds != leave_out:
-            table.setdefault(q.docid, {}).setdefault(q.lang, []).append(q.question)
+        if q.position % folds == leave_out or (q.docid, q.lang + ":" + q.question.casefold()) in held \
+                or (q.docid, "en:" + q.question_en.casefold()) in held:
+            continue
+        table.setdefault(q.docid, {}).setdefault(q.lang, []).append(q.question)
     for p in passages:
         yield Passage(p.docid, p.text, p.title, table.get(p.docid, {}), p.where)
 

@@ -17,17 +17,21 @@ import argparse
 import random
 import sys
 import zlib
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
-from xqg_tevatron.lexicon import Lexicon, load_lexicon, words
+from xqg_tevatron.lexicon import Lexicon, load_lexicon, resolve_word_lists, words
 
 QUESTION_PATTERNS = {
     "ar": "ما {terms}؟", "bn": "{terms} কী?", "fi": "mikä {terms}?", "ja": "{terms}は何ですか？",
     "ko": "{terms}은 무엇입니까?", "ru": "что {terms}?", "te": "{terms} ఏమిటి?",
+    "de": "was ist {terms}?", "el": "τι είναι {terms};", "es": "¿qué es {terms}?", "hi": "{terms} क्या है?",
+    "ro": "ce este {terms}?", "th": "{terms} คืออะไร", "tr": "{terms} nedir?", "vi": "{terms} là gì?",
+    "zh": "{terms}是什么？",
 }
 
 
@@ -52,10 +56,10 @@ class DictionaryQueryGenerator:
 
     def salient_terms(self, passage: Passage, lang: str) -> list[str]:
         lex = self.lexicon(lang)
-        title_terms = [t for _, _, t in lex.match(words(passage.title))]
+        title_terms = [t for _, _, t in _content(lex, words(passage.title))]
         counts: Counter[str] = Counter()
         first: dict[str, int] = {}
-        for pos, (_, _, t) in enumerate(lex.match(words(passage.text))):
+        for pos, t in enumerate(t for _, _, t in _content(lex, words(passage.text))):
             counts[t] += 1
             first.setdefault(t, pos)
         rest = sorted(counts, key=lambda t: (-counts[t], first[t]))
@@ -80,14 +84,23 @@ class DictionaryQueryGenerator:
         return [self.queries(p, lang) for p in passages]
 
 
-def _parse_word_lists(items: Sequence[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in items:
-        lang, sep, path = item.partition("=")
-        if not sep:
-            raise SystemExit(f"error: --word_lists takes LANG=PATH, got {item!r}")
-        out.setdefault(lang, []).append(path)
-    return out
+# English function words: a full dictionary (FreeDict) translates them too, and a passage's most
+# frequent "terms" would be "the", "of", "also"; CLDR names never contain them alone.
+STOPWORDS = frozenset("""a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from further had has have
+having he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on once
+only or other our out over own same she should so some such than that the their them then there these they this
+those through to too under until up very was we were what when where which while who whom why will with would you
+your one two three four five six seven eight nine ten many much may might must shall us via per within without
+upon among across around along however although though""".split())
+
+
+def _content(lex: Lexicon, tokens: list[str]):
+    """Lexicon matches that are not a lone function word or number."""
+    for start, end, t in lex.match(tokens):
+        if end - start == 1 and (tokens[start].lower() in STOPWORDS or tokens[start].isdigit()):
+            continue
+        yield start, end, t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,10 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     add_job_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10, help="salient terms to sample from")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--word_lists", nargs="*", default=[], help="LANG=PATH (MUSE text file or dictd .index)")
+    parser.add_argument("--word_lists", nargs="*", default=[],
+                        help="LANG=PATH (MUSE text file or dictd .index), or 'freedict' to add every installed "
+                             "Debian FreeDict eng-xxx dictionary of the chosen languages")
     args = parser.parse_args(argv)
+    try:
+        word_lists = resolve_word_lists(args.word_lists, args.languages)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
-                                                             word_lists=_parse_word_lists(args.word_lists)))
+                                                             word_lists=word_lists))
+    for lang in args.languages:
+        sources = ["cldr", *(Path(p).name for p in word_lists.get(lang, []))]
+        print(f"word list {lang}: {len(gen.lexicon(lang))} entries from {' + '.join(sources)}", file=sys.stderr)
     return run_job_cli(args, gen)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -44,7 +44,12 @@ class StudyConfig:
     name: str = "study"
     output: str = "runs/study"
     encoder: str = "demo"  # "demo" = the offline multilingual-e5-small, or a model directory
-    data: str = "default"  # the embedded XOR-format data set
+    data: str = "default"  # "default": the embedded XOR-format set; "xquad": real XQuAD questions
+    xquad_dir: Optional[str] = None  # XQuAD json folder (default: XQG_XQUAD_DIR / ir_datasets home)
+    article_folds: int = 2  # xquad: articles split round robin; train on the other folds' English questions
+    test_fold: int = 1  # xquad: the fold whose questions are evaluated (never trained on)
+    word_lists: list[str] = field(default_factory=list)  # LANG=PATH or "freedict", for generator/switching/translation
+    p_max_len: Optional[int] = None  # passage tokens when indexing (default: train.p_max_len; XQuAD needs ~256)
     generator: str = "dictionary"  # dictionary | path of a trained seq2seq generator
     generated_n_per_lang: int = 5
     train: TrainSweep = field(default_factory=TrainSweep)
@@ -59,7 +64,12 @@ class StudyConfig:
     @classmethod
     def from_yaml(cls, path: str | Path) -> "StudyConfig":
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        return _build(cls, raw, str(path))
+        cfg = _build(cls, raw, str(path))
+        if cfg.data not in ("default", "xquad"):
+            raise ValueError(f"{path}: data must be 'default' or 'xquad', got {cfg.data!r}")
+        if cfg.data == "xquad" and not 0 <= cfg.test_fold < cfg.article_folds:
+            raise ValueError(f"{path}: test_fold must be in [0, article_folds)")
+        return cfg
 
 
 def _build(cls, raw: dict, where: str):

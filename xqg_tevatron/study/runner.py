@@ -26,7 +26,7 @@ from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
 from xqg_tevatron.evaluation.xor_retrieve import evaluate as xor_evaluate
 from xqg_tevatron.index import IndexConfig
-from xqg_tevatron.latency import DenseSystem, load_searcher, multi_depth
+from xqg_tevatron.latency import DenseSystem, load_searcher, multi_depth, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
 from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
@@ -76,11 +76,31 @@ class Study:
         return Path(self.cfg.encoder).resolve()
 
     def data(self) -> PreparedDataset:
-        if self.cfg.data != "default":
-            raise ValueError("only the embedded default data set is wired into the study (data: default)")
         if not hasattr(self, "_data"):
-            self._data = prepare_default(self.out / "data")
+            self._data = prepare_default(self.out / "data") if self.cfg.data == "default" else self._xquad()
         return self._data
+
+    def _xquad(self) -> PreparedDataset:
+        """XQuAD split by article: English questions of the training folds to fine-tune on,
+        native questions of ``test_fold`` to evaluate (all paragraphs stay in the corpus)."""
+        import os
+
+        from xqg_tevatron.data.irds import xquad_files
+        from xqg_tevatron.data.xquad import article_folds, prepare_xquad
+
+        if self.cfg.xquad_dir:
+            os.environ["XQG_XQUAD_DIR"] = str(Path(self.cfg.xquad_dir).resolve())
+        files = xquad_files()
+        folds = article_folds(files.articles(), self.cfg.article_folds)
+        test = [a for a, f in folds.items() if f == self.cfg.test_fold]
+        train = [a for a, f in folds.items() if f != self.cfg.test_fold]
+        return prepare_xquad(self.out / "data", files, test_articles=test, train_articles=train,
+                             n_negatives=self.cfg.train.train_n_passages + 2)
+
+    def word_lists(self) -> dict[str, list[str]]:
+        from xqg_tevatron.lexicon import resolve_word_lists
+
+        return resolve_word_lists(self.cfg.word_lists, {*self.cfg.xqg.languages, *self.cfg.train.languages})
 
     def generated_corpus(self) -> Path:
         path = self.out / "data" / "corpus.xqg.jsonl"
@@ -93,6 +113,8 @@ class Study:
         else:
             cmd = ["-m", "xqg_tevatron.generate.seq2seq", "generate", "--model", self.cfg.generator, "--corpus",
                    str(self.data().corpus_file), "--n_per_lang", n]
+        if self.cfg.word_lists and self.cfg.generator == "dictionary":
+            cmd += ["--word_lists", *self.cfg.word_lists]
         _run([sys.executable, *cmd, "--output", str(path), "--languages", *self.cfg.xqg.languages])
         return path
 
@@ -101,6 +123,8 @@ class Study:
         return self.base_encoder() if name == "base" else self.out / "models" / name
 
     def train_file(self) -> Path:
+        if self.cfg.data == "xquad":
+            return self.data().train_jsonl  # English questions of the training articles
         path = self.out / "data" / "train_study" / "train.jsonl"
         if not path.exists():
             d = self.data()
@@ -126,6 +150,9 @@ class Study:
                "--code_switch_p", str(p), "--code_switch_languages", *t.languages]
         if t.switch_passages:
             cmd.append("--code_switch_passages")
+        lists = [f"{lang}={path}" for lang, paths in self.word_lists().items() if lang in t.languages for path in paths]
+        if lists:
+            cmd += ["--code_switch_word_lists", *lists]
         started = time.time()
         _run(cmd)
         atomic_write_text(out / "train_done.json", json.dumps({"seconds": round(time.time() - started, 1)}))
@@ -140,7 +167,8 @@ class Study:
         from xqg_tevatron.tevatron_compat.data import load_train_groups
 
         groups = load_train_groups(XqgDataArguments(train_files=[str(self.train_file())]))
-        view = CodeSwitchedGroups(groups, CodeSwitcher(CodeSwitchConfig(p=0.0, languages=tuple(self.cfg.train.languages))))
+        view = CodeSwitchedGroups(groups, CodeSwitcher(CodeSwitchConfig(p=0.0, languages=tuple(self.cfg.train.languages),
+                                                                         word_lists=self.word_lists())))
         for i in range(len(view)):
             view[i]
         return view.stats.summary()
@@ -149,7 +177,8 @@ class Study:
         if name not in self.encoders:
             t = self.cfg.train
             self.encoders[name] = CachedEncoder(DenseEncoder(str(self.model_dir(name)), config=EncodeConfig(
-                batch_size=self.cfg.batch_size, q_max_len=t.q_max_len, p_max_len=t.p_max_len, show_progress=False)))
+                batch_size=self.cfg.batch_size, q_max_len=t.q_max_len, p_max_len=self.cfg.p_max_len or t.p_max_len,
+                show_progress=False)))
         return self.encoders[name]
 
     # ------------------------------------------------------------------ indexes
@@ -186,29 +215,30 @@ class Study:
         if cell.mode == "translate":
             from xqg_tevatron.translate import DictionaryTranslator
 
-            translator = DictionaryTranslator(self.cfg.xqg.languages)
+            translator = DictionaryTranslator(self.cfg.xqg.languages, word_lists=self.word_lists())
         searcher = load_searcher(str(index_dir), str(self.model_dir(cell.model)), self.cfg.threads)
         kind = {"fused": "dense", "multi": "multi", "translate": "translate"}[cell.mode]
         system = DenseSystem(searcher, kind, translator, multi_depth(str(index_dir)) if kind == "multi" else 1)
         topics = read_topics(d.topics_dev)
-        for _, q in topics[:3]:
-            system.search(q, self.cfg.hits)  # warm-up
-        ranking, times = {}, []
-        for qid, q in topics:
-            t0 = time.perf_counter()
-            ranking[qid] = system.search(q, self.cfg.hits)
-            times.append((time.perf_counter() - t0) * 1000.0)
+        # effectiveness: every topic, batch-encoded by the same model; latency: Pyserini's own
+        # one-query-at-a-time path (query encoding included) on the first latency_queries topics
+        enc = self.encoder(cell.model)
+        ranking = system.search_many([q for q, _ in topics], [t for _, t in topics], self.cfg.hits,
+                                     encode=lambda texts: enc.inner.encode(texts, is_query=True), threads=self.cfg.threads)
+        timed = [t for _, t in topics[: self.cfg.latency_queries or len(topics)]]
+        times = time_queries(lambda q: system.search(q, self.cfg.hits), timed)
         run_file = self.out / "runs" / f"{cell.cell_id}.trec"
         run_file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_file, "".join(f"{qid} Q0 {doc} {r} {s:.6f} {cell.cell_id}\n" for qid, hits in ranking.items()
                                             for r, (doc, s) in enumerate(hits, start=1)))
         per_query = trec_eval_per_query(d.qrels_dev, run_file, ["recall.10,100", "recip_rank"])
-        eff = by_language(per_query, lambda qid: qid.split("-")[1])["Avg"]
+        table = by_language(per_query, lambda qid: qid.split("-")[1])
+        eff = table["Avg"]
         texts = {p.docid: p.text for p in iter_passages([d.corpus_file])}
         xor = xor_evaluate(read_questions(d.questions_dev), {q: [doc for doc, _ in h] for q, h in ranking.items()},
                            texts, ks=(2, 5))
         manifest = json.loads((index_dir / "xqg_manifest.json").read_text())
-        lat = np.array(times[: self.cfg.latency_queries] if self.cfg.latency_queries else times)
+        lat = np.array(times)
         stats = self.overlap_stats(cell.model)
         row = {
             "cell_id": cell.cell_id, "model": cell.model,
@@ -222,6 +252,7 @@ class Study:
             "index_mb": (index_dir / "index").stat().st_size / 2 ** 20, "rows": manifest["rows"],
             "build_s": manifest.get("encode_seconds", 0.0) + manifest.get("build_seconds", 0.0),
             "tokenizer_note": xor.tokenizer_note,
+            "MRR_per_language": {lang: v["recip_rank"] for lang, v in table.items() if lang != "Avg"},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(row, indent=2))

@@ -9,7 +9,10 @@ from xqg_tevatron.corpus import CorpusFormatError, iter_passages
 
 LANGUAGES = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
 LANGUAGE_NAMES = {"ar": "Arabic", "bn": "Bengali", "fi": "Finnish", "ja": "Japanese", "ko": "Korean",
-                  "ru": "Russian", "te": "Telugu"}
+                  "ru": "Russian", "te": "Telugu",
+                  # XQuAD's other languages (the real-question development track)
+                  "de": "German", "el": "Greek", "es": "Spanish", "hi": "Hindi", "ro": "Romanian", "th": "Thai",
+                  "tr": "Turkish", "vi": "Vietnamese", "zh": "Chinese"}
 
 
 def select_queries(generated: Optional[dict[str, list[str]]], languages: Optional[Iterable[str]] = None,

@@ -1,0 +1,188 @@
+"""Pick an xQG recipe on real questions by article-level cross-validation, never on the
+synthetic set.
+
+    XQG_XQUAD_DIR=../shared/data/xquad-dev python -m xqg_tevatron.study.select_recipe \\
+        --generated cldr=runs/dev/dict_cldr.jsonl freedict=runs/dev/dict_freedict.jsonl \\
+        --output runs/dev/recipe.json
+
+Why in-process: the grid (generator x aggregation x alpha x n per language) has dozens of
+recipes; every one is the same passage, query and generated-query vectors recombined by
+:func:`xqg_tevatron.xqg.fusion.fuse`, so each text is encoded once and each recipe is one
+matrix product.  The recipe it recommends is then built and measured through the real
+pipeline (``driver.encode`` + Pyserini ``search.faiss`` + ``trec_eval``) by the demo.
+
+Protocol: the articles are split round robin into ``--folds`` folds; for each fold the recipe
+with the best MRR@100 (macro over languages) on the *other* folds' questions is chosen and
+scored on this fold's questions.  The cross-validated MRR is the mean of those held-out
+scores, compared with plain on the same questions.  ``plain`` (alpha 0) is itself a
+candidate, so the selection can say "do not augment".  The recommended recipe is the best on
+all questions, reported beside the cross-validated estimate.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.corpus import iter_passages
+from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds
+from xqg_tevatron.xqg.fusion import fuse
+from xqg_tevatron.xqg.generated import select_queries
+
+DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Recipe:
+    generator: str  # name of a generated-query file, or "-" for plain
+    aggregation: str
+    alpha: float
+    n_per_lang: int
+
+    @property
+    def label(self) -> str:
+        if self.alpha == 0:
+            return "plain"
+        return f"{self.generator} {self.aggregation} a={self.alpha:g} n={self.n_per_lang}"
+
+
+def recipe_grid(generators: Sequence[str], alphas: Sequence[float], aggregations: Sequence[str],
+                ns: Sequence[int]) -> list[Recipe]:
+    grid = [Recipe("-", "-", 0.0, 0)]
+    for g, agg, a, n in itertools.product(generators, aggregations, alphas, ns):
+        if a > 0:
+            grid.append(Recipe(g, agg, a, n))
+    return grid
+
+
+def reciprocal_ranks(queries: np.ndarray, passages: np.ndarray, gold: np.ndarray, depth: int = DEPTH) -> np.ndarray:
+    """RR@depth of each query's gold passage row under inner product (ties count against it)."""
+    scores = queries @ passages.T
+    gold_scores = scores[np.arange(len(gold)), gold]
+    rank = (scores > gold_scores[:, None]).sum(axis=1) + 1
+    return np.where(rank <= depth, 1.0 / rank, 0.0)
+
+
+def macro_mean(values: np.ndarray, langs: np.ndarray, mask: np.ndarray) -> float:
+    """Mean per language, then over languages (the tables' Avg)."""
+    per = [values[mask & (langs == l)].mean() for l in np.unique(langs[mask])]
+    return float(np.mean(per))
+
+
+def cross_validate(rr: dict[Recipe, np.ndarray], langs: np.ndarray, fold_of_question: np.ndarray,
+                   n_folds: int) -> list[dict]:
+    plain = next(r for r in rr if r.alpha == 0)
+    out = []
+    for f in range(n_folds):
+        test = fold_of_question == f
+        chosen = max(rr, key=lambda r: (macro_mean(rr[r], langs, ~test), r.alpha == 0))
+        out.append({"fold": f, "questions": int(test.sum()), "chosen": chosen.label,
+                    "chosen_mrr": macro_mean(rr[chosen], langs, test), "plain_mrr": macro_mean(rr[plain], langs, test)})
+    return out
+
+
+def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], generated: dict[str, Path],
+                  grid: list[Recipe]) -> dict[Recipe, np.ndarray]:
+    """RR@100 of every question under every recipe."""
+    passages = list(iter_passages([passages_file]))
+    row = {p.docid: i for i, p in enumerate(passages)}
+    p_vecs = encoder.encode([p.full_text() for p in passages], is_query=False, desc="passages")
+    q_vecs = encoder.encode([q.question for q in questions], is_query=True, desc="questions")
+    gold = np.array([row[q.docid] for q in questions])
+    tables = {}
+    for name, path in generated.items():
+        recs = {p.docid: p.generated_queries or {} for p in iter_passages([path])}
+        missing = set(row) - set(recs)
+        if missing:
+            raise ValueError(f"{path}: no generated queries for {len(missing)} passage(s), e.g. {sorted(missing)[:3]}")
+        tables[name] = [recs[p.docid] for p in passages]
+    cache: dict[str, np.ndarray] = {}
+    out = {}
+    for recipe in grid:
+        if recipe.alpha == 0:
+            out[recipe] = reciprocal_ranks(q_vecs, p_vecs, gold)
+            continue
+        per_passage = [select_queries(g, None, recipe.n_per_lang) for g in tables[recipe.generator]]
+        todo = list(dict.fromkeys(t for qs in per_passage for t in qs if t not in cache))
+        if todo:
+            cache.update(zip(todo, encoder.encode(todo, is_query=True, desc="generated queries")))
+        flat = [t for qs in per_passage for t in qs]
+        owner = np.repeat(np.arange(len(passages)), [len(qs) for qs in per_passage])
+        gq = np.stack([cache[t] for t in flat]) if flat else np.zeros((0, p_vecs.shape[1]), np.float32)
+        out[recipe] = reciprocal_ranks(q_vecs, fuse(p_vecs, gq, owner, recipe.alpha, recipe.aggregation), gold)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.data.irds import xquad_files
+    from xqg_tevatron.demo_encoder import build_demo_encoder
+    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--generated", nargs="+", required=True, help="NAME=FILE (published xQG jsonl over XQuAD)")
+    parser.add_argument("--encoder", help="model directory (default: the demo encoder)")
+    parser.add_argument("--languages", nargs="+", default=list(XQUAD_LANGUAGES))
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.5])
+    parser.add_argument("--aggregations", nargs="+", default=["mean", "sum"])
+    parser.add_argument("--n_per_lang", type=int, nargs="+", default=[1, 3, 5, 10])
+    parser.add_argument("--folds", type=int, default=4, help="article folds")
+    parser.add_argument("--p_max_len", type=int, default=256)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+    generated = {}
+    for item in args.generated:
+        name, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            print(f"error: --generated takes NAME=FILE of an existing file, got {item!r}", file=sys.stderr)
+            return 1
+        generated[name] = Path(path)
+    files = xquad_files()
+    questions = files.questions(args.languages)
+    folds = article_folds(files.articles(), args.folds)
+    encoder = DenseEncoder(args.encoder or str(build_demo_encoder()),
+                           config=EncodeConfig(batch_size=64, p_max_len=args.p_max_len, show_progress=False))
+    corpus = Path(args.output).with_name("xquad_corpus.jsonl")
+    from xqg_tevatron.data.xor_format import write_corpus_jsonl
+
+    write_corpus_jsonl(files.passages(), corpus)
+    grid = recipe_grid(list(generated), args.alphas, args.aggregations, args.n_per_lang)
+    rr = score_recipes(encoder, corpus, questions, generated, grid)
+    langs = np.array([q.lang for q in questions])
+    fold_of = np.array([folds[q.article] for q in questions])
+    everyone = np.ones(len(questions), bool)
+    ranked = sorted(rr, key=lambda r: -macro_mean(rr[r], langs, everyone))
+    cv = cross_validate(rr, langs, fold_of, args.folds)
+    best = ranked[0]
+    result = {
+        "questions": len(questions), "articles": len(folds), "folds": args.folds, "languages": args.languages,
+        "recommended": asdict(best) | {"label": best.label},
+        "recommended_mrr": macro_mean(rr[best], langs, everyone),
+        "plain_mrr": macro_mean(rr[grid[0]], langs, everyone),
+        "cv": cv, "cv_mrr": float(np.mean([c["chosen_mrr"] for c in cv])),
+        "cv_plain_mrr": float(np.mean([c["plain_mrr"] for c in cv])),
+        "all": [{"label": r.label, "mrr": macro_mean(rr[r], langs, everyone),
+                 "per_language": {l: float(rr[r][langs == l].mean()) for l in args.languages}} for r in ranked],
+    }
+    atomic_write_text(Path(args.output), json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"{'recipe':<32}{'MRR@100':>8}")
+    for row in result["all"][:10]:
+        print(f"{row['label']:<32}{row['mrr']:>8.3f}")
+    worst = result["all"][-1]
+    print(f"... {len(result['all']) - 10} more; worst: {worst['label']} {worst['mrr']:.3f}")
+    for c in cv:
+        print(f"fold {c['fold']}: chose {c['chosen']:<28} held-out MRR {c['chosen_mrr']:.3f} (plain {c['plain_mrr']:.3f})")
+    print(f"cross-validated MRR {result['cv_mrr']:.3f} vs plain {result['cv_plain_mrr']:.3f}; "
+          f"recommended on all questions: {best.label}")
+    print(args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
