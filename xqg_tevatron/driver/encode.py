@@ -29,13 +29,12 @@ from typing import Optional
 
 import numpy as np
 import torch
-from tevatron.arguments import DenseTrainingArguments as TrainingArguments
 from transformers import HfArgumentParser
 
 from xqg_tevatron.corpus import read_topics
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.index import INDEX_TYPES, IndexConfig
-from xqg_tevatron.tevatron_compat.arguments import expand_tri_state_flags
+from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 

