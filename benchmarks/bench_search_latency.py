@@ -55,7 +55,7 @@ def main() -> None:
             ("plain", p, ids, 1),
             ("xqg", fused, ids, 1),
             ("multi", np.concatenate([p[:, None, :], q_rows.reshape(args.passages, args.rows_per_passage, -1)], 1)
-             .reshape(-1, args.dim), [d for d in ids for _ in range(args.rows_per_passage + 1)],
+             .reshape(-1, args.dim), [f"{d}#{k}" for d in ids for k in range(args.rows_per_passage + 1)],
              args.rows_per_passage + 1),
         ]:
             index = faiss.IndexFlatIP(args.dim)

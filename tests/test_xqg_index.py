@@ -228,7 +228,47 @@ def test_multi_vector_rows(tmp_path, tiny_model, xqg_corpus):
     docids = (out / "docid").read_text().split()
     recs = [json.loads(line) for line in xqg_corpus.read_text().splitlines()]
     expected = []
-    for r in recs:
-        expected += [r["docid"]] * (1 + min(1, len(r["generated_queries"].get("ja", []))))
+    for r in recs:  # Pyserini's multi-passage ids: docid#0 = the passage, docid#1.. its queries
+        expected += [f"{r['docid']}#{k}" for k in range(1 + min(1, len(r["generated_queries"].get("ja", []))))]
     assert docids == expected
-    assert json.loads((out / "xqg_manifest.json").read_text())["rows"] == len(expected)
+    manifest = json.loads((out / "xqg_manifest.json").read_text())
+    assert manifest["rows"] == len(expected) and manifest["max_passage_delimiter"] == "#"
+
+
+def test_multi_vector_index_through_pyserini_max_passage(tmp_path, tiny_model, xqg_corpus, prepared):
+    """search.faiss --max-passage gives one row per passage docid, scored by its best row."""
+    out = encode_cli(tiny_model, xqg_corpus, tmp_path / "multi", "--vector_mode", "multi", "--languages", *LANGS,
+                     "--n_per_lang", "2")
+    run = tmp_path / "run.trec"
+    run_cli("-m", "xqg_tevatron.pyserini", "search.faiss", "--index", str(out), "--topics", str(prepared.topics_dev),
+            "--encoder", str(tiny_model), "--encoder-class", "auto", "--pooling", "cls", "--output", str(run),
+            "--hits", "200", "--max-passage", "--max-passage-hits", "10", "--batch-size", "32")
+    rows = [line.split() for line in run.read_text().splitlines()]
+    by_query: dict[str, list[str]] = {}
+    for qid, _, docid, rank, score, _ in rows:
+        by_query.setdefault(qid, []).append(docid)
+    corpus_ids = {json.loads(line)["docid"] for line in xqg_corpus.read_text().splitlines()}
+    assert by_query and all(len(d) == len(set(d)) == 10 for d in by_query.values())
+    assert all(d in corpus_ids for ds in by_query.values() for d in ds)
+    # each passage is scored by its best row: the same search without --max-passage, collapsed by hand
+    raw = tmp_path / "rows.trec"
+    run_cli("-m", "xqg_tevatron.pyserini", "search.faiss", "--index", str(out), "--topics", str(prepared.topics_dev),
+            "--encoder", str(tiny_model), "--encoder-class", "auto", "--pooling", "cls", "--output", str(raw),
+            "--hits", "200", "--batch-size", "32")
+    best: dict[str, dict[str, float]] = {}
+    for qid, _, docid, rank, score, _ in (line.split() for line in raw.read_text().splitlines()):
+        assert "#" in docid
+        best.setdefault(qid, {}).setdefault(docid.split("#")[0], float(score))
+    for qid, docids in by_query.items():
+        assert docids == list(best[qid])[:10]
+    assert any(len({d.split("#")[0] for d in ids}) < len(ids) for ids in [(out / "docid").read_text().split()])
+
+
+def test_multi_vector_refuses_docids_with_the_delimiter(tmp_path, tiny_model):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"docid": "a#1", "text": "x", "generated_queries": {"ja": ["y"]}}) + "\n")
+    proc = __import__("subprocess").run(
+        [__import__("sys").executable, "-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(tiny_model),
+         "--encode_in_path", str(corpus), "--encoded_save_path", str(tmp_path / "o"), "--vector_mode", "multi"],
+        capture_output=True, text=True)
+    assert proc.returncode != 0 and "contains '#'" in proc.stderr

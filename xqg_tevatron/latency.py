@@ -28,6 +28,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from xqg_tevatron.index import read_manifest
+from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
 
 KINDS = ("dense", "multi", "translate")
 
@@ -93,9 +94,10 @@ class DenseSystem:
         if self.kind != "multi":
             return [(h.docid, float(h.score)) for h in hits]
         seen: dict[str, float] = {}
-        for h in hits:  # ranked by score: the first row of a docid is its max
-            if h.docid not in seen:
-                seen[h.docid] = float(h.score)
+        for h in hits:  # ranked by score: the first row of a docid ("docid#k") is its max
+            docid = h.docid.rsplit(MULTI_DELIMITER, 1)[0]
+            if docid not in seen:
+                seen[docid] = float(h.score)
                 if len(seen) == k:
                     break
         return list(seen.items())

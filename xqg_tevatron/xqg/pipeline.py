@@ -30,6 +30,7 @@ from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
 
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
+MULTI_DELIMITER = "#"  # Pyserini's --max-passage-delimiter default
 
 
 @dataclass
@@ -161,13 +162,17 @@ class XqgIndexer:
         stats = {"passages": len(chunk), "augmented": n_aug, "plain": len(chunk) - n_aug, "generated_queries": len(flat),
                  "queries_per_passage_min": min(sizes), "queries_per_passage_max": max(sizes)}
         if self.xqg.vector_mode == "multi":
-            rows, ids = [], []
+            # Pyserini's multi-passage convention: rows "docid#0" (the passage), "docid#1".. (its
+            # queries), searched with search.faiss --max-passage (max score per docid)
+            rows, ids, start = [], [], 0
             for i, p in enumerate(chunk):
-                rows.append(p_vecs[i:i + 1])
-                ids.append(p.docid)
-                sel = owner == i
-                rows.append(q_vecs[sel])
-                ids.extend([p.docid] * int(sel.sum()))
+                if MULTI_DELIMITER in p.docid:
+                    raise CorpusFormatError(f"{p.where}: docid {p.docid!r} contains {MULTI_DELIMITER!r}, which "
+                                            "--vector_mode multi uses to number a passage's rows")
+                n = len(per_passage[i])
+                rows += [p_vecs[i:i + 1], q_vecs[start:start + n]]
+                ids += [f"{p.docid}{MULTI_DELIMITER}{k}" for k in range(n + 1)]
+                start += n
             vectors = np.concatenate(rows) if rows else p_vecs
             stats["rows"] = len(ids)
             return ChunkResult(vectors.astype(np.float32), ids, stats)
@@ -286,16 +291,15 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     def docids() -> Iterator[str]:
         seen: set[str] = set()
         multi = settings["vector_mode"] == "multi"
-        prev = None
         for c in range(n_chunks):
             with open(work / f"chunk-{c:06d}.ids", encoding="utf-8") as fh:
                 for line in fh:
                     d = line.rstrip("\n")
-                    if d != prev or not multi:
-                        if d in seen:
-                            raise CorpusFormatError(f"duplicated docid {d!r} in the corpus (chunk {c})")
-                        seen.add(d)
-                    prev = d
+                    base, _, row = d.rpartition(MULTI_DELIMITER) if multi else (d, "", "0")
+                    if row == "0":  # the first row of a passage
+                        if base in seen:
+                            raise CorpusFormatError(f"duplicated docid {base!r} in the corpus (chunk {c})")
+                        seen.add(base)
                     yield d
 
     started = time.time()
@@ -306,6 +310,8 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     warnings = varying_sum_warning(settings, per_passage)
     for w in warnings:
         logger.warning(w)
+    if settings["vector_mode"] == "multi":
+        extra_manifest = dict(extra_manifest or {}, max_passage_delimiter=MULTI_DELIMITER)
     manifest = dict(settings, **counts, queries_per_passage=per_passage, warnings=warnings, index_type=index_config.index_type, index_config=asdict(index_config),
                     build_seconds=round(time.time() - started, 3), xqg_tevatron_version=_version(),
                     **(extra_manifest or {}))
