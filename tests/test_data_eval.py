@@ -58,6 +58,11 @@ def test_official_ids_read_local_files_offline(tmp_path, how):
     # DPR-style quoting: csv's default dialect, as DPR/XORQA read the file
     assert docs == [["1", "Tokyo is in Japan.", "Tokyo"], ["2", 'He said "hello" to her.', '"Hello" (song)']]
     assert stored == 'He said "hello" to her.'
+    (folder / "xor_test_retrieve_eng_span_q_only_v1_1.jsonl").write_text(
+        json.dumps({"id": "t1", "question": "東京？", "lang": "ja"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = run_py("import ir_datasets, xqg_tevatron.data.irds\n"
+                 "print(list(ir_datasets.load('xor-tydi/test').queries_iter()))\n", env)
+    assert out.strip().splitlines()[-1] == "[XorTydiQuery(query_id='t1', text='東京？', lang='ja', answers=())]"
 
 
 def test_quoted_tsv_passages_read_as_dpr_does(tmp_path):

@@ -102,6 +102,22 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
     assert stats["skipped"] == 1 and stats["generated"] == 2
     assert resumed.read_text() == full.read_text()
 
+    # the prompt is read up to 256 tokens by default (DSI-QG), not the 128 of training
+    seen = []
+    real_call = type(gen.tokenizer).__call__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("max_length"))
+        return real_call(self, *args, **kwargs)
+
+    from xqg_tevatron.corpus import Passage
+    long = Passage("long", " ".join(["word"] * 400), "Title")
+    gen256 = Seq2SeqQueryGenerator(str(trained), SamplingConfig(n_per_lang=1, max_length=4))
+    import unittest.mock
+    with unittest.mock.patch.object(type(gen256.tokenizer), "__call__", spy):
+        gen256([long], "ja")
+    assert seen == [256]
+
 
 def test_dictionary_generator_with_small_word_list(tmp_path):
     words = tmp_path / "en-fi.txt"

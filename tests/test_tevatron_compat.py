@@ -73,3 +73,17 @@ def test_warmup_ratio_is_honoured_as_tevatron_did_on_transformers_4(tmp_path, ti
     # explicit warmup_steps win over the ratio, as on 4.x
     lrs = _scheduler_lrs(tmp_path / "steps", tiny_model, prepared, "--warmup_steps", "4", "--warmup_ratio", "0.5")
     assert lrs[:5] == pytest.approx([0.0, 2.5e-4, 5e-4, 7.5e-4, 1e-3])
+
+
+def test_passage_field_separator_names_a_tokenizer_token_as_in_tevatron(tmp_path, tiny_model):
+    from xqg_tevatron.tevatron_compat.data import load_train_groups, resolve_separator
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    assert resolve_separator(tok, "sep_token") == "[SEP]" == tok.sep_token
+    assert resolve_separator(tok, " ") == " " and resolve_separator(tok, " | ") == " | "
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"query": "q", "positive_passages": [{"title": "T", "text": "body"}], '
+                     '"negative_passages": []}\n')
+    groups = load_train_groups(XqgDataArguments(train_files=[str(train)], passage_field_separator="sep_token"),
+                               tokenizer=tok)
+    assert groups[0]["positives"] == ["T[SEP]body"]

@@ -272,3 +272,23 @@ def test_multi_vector_refuses_docids_with_the_delimiter(tmp_path, tiny_model):
          "--encode_in_path", str(corpus), "--encoded_save_path", str(tmp_path / "o"), "--vector_mode", "multi"],
         capture_output=True, text=True)
     assert proc.returncode != 0 and "contains '#'" in proc.stderr
+
+
+def test_generated_query_branch_is_a_recorded_choice(tmp_path, demo_encoder):
+    """--generated_query_branch passage embeds generated queries as the authors' scripts do
+    (passage branch and prefix, at q_max_len); the default is the query branch."""
+    corpus = tmp_path / "c.jsonl"
+    recs = [{"docid": "d1", "title": "Finland", "text": "Finland uses the euro.",
+             "generated_queries": {"fi": ["mikä on Suomen valuutta?"]}},
+            {"docid": "d2", "title": "Japan", "text": "Japan uses the yen.",
+             "generated_queries": {"ja": ["日本の通貨は何ですか？"]}}]
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), encoding="utf-8")
+    enc = DenseEncoder(str(demo_encoder), config=EncodeConfig(q_max_len=16, show_progress=False))
+    queries = [r["generated_queries"][next(iter(r["generated_queries"]))][0] for r in recs]
+    for branch in ("query", "passage"):
+        out = encode_cli(demo_encoder, corpus, tmp_path / branch, "--alpha", "1.0", "--aggregation", "mean",
+                         "--generated_query_branch", branch)
+        expected = enc.encode(queries, is_query=branch == "query", max_len=16)
+        np.testing.assert_allclose(vectors(out), expected, atol=1e-5)
+        assert json.loads((out / "xqg_manifest.json").read_text())["generated_query_branch"] == branch
+    assert not np.allclose(vectors(tmp_path / "query"), vectors(tmp_path / "passage"), atol=1e-3)

@@ -45,18 +45,20 @@ class DenseEncoder:
         return int(self.model.lm_p.config.hidden_size) if self.model.pooler is None else int(
             self.model.pooler._config["output_dim"])
 
-    def tokenize(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
-        max_len = self.config.q_max_len if is_query else self.config.p_max_len
+    def tokenize(self, texts: Sequence[str], is_query: bool, max_len: int | None = None) -> list[list[int]]:
+        max_len = max_len or (self.config.q_max_len if is_query else self.config.p_max_len)
         prefix = self.settings.prefix(is_query)
         ids = self.tokenizer([prefix + t for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
         return [encode_one(self.tokenizer, x, max_len)["input_ids"] for x in ids]
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], is_query: bool, desc: str | None = None) -> np.ndarray:
-        """Vectors of ``texts`` in input order, float32 ``(len(texts), dim)``."""
+    def encode(self, texts: Sequence[str], is_query: bool, desc: str | None = None,
+               max_len: int | None = None) -> np.ndarray:
+        """Vectors of ``texts`` in input order, float32 ``(len(texts), dim)``; ``is_query`` picks
+        the branch (encoder, prefix), ``max_len`` overrides that branch's token limit."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        ids = self.tokenize(texts, is_query)
+        ids = self.tokenize(texts, is_query, max_len)
         order = np.argsort([-len(x) for x in ids], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         bs = self.config.batch_size

@@ -6,7 +6,9 @@
 
 IDs registered (XOR-TyDi):
   ``xor-tydi``                English Wikipedia 2019-02-01 in 100-word passages (``id, text, title``)
-  ``xor-tydi/train``, ``/dev`` XOR-Retrieve questions (``lang``, English ``answers``) over that corpus
+  ``xor-tydi/train``, ``/dev`` XOR-Retrieve questions (``lang``, English ``answers``) over that corpus;
+                              dev is ``xor_dev_retrieve_eng_span_v1_1.jsonl`` (v1.1)
+  ``xor-tydi/test``           the test questions (``..._q_only_v1_1.jsonl``: no answers, for submissions)
   ``xor-tydi/default``, ``/default/train``, ``/default/dev``  the small embedded data set (+ qrels)
 
 Offline use: files already under ``$IR_DATASETS_HOME/xor-tydi/`` (same names as the official
@@ -42,7 +44,10 @@ BASE_URL = "https://nlp.cs.washington.edu/xorqa/XORQA_site/data/"
 FILES = {
     "corpus": ("enwiki_20190201_w100.tsv", BASE_URL + "models/enwiki_20190201_w100.tsv"),
     "train": ("xor_train_retrieve_eng_span.jsonl", BASE_URL + "xor_train_retrieve_eng_span.jsonl"),
+    # the dev split is v1.1 (the version the XOR QA leaderboard and xQG report on)
     "dev": ("xor_dev_retrieve_eng_span_v1_1.jsonl", BASE_URL + "xor_dev_retrieve_eng_span_v1_1.jsonl"),
+    # questions only (no answers): for submissions, not for local scoring
+    "test": ("xor_test_retrieve_eng_span_q_only_v1_1.jsonl", BASE_URL + "xor_test_retrieve_eng_span_q_only_v1_1.jsonl"),
 }
 
 
@@ -126,7 +131,7 @@ def register() -> None:
         return
     corpus = _docs(_download("corpus"))
     ir_datasets.registry.register(NAME, Dataset(corpus))
-    for split in ("train", "dev"):
+    for split in ("train", "dev", "test"):
         ir_datasets.registry.register(f"{NAME}/{split}", Dataset(corpus, XorTydiQueries(_download(split))))
 
     def local(name: str) -> Download:

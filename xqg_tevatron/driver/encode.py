@@ -36,6 +36,7 @@ from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
+from xqg_tevatron.tevatron_compat.data import resolve_separator
 from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class XqgEncodeArguments:
     languages: Optional[list[str]] = field(default=None, metadata={"help": "generated-query languages to use (default: all)"})
     n_per_lang: int = field(default=0, metadata={"help": "generated queries per language (0 = all)"})
     vector_mode: str = field(default="fused", metadata={"help": "fused | multi (passage and queries as separate rows)"})
+    generated_query_branch: str = field(default="query", metadata={
+        "help": "encoder branch for generated queries: query (query prefix, as search-time questions) | passage "
+                "(the authors' scripts); both at q_max_len"})
     index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES}"})
     hnsw_m: int = field(default=32)
     ivf_nlist: int = field(default=0)
@@ -124,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work_dir)
     xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
                     n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
-                    separator=data_args.passage_field_separator)
+                    generated_query_branch=xqg_args.generated_query_branch,
+                    separator=resolve_separator(encoder.tokenizer, data_args.passage_field_separator))
     run = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
                     show_progress=rank == 0 and not training_args.disable_tqdm)
     indexer = XqgIndexer(encoder, xqg, run, work_dir, generated_queries=xqg_args.generated_queries)

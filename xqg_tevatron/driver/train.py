@@ -86,7 +86,7 @@ def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArgum
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path,
                                               cache_dir=model_args.cache_dir)
     model = DenseModel.build(model_args, data_args, training_args, config=config, cache_dir=model_args.cache_dir)
-    groups = load_train_groups(data_args, cache_dir=data_args.data_cache_dir or model_args.cache_dir)
+    groups = load_train_groups(data_args, cache_dir=data_args.data_cache_dir or model_args.cache_dir, tokenizer=tokenizer)
     callbacks = []
     if cs_args is not None and cs_args.code_switch_p > 0:
         from xqg_tevatron.codeswitch import CodeSwitchedGroups, CodeSwitcher

@@ -1,8 +1,9 @@
 """The xQG query generator: an mT5-style seq2seq model (any HF seq2seq checkpoint).
 
 Train on XOR-TyDi gold passages with HF ``Seq2SeqTrainer``; input
-``Generate a {Language} question for this passage: {title} {passage}`` (max 128 tokens),
-target the native question.  Generate ``n`` questions per passage and language with top-k
+``Generate a {Language} question for this passage: {title} {passage}`` (training truncates
+at 128 tokens; generation reads up to 256, DSI-QG's setting, ``--max_input_length``), target
+the native question.  Generate ``n`` questions per passage and language with top-k
 sampling, batched, sharded and resumable, into the published xQG jsonl format.
 
     python -m xqg_tevatron.generate.seq2seq train --model_name_or_path google/mt5-base \\
@@ -94,7 +95,7 @@ class SamplingConfig:
     n_per_lang: int = 5
     top_k: int = 10
     max_length: int = 32
-    max_input_length: int = 128
+    max_input_length: int = 256  # DSI-QG's input length for generation
     batch_size: int = 16
     seed: int = 42
     device: str = "cpu"
@@ -134,7 +135,7 @@ def generate(argv: list[str]) -> int:
     add_job_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10)
     parser.add_argument("--max_length", type=int, default=32)
-    parser.add_argument("--max_input_length", type=int, default=128)
+    parser.add_argument("--max_input_length", type=int, default=256, help="prompt tokens read (DSI-QG: 256)")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

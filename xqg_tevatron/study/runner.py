@@ -43,22 +43,23 @@ class CachedEncoder:
 
     def __init__(self, inner: DenseEncoder):
         self.inner = inner
-        self.cache: dict[tuple[bool, str], np.ndarray] = {}
+        self.cache: dict[tuple, np.ndarray] = {}
         self.seconds_per_text = {True: 0.0, False: 0.0}
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def encode(self, texts, is_query, desc=None):
-        missing = list(dict.fromkeys(t for t in texts if (is_query, t) not in self.cache))
+    def encode(self, texts, is_query, desc=None, max_len=None):
+        key = (is_query, max_len)
+        missing = list(dict.fromkeys(t for t in texts if (key, t) not in self.cache))
         if missing:
             t0 = time.perf_counter()
-            vecs = self.inner.encode(missing, is_query, desc)
+            vecs = self.inner.encode(missing, is_query, desc, max_len=max_len)
             self.seconds_per_text[is_query] = (time.perf_counter() - t0) / len(missing)
-            self.cache.update({(is_query, t): v for t, v in zip(missing, vecs)})
+            self.cache.update({(key, t): v for t, v in zip(missing, vecs)})
         if not texts:
             return np.zeros((0, self.inner.dim), np.float32)
-        return np.stack([self.cache[(is_query, t)] for t in texts])
+        return np.stack([self.cache[(key, t)] for t in texts])
 
 
 class Study:

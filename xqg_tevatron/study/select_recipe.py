@@ -89,7 +89,7 @@ def cross_validate(rr: dict[Recipe, np.ndarray], langs: np.ndarray, fold_of_ques
 
 
 def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], generated: dict[str, Path],
-                  grid: list[Recipe]) -> dict[Recipe, np.ndarray]:
+                  grid: list[Recipe], branch: str = "query") -> dict[Recipe, np.ndarray]:
     """RR@100 of every question under every recipe."""
     passages = list(iter_passages([passages_file]))
     row = {p.docid: i for i, p in enumerate(passages)}
@@ -112,7 +112,8 @@ def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], 
         per_passage = [select_queries(g, None, recipe.n_per_lang) for g in tables[recipe.generator]]
         todo = list(dict.fromkeys(t for qs in per_passage for t in qs if t not in cache))
         if todo:
-            cache.update(zip(todo, encoder.encode(todo, is_query=True, desc="generated queries")))
+            cache.update(zip(todo, encoder.encode(todo, is_query=branch == "query", desc="generated queries",
+                                                  max_len=encoder.config.q_max_len)))
         flat = [t for qs in per_passage for t in qs]
         owner = np.repeat(np.arange(len(passages)), [len(qs) for qs in per_passage])
         gq = np.stack([cache[t] for t in flat]) if flat else np.zeros((0, p_vecs.shape[1]), np.float32)
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n_per_lang", type=int, nargs="+", default=[1, 3, 5, 10])
     parser.add_argument("--folds", type=int, default=4, help="article folds")
     parser.add_argument("--p_max_len", type=int, default=256)
+    parser.add_argument("--generated_query_branch", choices=["query", "passage"], default="query")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     generated = {}
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
     write_corpus_jsonl(files.passages(), corpus)
     grid = recipe_grid(list(generated), args.alphas, args.aggregations, args.n_per_lang)
-    rr = score_recipes(encoder, corpus, questions, generated, grid)
+    rr = score_recipes(encoder, corpus, questions, generated, grid, args.generated_query_branch)
     langs = np.array([q.lang for q in questions])
     fold_of = np.array([folds[q.article] for q in questions])
     everyone = np.ones(len(questions), bool)
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     cv = cross_validate(rr, langs, fold_of, args.folds)
     best = ranked[0]
     result = {
+        "generated_query_branch": args.generated_query_branch,
         "questions": len(questions), "articles": len(folds), "folds": args.folds, "languages": args.languages,
         "recommended": asdict(best) | {"label": best.label},
         "recommended_mrr": macro_mean(rr[best], langs, everyone),

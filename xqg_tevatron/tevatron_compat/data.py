@@ -100,7 +100,14 @@ def passage_text(passage: dict, separator: str = " ") -> str:
     return f"{title}{separator}{passage['text']}" if title else passage["text"]
 
 
-def load_train_groups(data_args, cache_dir: str | None = None):
+def resolve_separator(tokenizer, separator: str) -> str:
+    """Tevatron's ``--passage_field_separator``: the name of a tokenizer attribute (e.g.
+    ``sep_token``) is replaced by its value, as Tevatron's datasets do; anything else is literal."""
+    value = getattr(tokenizer, separator, None) if tokenizer is not None and separator.isidentifier() else None
+    return value if isinstance(value, str) else separator
+
+
+def load_train_groups(data_args, cache_dir: str | None = None, tokenizer=None):
     """Training groups ``{query, positives, negatives}`` from Tevatron-format jsonl.
 
     Accepts both Tevatron's raw format (``query``, ``positive_passages``,
@@ -126,7 +133,7 @@ def load_train_groups(data_args, cache_dir: str | None = None):
     missing_cols = {"query", "positive_passages"} - set(ds.column_names)
     if missing_cols:
         raise ValueError(f"training data lacks columns {sorted(missing_cols)}; found {ds.column_names}")
-    sep = data_args.passage_field_separator
+    sep = resolve_separator(tokenizer, data_args.passage_field_separator)
 
     def to_group(example):
         if not example["positive_passages"]:

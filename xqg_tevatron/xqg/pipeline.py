@@ -30,6 +30,7 @@ from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
 
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
+GENERATED_QUERY_BRANCHES = ("query", "passage")
 MULTI_DELIMITER = "#"  # Pyserini's --max-passage-delimiter default
 
 
@@ -43,8 +44,14 @@ class XqgConfig:
     n_per_lang: int = 0
     vector_mode: str = "fused"
     separator: str = " "
+    # Which encoder branch embeds generated queries.  "query" (default): the query branch and
+    # prefix, as the questions they stand in for are encoded at search time.  "passage": what
+    # the authors' scripts do (Tevatron encode without --encode_is_qry, at q_max_len).
+    generated_query_branch: str = "query"
 
     def __post_init__(self):
+        if self.generated_query_branch not in GENERATED_QUERY_BRANCHES:
+            raise ValueError(f"generated_query_branch must be one of {GENERATED_QUERY_BRANCHES}")
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
         if self.vector_mode not in VECTOR_MODES:
@@ -120,6 +127,7 @@ class XqgIndexer:
             "languages": self.xqg.languages,
             "n_per_lang": self.xqg.n_per_lang,
             "vector_mode": self.xqg.vector_mode,
+            "generated_query_branch": self.xqg.generated_query_branch,
             "chunk_size": self.run.chunk_size,
             "num_shards": self.run.num_shards,
         }
@@ -155,7 +163,8 @@ class XqgIndexer:
         per_passage = [self._queries_for(p) for p in chunk]
         flat = [q for qs in per_passage for q in qs]
         owner = np.repeat(np.arange(len(chunk)), [len(qs) for qs in per_passage]).astype(np.int64)
-        q_vecs = self.encoder.encode(flat, is_query=True, desc="generated queries") if flat else \
+        q_vecs = self.encoder.encode(flat, is_query=self.xqg.generated_query_branch == "query",
+                                     desc="generated queries", max_len=self.encoder.config.q_max_len) if flat else \
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
         n_aug = int(sum(1 for qs in per_passage if qs))
         sizes = [len(qs) for qs in per_passage]
