@@ -88,7 +88,7 @@ class FakeDimEncoder:
         from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
         self.dim, self.settings, self.config = dim, EncoderSettings(), EncodeConfig()
 
-    def encode(self, texts, is_query, desc=None):
+    def encode(self, texts, is_query, desc=None, max_len=None):
         return np.ones((len(texts), self.dim), dtype=np.float32) * (2.0 if is_query else 1.0)
 
 
@@ -96,9 +96,10 @@ def test_duplicated_docid_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}',
                                      '{"docid": "a", "text": "z"}'])
     idx = XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(chunk_size=2, show_progress=False), tmp_path / "w")
-    idx.encode_shard([str(f)])
-    with pytest.raises(CorpusFormatError, match="duplicated docid 'a'"):
-        idx.merge(tmp_path / "out", IndexConfig())
+    # found when the record is read, before its chunk is encoded, naming both records
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:3: duplicated docid 'a' \(first at .*c\.jsonl:1\)"):
+        idx.encode_shard([str(f)])
+    assert idx.chunk_done(0) and not idx.chunk_done(1)
     assert not (tmp_path / "out").exists()
 
 

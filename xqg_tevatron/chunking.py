@@ -19,11 +19,49 @@ def iter_chunks(stream: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary sibling and rename, so readers never see a partial file."""
+    """Write via a temporary sibling and rename, so readers never see a partial file.  The
+    temporary name carries the process id: torchrun ranks writing the same file never share it."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_save_npy(path: Path, array) -> None:
+    """``np.save`` (never pickled) via a temporary sibling and rename."""
+    import numpy as np
+
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def json_safe(obj):
+    """``obj`` with every NaN/inf float replaced by None (JSON has no NaN; a reader would choke)."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def dumps_json(obj, **kwargs) -> str:
+    """Strict JSON: NaN becomes null (never the non-standard ``NaN`` token)."""
+    import json
+
+    return json.dumps(json_safe(obj), allow_nan=False, **kwargs)
 
 
 def shard_from_env(shard_id: int, num_shards: int) -> tuple[int, int]:

@@ -46,7 +46,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
     reported as ``file:line``."""
     path = Path(path)
     with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
+        for lineno, line in enumerate(_decoded(fh, path), start=1):
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
@@ -54,6 +54,34 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
                 yield where, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
+
+
+def _first_undecodable(path: Path, exc: UnicodeDecodeError) -> str:
+    """``file:line: not UTF-8 ...`` for the first line that does not decode (text readers decode
+    in blocks, so the error itself does not know its line; read the bytes again to find it)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return f"{path}:{lineno}: not UTF-8 ({bad.reason} at byte {bad.start} of the line)"
+    return f"{path}: not UTF-8 ({exc.reason})"
+
+
+def _decoded(lines: Iterable[str], path: Path) -> Iterator[str]:
+    """Lines of a text file; bytes that are not UTF-8 are reported with file and line."""
+    lineno = 0
+    it = iter(lines)
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except UnicodeDecodeError as exc:
+            raise CorpusFormatError(_first_undecodable(path, exc)) from None
+        lineno += 1
+        yield line
 
 
 def iter_dpr_tsv(fh: Iterable[str], name: str) -> Iterator[tuple[int, list[str]]]:
@@ -91,7 +119,7 @@ def _iter_file(path: Path) -> Iterator[Passage]:
     name = path.name.lower()
     if name.endswith((".tsv", ".tsv.gz")):
         with _open_text(path) as fh:
-            for lineno, row in iter_dpr_tsv(fh, str(path)):
+            for lineno, row in iter_dpr_tsv(_decoded(fh, path), str(path)):
                 yield Passage(row[0], row[1], row[2] if len(row) > 2 else "", None, f"{path}:{lineno}")
         return
     for where, rec in iter_jsonl(path):
@@ -163,7 +191,7 @@ def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
 
 def _tsv_topics(path: Path) -> Iterator[tuple[str, Optional[str], Optional[str]]]:
     with _open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
+        for lineno, line in enumerate(_decoded(fh, path), start=1):
             if line.strip():
                 parts = line.rstrip("\n").split("\t")
                 yield (f"{path}:{lineno}", *((parts[0], parts[1]) if len(parts) >= 2 else (None, None)))

@@ -20,6 +20,8 @@ from typing import Iterable
 import faiss
 import numpy as np
 
+from xqg_tevatron.chunking import dumps_json
+
 MANIFEST = "xqg_manifest.json"
 INDEX_TYPES = ("flat", "hnsw", "ivfpq")
 
@@ -88,9 +90,10 @@ def build_index(config: IndexConfig, dim: int, n_total: int, chunks: Iterable[np
 def write_index_dir(out_dir: str | os.PathLike, index: faiss.Index, docids: Iterable[str], manifest: dict,
                     overwrite: bool = False) -> Path:
     """Atomically write ``index``, ``docid`` and the manifest to ``out_dir``."""
+    from xqg_tevatron.workdir import check_replaceable
+
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace it")
+    check_replaceable(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -102,10 +105,14 @@ def write_index_dir(out_dir: str | os.PathLike, index: faiss.Index, docids: Iter
                 n += 1
         if n != index.ntotal:
             raise RuntimeError(f"{n} docids for {index.ntotal} vectors")
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        (tmp / MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if out.exists():  # swap: the old index stays whole until the new one is complete
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

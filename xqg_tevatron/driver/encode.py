@@ -27,16 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import torch
 from transformers import HfArgumentParser
 
-from xqg_tevatron.corpus import read_topics
+from xqg_tevatron.chunking import atomic_save_npy, atomic_write_text
+from xqg_tevatron.corpus import corpus_files, read_topics
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import resolve_separator
+from xqg_tevatron.workdir import check_replaceable, remove_plugin_dir
 from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
@@ -90,17 +91,57 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+def check_model_path(name: str) -> None:
+    """A model given as a local path must exist: say so at once instead of letting the Hub
+    client retry the network for a minute and blame it."""
+    looks_local = os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1 or name.endswith("/")
+    if looks_local and not os.path.isdir(os.path.expanduser(name)):
+        raise FileNotFoundError(f"model directory not found: {name} (a local path; the Hub was not asked)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    model_args, data_args, training_args, xqg_args = parse_args(argv)
+    """Bad input ends in one line ``error: ...`` and exit 1 (``--debug`` shows the traceback)."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        return run(parse_args([a for a in argv if a != "--debug"]))
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(parsed) -> int:
+    model_args, data_args, training_args, xqg_args = parsed
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     if not data_args.encode_in_path or not data_args.encoded_save_path:
-        raise SystemExit("error: --encode_in_path and --encoded_save_path are required")
+        raise ValueError("--encode_in_path and --encoded_save_path are required")
     rank, world = _distributed()
     if world > 1:
         shard_id, num_shards = rank, world
     else:
         shard_id = xqg_args.shard_id if xqg_args.shard_id is not None else data_args.encode_shard_index
         num_shards = xqg_args.num_shards if xqg_args.num_shards is not None else data_args.encode_num_shard
+    out = Path(data_args.encoded_save_path)
+    work_dir = Path(xqg_args.work_dir or f"{out}.work")
+    # everything that can be checked is checked before the model loads or a chunk is encoded
+    check_model_path(model_args.model_name_or_path)
+    inputs = corpus_files(data_args.encode_in_path)
+    if not data_args.encode_is_qry:
+        xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
+                        n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
+                        generated_query_branch=xqg_args.generated_query_branch,
+                        separator=data_args.passage_field_separator)
+        run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
+                               show_progress=rank == 0 and not training_args.disable_tqdm)
+        index_config = IndexConfig(index_type=xqg_args.index_type, hnsw_m=xqg_args.hnsw_m,
+                                   ivf_nlist=xqg_args.ivf_nlist, pq_m=xqg_args.pq_m)
+        if xqg_args.generated_queries:
+            corpus_files(xqg_args.generated_queries)
+        check_replaceable(out, xqg_args.overwrite)
+        if xqg_args.overwrite and rank == 0 and num_shards == 1:
+            remove_plugin_dir(work_dir)
     threads = xqg_args.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
     torch.set_num_threads(threads)
     encoder = DenseEncoder(
@@ -108,31 +149,20 @@ def main(argv: list[str] | None = None) -> int:
         config=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,
                             p_max_len=data_args.p_max_len, device=str(training_args.device),
                             show_progress=rank == 0 and not training_args.disable_tqdm))
-    out = Path(data_args.encoded_save_path)
 
     if data_args.encode_is_qry:
-        topics = [t for path in data_args.encode_in_path for t in read_topics(path)]
+        topics = [t for path in inputs for t in read_topics(path)]
         if not topics:
-            raise SystemExit("error: no queries to encode")
+            raise ValueError(f"no queries to encode in {[str(p) for p in inputs]}")
         vecs = encoder.encode([t for _, t in topics], is_query=True)
         out.mkdir(parents=True, exist_ok=True)
-        np.save(out / "embeddings.npy", vecs, allow_pickle=False)
-        (out / "ids.txt").write_text("".join(f"{q}\n" for q, _ in topics), encoding="utf-8")
+        atomic_save_npy(out / "embeddings.npy", vecs)
+        atomic_write_text(out / "ids.txt", "".join(f"{q}\n" for q, _ in topics))
         logger.info("wrote %d query vectors to %s", len(topics), out)
         return 0
 
-    if out.exists() and any(out.iterdir()) and not xqg_args.overwrite:
-        raise SystemExit(f"error: {out} exists and is not empty; pass --overwrite to replace it")
-    work_dir = Path(xqg_args.work_dir or f"{out}.work")
-    if xqg_args.overwrite and work_dir.exists() and rank == 0 and num_shards == 1:
-        shutil.rmtree(work_dir)
-    xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
-                    n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
-                    generated_query_branch=xqg_args.generated_query_branch,
-                    separator=resolve_separator(encoder.tokenizer, data_args.passage_field_separator))
-    run = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
-                    show_progress=rank == 0 and not training_args.disable_tqdm)
-    indexer = XqgIndexer(encoder, xqg, run, work_dir, generated_queries=xqg_args.generated_queries)
+    xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
+    indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries)
     stats = indexer.encode_shard(data_args.encode_in_path)
     logger.info("shard %d/%d: %s", shard_id, num_shards, stats)
     if world > 1:
@@ -144,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("shard done; merge with: python -m xqg_tevatron.driver.merge --work_dir %s --output %s",
                         work_dir, out)
         return 0
-    index_config = IndexConfig(index_type=xqg_args.index_type, hnsw_m=xqg_args.hnsw_m, ivf_nlist=xqg_args.ivf_nlist,
-                               pq_m=xqg_args.pq_m)
-    merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite, show_progress=run.show_progress)
+    merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite, show_progress=run_config.show_progress)
     if not xqg_args.keep_work_dir:
         shutil.rmtree(work_dir, ignore_errors=True)
     logger.info("wrote Pyserini index %s", out)

@@ -14,17 +14,19 @@ language's question pattern.  Deterministic per (docid, language, seed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import sys
 import zlib
-from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.lexicon import Lexicon, load_lexicon, resolve_word_lists, words
+from xqg_tevatron.workdir import fingerprint_inputs
 
 QUESTION_PATTERNS = {
     "ar": "ما {terms}؟", "bn": "{terms} কী?", "fi": "mikä {terms}?", "ja": "{terms}は何ですか？",
@@ -117,12 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
-                                                             word_lists=word_lists))
-    for lang in args.languages:
-        sources = ["cldr", *(Path(p).name for p in word_lists.get(lang, []))]
-        print(f"word list {lang}: {len(gen.lexicon(lang))} entries from {' + '.join(sources)}", file=sys.stderr)
-    return run_job_cli(args, gen)
+    config = DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
+                                       word_lists=word_lists)
+
+    def build() -> DictionaryQueryGenerator:
+        gen = DictionaryQueryGenerator(config)
+        for lang in args.languages:
+            sources = ["cldr", *(Path(p).name for p in word_lists.get(lang, []))]
+            print(f"word list {lang}: {len(gen.lexicon(lang))} entries from {' + '.join(sources)}", file=sys.stderr)
+        return gen
+
+    settings = {"kind": "dictionary", "word_lists": fingerprint_inputs(p for ps in word_lists.values() for p in ps),
+                **{k: v for k, v in dataclasses.asdict(config).items() if k != "word_lists"}}
+    return run_job_cli(args, build, settings)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ from typing import Callable, Optional, Sequence
 from tqdm.auto import tqdm
 
 from xqg_tevatron.chunking import atomic_write_text, iter_chunks, shard_from_env
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
+from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
+from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, remove_plugin_dir
 
 # (passages, language) -> n queries per passage
 GenerateFn = Callable[[list[Passage], str], list[list[str]]]
@@ -42,14 +43,23 @@ class GenerationJob:
         return Path(self.work_dir or f"{self.output}.work")
 
 
-def run_generation(job: GenerationJob, generate: GenerateFn, limit_chunks: Optional[int] = None) -> dict:
-    """Generate this shard's chunks, then (single shard, or the last shard to finish) merge."""
+def run_generation(job: GenerationJob, generate: GenerateFn, limit_chunks: Optional[int] = None,
+                   generator_settings: Optional[dict] = None) -> dict:
+    """Generate this shard's chunks, then (single shard, or the last shard to finish) merge.
+    The work dir records the inputs' fingerprints, languages, chunking and
+    ``generator_settings``; a rerun with any of them changed is refused, never mixed."""
     out = Path(job.output)
+    if out.is_dir():
+        raise FileExistsError(f"{out} is a directory; --output names the jsonl file to write")
     if out.exists() and not job.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    if job.overwrite and job.num_shards == 1 and job.work.exists():
-        shutil.rmtree(job.work)
-    job.work.mkdir(parents=True, exist_ok=True)
+    if not job.languages:
+        raise ValueError("no --languages given")
+    settings = {"inputs": fingerprint_inputs(corpus_files(job.corpus)), "languages": list(job.languages),
+                "chunk_size": job.chunk_size, "num_shards": job.num_shards, "generator": generator_settings or {}}
+    if job.overwrite and job.num_shards == 1:
+        remove_plugin_dir(job.work)
+    claim_work_dir(job.work, settings, "corpus or generator settings")
     n_chunks = done = skipped = 0
     bar = tqdm(desc=f"generate shard {job.shard_id}/{job.num_shards}", unit="chunk", disable=not job.show_progress)
     for c, chunk in enumerate(iter_chunks(iter_passages(job.corpus), job.chunk_size)):
@@ -112,13 +122,32 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true")
 
 
-def run_job_cli(args: argparse.Namespace, generate: GenerateFn) -> int:
-    """Run a generation job from parsed :func:`add_job_arguments`; errors become one line, exit 1."""
+def check_job_arguments(args: argparse.Namespace) -> None:
+    """Ranges and language codes, before any model loads."""
+    from xqg_tevatron.xqg.generated import LANGUAGE_NAMES
+
+    if args.n_per_lang < 1:
+        raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk_size must be >= 1, got {args.chunk_size}")
+    unknown = [l for l in args.languages if l not in LANGUAGE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown language code(s) {unknown}; known: {' '.join(sorted(LANGUAGE_NAMES))}")
+    corpus_files(args.corpus)
+
+
+def run_job_cli(args: argparse.Namespace, generate: Callable[[], GenerateFn],
+                generator_settings: Optional[dict] = None) -> int:
+    """Run a generation job from parsed :func:`add_job_arguments`; ``generate`` builds the
+    generator (after the arguments are checked).  Errors become one line, exit 1."""
     shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
     job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
                         args.work_dir, args.overwrite)
     try:
-        stats = run_generation(job, generate)
+        check_job_arguments(args)
+        if not 0 <= shard_id < num_shards:
+            raise ValueError(f"--shard_id must be in [0, {num_shards}), got {shard_id}")
+        stats = run_generation(job, generate(), generator_settings=generator_settings)
     except (FileExistsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

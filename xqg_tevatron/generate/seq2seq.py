@@ -17,10 +17,12 @@ XOR-Retrieve files with :func:`xqg_tevatron.data.xor_format.write_generator_pair
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -28,6 +30,7 @@ import torch
 from xqg_tevatron.corpus import Passage, iter_jsonl
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.xqg.generated import LANGUAGE_NAMES
+from xqg_tevatron.xqg.pipeline import model_fingerprint
 
 logger = logging.getLogger(__name__)
 PROMPT = "Generate a {language} question for this passage: {title} {passage}"
@@ -140,9 +143,15 @@ def generate(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    gen = Seq2SeqQueryGenerator(args.model, SamplingConfig(args.n_per_lang, args.top_k, args.max_length,
-                                                           args.max_input_length, args.batch_size, args.seed, args.device))
-    return run_job_cli(args, gen)
+    sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length, args.batch_size,
+                              args.seed, args.device)
+    if not Path(args.model).is_dir():
+        print(f"error: generator model directory not found: {args.model}", file=sys.stderr)
+        return 1
+    settings = {"kind": "seq2seq", "model": str(Path(args.model).resolve()),
+                "model_sha256": model_fingerprint(args.model), **dataclasses.asdict(sampling)}
+    settings.pop("device")  # where it runs does not change what it writes
+    return run_job_cli(args, lambda: Seq2SeqQueryGenerator(args.model, sampling), settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,7 +101,7 @@ class Study:
     def word_lists(self) -> dict[str, list[str]]:
         from xqg_tevatron.lexicon import resolve_word_lists
 
-        return resolve_word_lists(self.cfg.word_lists, {*self.cfg.xqg.languages, *self.cfg.train.languages})
+        return resolve_word_lists(self.cfg.word_lists, sorted({*self.cfg.xqg.languages, *self.cfg.train.languages}))
 
     def generated_corpus(self) -> Path:
         path = self.out / "data" / "corpus.xqg.jsonl"

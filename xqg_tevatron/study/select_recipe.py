@@ -32,7 +32,7 @@ import numpy as np
 
 from xqg_tevatron.chunking import atomic_write_text
 from xqg_tevatron.corpus import iter_passages
-from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds
+from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds, gold_generated_queries
 from xqg_tevatron.xqg.fusion import fuse
 from xqg_tevatron.xqg.generated import select_queries
 
@@ -89,35 +89,49 @@ def cross_validate(rr: dict[Recipe, np.ndarray], langs: np.ndarray, fold_of_ques
 
 
 def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], generated: dict[str, Path],
-                  grid: list[Recipe], branch: str = "query") -> dict[Recipe, np.ndarray]:
-    """RR@100 of every question under every recipe."""
+                  grid: list[Recipe], branch: str = "query", gold_folds: int = 0) -> dict[Recipe, np.ndarray]:
+    """RR@100 of every question under every recipe.  ``gold_folds`` > 0 adds the generator
+    ``gold``: the other real questions of each paragraph, each question scored against the
+    fusion that left its own fold out (as the demo does)."""
     passages = list(iter_passages([passages_file]))
     row = {p.docid: i for i, p in enumerate(passages)}
     p_vecs = encoder.encode([p.full_text() for p in passages], is_query=False, desc="passages")
     q_vecs = encoder.encode([q.question for q in questions], is_query=True, desc="questions")
     gold = np.array([row[q.docid] for q in questions])
-    tables = {}
+    everyone = np.ones(len(questions), bool)
+    # generator -> [(questions scored, generated queries per passage row)]
+    sources: dict[str, list[tuple[np.ndarray, list[dict]]]] = {}
     for name, path in generated.items():
         recs = {p.docid: p.generated_queries or {} for p in iter_passages([path])}
         missing = set(row) - set(recs)
         if missing:
             raise ValueError(f"{path}: no generated queries for {len(missing)} passage(s), e.g. {sorted(missing)[:3]}")
-        tables[name] = [recs[p.docid] for p in passages]
+        sources[name] = [(everyone, [recs[p.docid] for p in passages])]
+    if gold_folds:
+        positions = np.array([q.position for q in questions])
+        sources["gold"] = []
+        for k in range(gold_folds):
+            table = {p.docid: p.generated_queries for p in gold_generated_queries(passages, questions, gold_folds, k)}
+            sources["gold"].append((positions % gold_folds == k, [table[p.docid] for p in passages]))
     cache: dict[str, np.ndarray] = {}
     out = {}
     for recipe in grid:
         if recipe.alpha == 0:
             out[recipe] = reciprocal_ranks(q_vecs, p_vecs, gold)
             continue
-        per_passage = [select_queries(g, None, recipe.n_per_lang) for g in tables[recipe.generator]]
-        todo = list(dict.fromkeys(t for qs in per_passage for t in qs if t not in cache))
-        if todo:
-            cache.update(zip(todo, encoder.encode(todo, is_query=branch == "query", desc="generated queries",
-                                                  max_len=encoder.config.q_max_len)))
-        flat = [t for qs in per_passage for t in qs]
-        owner = np.repeat(np.arange(len(passages)), [len(qs) for qs in per_passage])
-        gq = np.stack([cache[t] for t in flat]) if flat else np.zeros((0, p_vecs.shape[1]), np.float32)
-        out[recipe] = reciprocal_ranks(q_vecs, fuse(p_vecs, gq, owner, recipe.alpha, recipe.aggregation), gold)
+        rr = np.zeros(len(questions))
+        for scored, table in sources[recipe.generator]:
+            per_passage = [select_queries(g, None, recipe.n_per_lang) for g in table]
+            todo = list(dict.fromkeys(t for qs in per_passage for t in qs if t not in cache))
+            if todo:
+                cache.update(zip(todo, encoder.encode(todo, is_query=branch == "query", desc="generated queries",
+                                                      max_len=encoder.config.q_max_len)))
+            flat = [t for qs in per_passage for t in qs]
+            owner = np.repeat(np.arange(len(passages)), [len(qs) for qs in per_passage])
+            gq = np.stack([cache[t] for t in flat]) if flat else np.zeros((0, p_vecs.shape[1]), np.float32)
+            fused = fuse(p_vecs, gq, owner, recipe.alpha, recipe.aggregation)
+            rr[scored] = reciprocal_ranks(q_vecs[scored], fused, gold[scored])
+        out[recipe] = rr
     return out
 
 
@@ -128,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generated", nargs="+", required=True, help="NAME=FILE (published xQG jsonl over XQuAD)")
+    parser.add_argument("--gold_folds", type=int, default=2,
+                        help="also score the gold generator (other real questions of the paragraph, leaving the "
+                             "question's fold out); it is a ceiling, never a candidate for recommendation; 0 = off")
     parser.add_argument("--encoder", help="model directory (default: the demo encoder)")
     parser.add_argument("--languages", nargs="+", default=list(XQUAD_LANGUAGES))
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.5])
@@ -154,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.data.xor_format import write_corpus_jsonl
 
     write_corpus_jsonl(files.passages(), corpus)
-    grid = recipe_grid(list(generated), args.alphas, args.aggregations, args.n_per_lang)
-    rr = score_recipes(encoder, corpus, questions, generated, grid, args.generated_query_branch)
+    grid = recipe_grid(list(generated) + (["gold"] if args.gold_folds else []), args.alphas, args.aggregations,
+                       args.n_per_lang)
+    rr = score_recipes(encoder, corpus, questions, generated, grid, args.generated_query_branch, args.gold_folds)
+    ceiling = {r: v for r, v in rr.items() if r.generator == "gold"}
+    rr = {r: v for r, v in rr.items() if r.generator != "gold"}  # what an offline user can actually build
     langs = np.array([q.lang for q in questions])
     fold_of = np.array([folds[q.article] for q in questions])
     everyone = np.ones(len(questions), bool)
@@ -172,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         "cv_plain_mrr": float(np.mean([c["plain_mrr"] for c in cv])),
         "all": [{"label": r.label, "mrr": macro_mean(rr[r], langs, everyone),
                  "per_language": {l: float(rr[r][langs == l].mean()) for l in args.languages}} for r in ranked],
+        "gold": [{"label": r.label, "mrr": macro_mean(v, langs, everyone),
+                  "per_language": {l: float(v[langs == l].mean()) for l in args.languages}}
+                 for r, v in sorted(ceiling.items(), key=lambda kv: -macro_mean(kv[1], langs, everyone))],
     }
     atomic_write_text(Path(args.output), json.dumps(result, indent=2, ensure_ascii=False))
     print(f"{'recipe':<32}{'MRR@100':>8}")
@@ -179,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['label']:<32}{row['mrr']:>8.3f}")
     worst = result["all"][-1]
     print(f"... {len(result['all']) - 10} more; worst: {worst['label']} {worst['mrr']:.3f}")
+    if result["gold"]:
+        print(f"gold ceiling: best {result['gold'][0]['label']} {result['gold'][0]['mrr']:.3f}")
     for c in cv:
         print(f"fold {c['fold']}: chose {c['chosen']:<28} held-out MRR {c['chosen_mrr']:.3f} (plain {c['plain_mrr']:.3f})")
     print(f"cross-validated MRR {result['cv_mrr']:.3f} vs plain {result['cv_plain_mrr']:.3f}; "

@@ -8,7 +8,7 @@ from typing import Iterable, Optional
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages
 
 LANGUAGES = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
-LANGUAGE_NAMES = {"ar": "Arabic", "bn": "Bengali", "fi": "Finnish", "ja": "Japanese", "ko": "Korean",
+LANGUAGE_NAMES = {"en": "English", "ar": "Arabic", "bn": "Bengali", "fi": "Finnish", "ja": "Japanese", "ko": "Korean",
                   "ru": "Russian", "te": "Telugu",
                   # XQuAD's other languages (the real-question development track)
                   "de": "German", "el": "Greek", "es": "Spanish", "hi": "Hindi", "ro": "Romanian", "th": "Thai",

@@ -23,10 +23,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xqg_tevatron.chunking import atomic_write_text, iter_chunks
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_passages
+from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
 from xqg_tevatron.index import IndexConfig, build_index, write_index_dir
 from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse
-from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
+from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs
+from xqg_tevatron.xqg.generated import LANGUAGE_NAMES, load_generated_queries, select_queries
 
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
@@ -58,6 +59,11 @@ class XqgConfig:
             raise ValueError(f"vector_mode must be one of {VECTOR_MODES}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.n_per_lang < 0:
+            raise ValueError(f"n_per_lang must be >= 0 (0 = all), got {self.n_per_lang}")
+        unknown = [l for l in self.languages or [] if l not in LANGUAGE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown language code(s) {unknown}; known: {' '.join(sorted(LANGUAGE_NAMES))}")
 
     @property
     def uses_queries(self) -> bool:
@@ -107,6 +113,7 @@ class XqgIndexer:
         self.xqg = xqg
         self.run = run
         self.work_dir = Path(work_dir)
+        self.generated_paths = list(generated_queries or [])
         self.external = load_generated_queries(generated_queries) if generated_queries else None
 
     # ---------------------------------------------------------------- settings
@@ -131,18 +138,6 @@ class XqgIndexer:
             "chunk_size": self.run.chunk_size,
             "num_shards": self.run.num_shards,
         }
-
-    def _check_work_dir(self, settings: dict) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        path = self.work_dir / "settings.json"
-        if path.exists():
-            old = json.loads(path.read_text())
-            diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
-            if diff:
-                raise ValueError(f"work dir {self.work_dir} was started with other settings {diff}; "
-                                 "use another --work_dir or --overwrite")
-        else:
-            atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True))
 
     # ---------------------------------------------------------------- encoding
     def _queries_for(self, p: Passage) -> list[str]:
@@ -208,9 +203,10 @@ class XqgIndexer:
     def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None) -> dict:
         """Encode this shard's unfinished chunks; returns counts. ``limit_chunks`` stops early
         (used to simulate a crash in tests)."""
-        settings = self.settings()
-        self._check_work_dir(settings)
-        stream = iter_passages(corpus)
+        settings = dict(self.settings(), inputs=fingerprint_inputs(corpus_files(corpus)),
+                        generated_query_files=fingerprint_inputs(self.generated_paths))
+        claim_work_dir(self.work_dir, settings, "corpus or settings")
+        stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
         seen_external: set[str] = set()
         n_chunks, done_now, skipped, warned = 0, 0, 0, False
         bar = tqdm(desc=f"shard {self.run.shard_id}/{self.run.num_shards} chunks", unit="chunk",
@@ -233,6 +229,10 @@ class XqgIndexer:
                 for w in varying_sum_warning(settings, queries_per_passage([res.stats], res.stats)):
                     logger.warning("%s (seen in chunk %d)", w, c)
                     warned = True
+                if self.xqg.uses_queries and res.stats["augmented"] < res.stats["passages"]:
+                    logger.warning("chunk %d: %d of %d passages have no generated queries in %s and stay plain", c,
+                                   res.stats["plain"], res.stats["passages"], self.xqg.languages or "any language")
+                    warned = True
             done_now += 1
             bar.update(1)
         bar.close()
@@ -252,6 +252,22 @@ class XqgIndexer:
               extra_manifest: Optional[dict] = None) -> Path:
         return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
                               show_progress=self.run.show_progress)
+
+
+def checked_docids(passages: Iterator[Passage], restart) -> Iterator[Passage]:
+    """Passages with docids a Pyserini index and a TREC run can hold: no whitespace, each once.
+    A duplicate is reported with both records' ``file:line`` (the first one found by reading the
+    stream again, ``restart()``, on this rare error path rather than keeping every location)."""
+    seen: set[str] = set()
+    for p in passages:
+        if p.docid != p.docid.strip() or any(ch.isspace() for ch in p.docid):
+            raise CorpusFormatError(f"{p.where}: docid {p.docid!r} contains whitespace (TREC runs and Pyserini's "
+                                    "docid file are whitespace-separated)")
+        if p.docid in seen:
+            first = next(q.where for q in restart() if q.docid == p.docid)
+            raise CorpusFormatError(f"{p.where}: duplicated docid {p.docid!r} (first at {first})")
+        seen.add(p.docid)
+        yield p
 
 
 def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, index_config: IndexConfig,
@@ -315,6 +331,10 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     index = build_index(index_config, dim, n_rows, chunks(), training_rows)
     counts = {k: sum(m[k] for m in metas) for k in ("passages", "augmented", "plain", "generated_queries", "rows")}
     counts["encode_seconds"] = round(sum(m.get("encode_seconds", 0.0) for m in metas), 3)
+    if (settings.get("alpha") or settings["vector_mode"] == "multi") and counts["augmented"] == 0:
+        raise CorpusFormatError(f"no passage has generated queries in {settings.get('languages') or 'any language'}: "
+                                "the xQG index would be a plain one (check --languages and the corpus' "
+                                "'generated_queries', or use --alpha 0 for a plain index)")
     per_passage = queries_per_passage(metas, counts)
     warnings = varying_sum_warning(settings, per_passage)
     for w in warnings:
