@@ -106,12 +106,12 @@ class CrashingEncoder:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def encode(self, texts, is_query, desc=None):
+    def encode(self, texts, is_query, desc=None, max_len=None):
         if not is_query:
             self.calls += 1
             if self.calls == self.crash_on_call:
                 raise KeyboardInterrupt("simulated kill")
-        return self.inner.encode(texts, is_query, desc)
+        return self.inner.encode(texts, is_query, desc, max_len=max_len)
 
 
 def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpus):
