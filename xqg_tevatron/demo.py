@@ -22,7 +22,6 @@ cross-validation (``python -m xqg_tevatron.study.select_recipe``; see the README
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
@@ -31,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from xqg_tevatron.chunking import atomic_write_text, dumps_json
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, write_topics_tsv
 from xqg_tevatron.demo_encoder import build_demo_encoder
 from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
@@ -247,11 +247,11 @@ def main(argv: list[str] | None = None) -> int:
                                                   " (LOSES to plain)" if delta < -0.005 else " (ties plain)")
             print(f"{name:<32} MRR@100 {100 * table['Avg']['recip_rank']:5.1f}  {delta * 100:+5.1f}{verdict}   "
                   f"search.faiss {latency[name]:.1f} ms/query (batch, query encoding included)")
-    atomic = out / "results.json"
-    atomic.write_text(json.dumps({"tables": rows, "ms_per_query": latency, "notes": notes}, indent=2), encoding="utf-8")
+    results = out / "results.json"
+    atomic_write_text(results, dumps_json({"tables": rows, "ms_per_query": latency, "notes": notes}, indent=2))
     for line in notes + ([note] if note else []):
         print(f"\nnote: {line}")
-    print(f"\nresults: {atomic}   ({time.time() - started:.0f}s)")
+    print(f"\nresults: {results}   ({time.time() - started:.0f}s)")
     return 0
 
 

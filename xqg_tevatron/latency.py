@@ -17,7 +17,6 @@ Reports p50/p95/mean per-query milliseconds, queries/s, index size and build tim
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from xqg_tevatron.chunking import atomic_write_text, dumps_json
 from xqg_tevatron.index import read_manifest
 from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
 
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(summarise(name, kind, index_dir, time_queries(lambda q: system.search(q, args.k), queries)))
     print(format_results(results))
     if args.output:
-        Path(args.output).write_text(json.dumps([asdict(r) for r in results], indent=2), encoding="utf-8")
+        atomic_write_text(Path(args.output), dumps_json([asdict(r) for r in results], indent=2))
     return 0
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from xqg_tevatron.chunking import atomic_open
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.data.xor_format import XorQuestion, generator_pair, training_group
 from xqg_tevatron.evaluation.xor_retrieve import SKIPPED_ANSWERS  # yes/no questions have no span to match
@@ -124,7 +125,7 @@ def write_matched_tevatron_train(matched: Sequence[MatchedQuestion], corpus: Map
                          "or with a stronger first-stage retriever")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for m in matched:
             group = training_group(m.question.qid, m.question.question, [corpus[d] for d in m.positives],
                                    [corpus[d] for d in m.negatives])
@@ -139,7 +140,7 @@ def write_matched_generator_pairs(matched: Sequence[MatchedQuestion], corpus: Ma
         raise ValueError("no question has an answer-bearing passage in the run")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for m in matched:
             for d in m.positives:
                 fh.write(json.dumps(generator_pair(m.question, corpus[d]), ensure_ascii=False) + "\n")

@@ -28,8 +28,8 @@ import ir_datasets
 import xqg_tevatron.data.irds  # noqa: F401  (registers xor-tydi ids)
 from xqg_tevatron.data import answer_match
 from xqg_tevatron.corpus import Passage, select_passages
-from xqg_tevatron.data.xor_format import (XorQuestion, write_corpus_jsonl, write_generator_pairs, write_topics_tsv,
-                                          write_tevatron_train)
+from xqg_tevatron.data.xor_format import (XorQuestion, write_corpus_jsonl, write_generator_pairs, write_qrels,
+                                          write_questions_jsonl, write_topics_tsv, write_tevatron_train)
 
 
 def questions_of(ds, lang: str | None = None) -> list[XorQuestion]:
@@ -86,16 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what == "topics":
         write_topics_tsv(questions_of(ds, args.lang), out)
     elif args.what == "questions":
-        with open(out, "w", encoding="utf-8") as fh:
-            for q in questions_of(ds, args.lang):
-                fh.write(json.dumps({"id": q.qid, "question": q.question, "answers": q.answers, "lang": q.lang},
-                                    ensure_ascii=False) + "\n")
+        write_questions_jsonl(questions_of(ds, args.lang), out)
     elif args.what == "corpus":
         write_corpus_jsonl(passages_of(ds), out)
     elif args.what == "qrels":
-        with open(out, "w", encoding="utf-8") as fh:
-            for r in ds.qrels_iter():
-                fh.write(f"{r.query_id} 0 {r.doc_id} {r.relevance}\n")
+        write_qrels(((r.query_id, r.doc_id, r.relevance) for r in ds.qrels_iter()), out)
     else:
         corpus = {p.docid: p for p in passages_of(ds)}
         qs, qrels = questions_of(ds, args.lang), qrels_of(ds)

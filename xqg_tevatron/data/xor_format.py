@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.chunking import atomic_open, atomic_write_text
 from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_jsonl, iter_passages
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -80,7 +80,7 @@ def _write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:
 def write_topics_tsv(questions: Iterable[XorQuestion], path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for q in questions:
             fh.write(f"{q.qid}\t{' '.join(q.question.split())}\n")
     return path
@@ -90,7 +90,7 @@ def write_corpus_jsonl(passages: Iterable[Passage], path: str | os.PathLike) -> 
     """Tevatron/Pyserini corpus jsonl (``docid``, ``title``, ``text``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for p in passages:
             rec = passage_record(p)
             if p.generated_queries is not None:
@@ -126,7 +126,7 @@ def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     seen: set[str] = set()
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for q in questions:
             gold = [d for d, rel in qrels.get(q.qid, {}).items() if rel > 0 and d in corpus]
             if not gold:
@@ -146,8 +146,8 @@ def write_tevatron_train(questions: Iterable[XorQuestion], qrels: dict[str, dict
             group = training_group(q.qid, text, [corpus[d] for d in gold], [corpus[d] for d in negs])
             fh.write(json.dumps(group, ensure_ascii=False) + "\n")
             n += 1
-    if n == 0:
-        raise ValueError("no training question has a gold passage in the corpus")
+        if n == 0:  # inside the block: no empty file is left behind
+            raise ValueError("no training question has a gold passage in the corpus")
     return path
 
 
@@ -196,13 +196,13 @@ def write_generator_pairs(questions: Iterable[XorQuestion], qrels: dict[str, dic
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with open(path, "w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for q in questions:
             for d, rel in qrels.get(q.qid, {}).items():
                 if rel > 0 and d in corpus:
                     fh.write(json.dumps(generator_pair(q, corpus[d]), ensure_ascii=False) + "\n")
                     n += 1
-    if n == 0:
-        raise ValueError("no question has a gold passage in the corpus")
+        if n == 0:  # inside the block: no empty file is left behind
+            raise ValueError("no question has a gold passage in the corpus")
     return path
 

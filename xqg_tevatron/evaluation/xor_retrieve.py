@@ -22,7 +22,6 @@ split, announced in the output.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import OrderedDict
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
+from xqg_tevatron.chunking import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, select_passages
 from xqg_tevatron.data.xor_format import read_questions
 
@@ -113,8 +113,11 @@ class XorRetrieveResult:
         return "\n".join(lines)
 
     def to_json(self) -> dict:
-        return {"scores": {f"R@{k}kt": v for k, v in self.scores.items()}, "counts": self.counts,
-                "tokenizer_note": self.tokenizer_note, "unranked_questions": self.unranked_questions}
+        out = {"scores": {f"R@{k}kt": v for k, v in self.scores.items()}, "counts": self.counts,
+               "tokenizer_note": self.tokenizer_note, "unranked_questions": self.unranked_questions}
+        if any(v != v for per in self.scores.values() for v in per.values()):  # NaN: nothing scorable
+            out["note"] = "null = no question with a span answer was scored (the official script drops such languages)"
+        return out
 
 
 def read_trec_run(path: str | Path) -> "OrderedDict[str, list[str]]":
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {result.unranked_questions} question(s) have no results in the run and are not scored "
               "(as in the official script)")
     if args.output:
-        Path(args.output).write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+        atomic_write_text(Path(args.output), dumps_json(result.to_json(), indent=2))
     return 0
 
 

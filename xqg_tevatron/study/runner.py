@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.chunking import atomic_write_text, dumps_json
 from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
@@ -256,7 +256,7 @@ class Study:
             "MRR_per_language": {lang: v["recip_rank"] for lang, v in table.items() if lang != "Avg"},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(row, indent=2))
+        atomic_write_text(path, dumps_json(row, indent=2))
         return row
 
     def run(self, max_cells: Optional[int] = None) -> list[dict]:
