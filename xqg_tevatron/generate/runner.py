@@ -61,27 +61,27 @@ def run_generation(job: GenerationJob, generate: GenerateFn, limit_chunks: Optio
         remove_plugin_dir(job.work)
     claim_work_dir(job.work, settings, "corpus or generator settings")
     n_chunks = done = skipped = 0
-    bar = tqdm(desc=f"generate shard {job.shard_id}/{job.num_shards}", unit="chunk", disable=not job.show_progress)
-    for c, chunk in enumerate(iter_chunks(iter_passages(job.corpus), job.chunk_size)):
-        n_chunks = c + 1
-        if c % job.num_shards != job.shard_id:
-            continue
-        path = job.work / f"chunk-{c:06d}.jsonl"
-        if path.exists():
-            skipped += 1
-            continue
-        if limit_chunks is not None and done >= limit_chunks:
-            return {"chunks": n_chunks, "generated": done, "skipped": skipped, "complete": False}
-        per_lang = {lang: generate(chunk, lang) for lang in job.languages}
-        lines = []
-        for i, p in enumerate(chunk):
-            rec = {"docid": p.docid, "title": p.title, "text": p.text,
-                   "generated_queries": {lang: per_lang[lang][i] for lang in job.languages}}
-            lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
-        atomic_write_text(path, "".join(lines))
-        done += 1
-        bar.update(1)
-    bar.close()
+    with tqdm(desc=f"generate shard {job.shard_id}/{job.num_shards}", unit="chunk",
+              disable=not job.show_progress) as bar:
+        for c, chunk in enumerate(iter_chunks(iter_passages(job.corpus), job.chunk_size)):
+            n_chunks = c + 1
+            if c % job.num_shards != job.shard_id:
+                continue
+            path = job.work / f"chunk-{c:06d}.jsonl"
+            if path.exists():
+                skipped += 1
+                continue
+            if limit_chunks is not None and done >= limit_chunks:
+                return {"chunks": n_chunks, "generated": done, "skipped": skipped, "complete": False}
+            per_lang = {lang: generate(chunk, lang) for lang in job.languages}
+            lines = []
+            for i, p in enumerate(chunk):
+                rec = {"docid": p.docid, "title": p.title, "text": p.text,
+                       "generated_queries": {lang: per_lang[lang][i] for lang in job.languages}}
+                lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+            atomic_write_text(path, "".join(lines))
+            done += 1
+            bar.update(1)
     if n_chunks == 0:
         raise CorpusFormatError(f"empty corpus: no passages in {list(job.corpus)}")
     atomic_write_text(job.work / f"shard-{job.shard_id}-of-{job.num_shards}.done", json.dumps({"chunks": n_chunks}))

@@ -209,33 +209,31 @@ class XqgIndexer:
         stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
         seen_external: set[str] = set()
         n_chunks, done_now, skipped, warned = 0, 0, 0, False
-        bar = tqdm(desc=f"shard {self.run.shard_id}/{self.run.num_shards} chunks", unit="chunk",
-                   disable=not self.run.show_progress)
-        for c, chunk in enumerate(iter_chunks(stream, self.run.chunk_size)):
-            n_chunks = c + 1
-            if self.external is not None:
-                seen_external.update(p.docid for p in chunk)
-            if c % self.run.num_shards != self.run.shard_id:
-                continue
-            if self.chunk_done(c):
-                skipped += 1
-                continue
-            if limit_chunks is not None and done_now >= limit_chunks:
-                bar.close()
-                return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": False}
-            res = self.encode_chunk(chunk)
-            self._save_chunk(c, res)
-            if not warned:  # say it at the first chunk, not only after hours of encoding
-                for w in varying_sum_warning(settings, queries_per_passage([res.stats], res.stats)):
-                    logger.warning("%s (seen in chunk %d)", w, c)
-                    warned = True
-                if self.xqg.uses_queries and res.stats["augmented"] < res.stats["passages"]:
-                    logger.warning("chunk %d: %d of %d passages have no generated queries in %s and stay plain", c,
-                                   res.stats["plain"], res.stats["passages"], self.xqg.languages or "any language")
-                    warned = True
-            done_now += 1
-            bar.update(1)
-        bar.close()
+        with tqdm(desc=f"shard {self.run.shard_id}/{self.run.num_shards} chunks", unit="chunk",
+                  disable=not self.run.show_progress) as bar:
+            for c, chunk in enumerate(iter_chunks(stream, self.run.chunk_size)):
+                n_chunks = c + 1
+                if self.external is not None:
+                    seen_external.update(p.docid for p in chunk)
+                if c % self.run.num_shards != self.run.shard_id:
+                    continue
+                if self.chunk_done(c):
+                    skipped += 1
+                    continue
+                if limit_chunks is not None and done_now >= limit_chunks:
+                    return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": False}
+                res = self.encode_chunk(chunk)
+                self._save_chunk(c, res)
+                if not warned:  # say it at the first chunk, not only after hours of encoding
+                    for w in varying_sum_warning(settings, queries_per_passage([res.stats], res.stats)):
+                        logger.warning("%s (seen in chunk %d)", w, c)
+                        warned = True
+                    if self.xqg.uses_queries and res.stats["augmented"] < res.stats["passages"]:
+                        logger.warning("chunk %d: %d of %d passages have no generated queries in %s and stay plain", c,
+                                       res.stats["plain"], res.stats["passages"], self.xqg.languages or "any language")
+                        warned = True
+                done_now += 1
+                bar.update(1)
         if n_chunks == 0:
             raise CorpusFormatError(f"empty corpus: no passages in {corpus}")
         if self.external is not None:
