@@ -206,17 +206,20 @@ def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
 
 
 # ------------------------------------------------------------------ kill -9 at random points
-def run_killed(cmd: list[str], delay: float) -> bool:
-    """Start ``cmd``, SIGKILL it after ``delay`` seconds; True if it was still running."""
+def run_killed_at(cmd: list[str], watch: Path, pattern: str, at: int, timeout: float = 300) -> bool:
+    """Start ``cmd`` and SIGKILL it (whole process group) as soon as ``at`` files match
+    ``watch/pattern``: a kill between (or during) chunk writes.  True if it was killed."""
     proc = subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    try:
-        proc.wait(timeout=delay)
-        return False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        return True
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        if len(list(watch.glob(pattern))) >= at:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.003)
+    proc.wait(timeout=timeout)
+    return False
 
 
 def encode_cmd(model: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
@@ -226,45 +229,40 @@ def encode_cmd(model: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
             "mean", "--num_threads", "1", *extra]
 
 
-KILL_LOG: list[str] = []
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("shards", [1, 2])
 def test_kill_9_during_encode_and_merge_resumes_to_the_identical_index(tmp_path, tiny_model, shards):
     rng = random.Random(1234 + shards)
-    corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(40)], langs=("ja", "ru"))
+    corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(40)], langs=("ja", "ru"))  # 10 chunks
     ref = tmp_path / "ref"
     run_cli(*encode_cmd(tiny_model, corpus, ref))
-    out = tmp_path / "idx"
-    kills = 0
-    for attempt in range(4):
-        for shard in range(shards):
-            extra = ["--shard_id", str(shard), "--num_shards", str(shards)] if shards > 1 else []
-            delay = rng.uniform(1.5, 7.0)
-            killed = run_killed(encode_cmd(tiny_model, corpus, out, *extra), delay)
-            kills += killed
-            done = len(list((tmp_path / "idx.work").glob("chunk-*.json")))
-            KILL_LOG.append(f"encode shards={shards} shard={shard} t={delay:.1f}s killed={killed} chunks_done={done}")
-    for shard in range(shards):  # finish every shard
+    out, work = tmp_path / "idx", tmp_path / "idx.work"
+    log = []
+    for shard in range(shards):
         extra = ["--shard_id", str(shard), "--num_shards", str(shards)] if shards > 1 else []
+        # kill points: a random number of finished chunks of this shard, rising, then the last one
+        # (for one shard that kill lands in the merge); then run to the end
+        mine = [c for c in range(10) if c % shards == shard]
+        points = sorted(rng.sample(range(1, len(mine)), 2)) + [len(mine)]
+        for at in points:
+            others = sum(1 for c in range(10) if c % shards != shard and (work / f"chunk-{c:06d}.json").exists())
+            killed = run_killed_at(encode_cmd(tiny_model, corpus, out, *extra), work, "chunk-*.json", others + at)
+            log.append(f"encode shards={shards} shard={shard} kill after {at} of its {len(mine)} chunks: "
+                       f"{'killed' if killed else 'finished first'}")
         if not (out / "index").exists():
             run_cli(*encode_cmd(tiny_model, corpus, out, *extra))
     if shards > 1:
-        merge = ["-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "idx.work"), "--output", str(out),
-                 "--keep_work_dir"]
-        for delay in (0.3, 1.0, 2.0):  # kill the merge too
-            killed = run_killed(merge, delay)
-            kills += killed
-            KILL_LOG.append(f"merge shards={shards} t={delay:.1f}s killed={killed} index={'yes' if (out / 'index').exists() else 'no'}")
-            if (out / "index").exists():
-                break
+        merge = ["-m", "xqg_tevatron.driver.merge", "--work_dir", str(work), "--output", str(out), "--keep_work_dir"]
+        killed = run_killed_at(merge, tmp_path, ".idx.*", 1)  # while it writes the new index directory
+        log.append(f"merge shards={shards}: {'killed' if killed else 'finished first'}")
         if not (out / "index").exists():
             run_cli(*merge)
-    assert kills >= 1
+    print("\n" + "\n".join(log))
+    assert sum("killed" in line for line in log) >= 3
     assert (out / "index").read_bytes() == (ref / "index").read_bytes()
     assert (out / "docid").read_text() == (ref / "docid").read_text()
-    print("\n".join(KILL_LOG))
+    manifest = json.loads((out / "xqg_manifest.json").read_text())
+    assert manifest["passages"] == 40 and manifest["rows"] == 40
 
 
 @pytest.mark.slow
@@ -274,7 +272,7 @@ def test_kill_9_during_generation_resumes_to_the_identical_file(tmp_path, shards
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps({"docid": f"d{i}", "title": "Finland",
                                           "text": f"Finland {i} uses the euro and Japan uses the yen."}) + "\n"
-                              for i in range(60)), encoding="utf-8")
+                              for i in range(600)), encoding="utf-8")  # 120 chunks
 
     def cmd(out: Path, shard: int) -> list[str]:
         return ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(out),
@@ -284,17 +282,16 @@ def test_kill_9_during_generation_resumes_to_the_identical_file(tmp_path, shards
     ref = tmp_path / "ref.jsonl"
     for shard in range(shards):
         run_cli(*cmd(ref, shard))
-    out = tmp_path / "g.jsonl"
-    kills = 0
-    for attempt in range(4):
-        for shard in range(shards):
-            delay = rng.uniform(0.5, 3.0)
-            killed = run_killed(cmd(out, shard), delay)
-            kills += killed
-            KILL_LOG.append(f"generate shards={shards} shard={shard} t={delay:.1f}s killed={killed} "
-                            f"chunks_done={len(list((tmp_path / 'g.jsonl.work').glob('chunk-*.jsonl')))}")
+    out, work = tmp_path / "g.jsonl", tmp_path / "g.jsonl.work"
+    log = []
     for shard in range(shards):
+        for at in sorted(rng.sample(range(1, 120 // shards), 3)):
+            others = sum(1 for c in range(120) if c % shards != shard and (work / f"chunk-{c:06d}.jsonl").exists())
+            killed = run_killed_at(cmd(out, shard), work, "chunk-*.jsonl", others + at)
+            log.append(f"generate shards={shards} shard={shard} kill at {at} chunks: "
+                       f"{'killed' if killed else 'finished first'}")
         if not out.exists():
             run_cli(*cmd(out, shard))
+    print("\n" + "\n".join(log))
+    assert sum("killed" in line for line in log) >= 3
     assert out.read_bytes() == ref.read_bytes()
-    print("\n".join(KILL_LOG))
