@@ -16,25 +16,57 @@ from xqg_tevatron.xqg.generated import LANGUAGES
 _SPACED = re.compile(r"^[\u0000-\u024F\u0400-\u04FF\s'’.-]+$")  # Latin / Cyrillic: words end at boundaries
 
 
-def _bounded(key: str) -> str:
-    """Latin/Cyrillic keys must match whole words ("euro" not inside "eurooppa"); scripts that
-    attach particles or are unsegmented (ja, ko, ar, bn, te) match anywhere."""
-    return rf"(?<!\w){re.escape(key)}(?!\w)" if _SPACED.match(key) else re.escape(key)
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what the re module's Unicode \w matches
+
+
+def _lower_same_length(text: str) -> str:
+    """Lower-case character by character, keeping positions (a few characters lower to two)."""
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
 
 
 class DictionaryTranslator:
+    """Greedy longest-match translation, left to right.  Latin/Cyrillic keys must match whole
+    words ("euro" not inside "eurooppa"); scripts that attach particles or are unsegmented (ja,
+    ko, ar, bn, te, th, zh) match anywhere.  A dictionary lookup per position and length, not one
+    huge regex: FreeDict lexicons hold hundreds of thousands of entries."""
+
     def __init__(self, languages: Iterable[str] = LANGUAGES, sources: Iterable[str] = ("cldr",),
                  word_lists: Optional[dict[str, list[str]]] = None):
         reverse: dict[str, str] = {}
         for lang in languages:
             for en, tgt in load_lexicon(lang, [*sources, *(word_lists or {}).get(lang, [])]).entries.items():
                 reverse.setdefault(tgt.lower(), en)
-        # one alternation, longest first: a single regex pass per query
-        keys = sorted((k for k in reverse if len(k) > 1), key=len, reverse=True)
-        self._reverse = reverse
-        self._pattern = re.compile("|".join(_bounded(k) for k in keys), re.IGNORECASE) if keys else None
+        self._reverse = {k: v for k, v in reverse.items() if len(k) > 1}
+        self._spaced = {k for k in self._reverse if _SPACED.match(k)}
+        self._max_len = max(map(len, self._reverse), default=0)
+
+    def _match_at(self, lowered: str, i: int) -> int:
+        """Length of the longest key matching at ``i`` (0 if none)."""
+        if i > 0 and _is_word_char(lowered[i - 1]):
+            bounded_ok = False
+        else:
+            bounded_ok = True
+        for n in range(min(self._max_len, len(lowered) - i), 1, -1):
+            key = lowered[i:i + n]
+            if key in self._reverse:
+                if key in self._spaced and not (bounded_ok and (i + n == len(lowered)
+                                                                or not _is_word_char(lowered[i + n]))):
+                    continue
+                return n
+        return 0
 
     def translate(self, text: str) -> str:
-        if self._pattern is None:
+        if not self._reverse:
             return text
-        return self._pattern.sub(lambda m: f" {self._reverse[m.group(0).lower()]} ", text).strip()
+        lowered = _lower_same_length(text)
+        out, i, plain_from = [], 0, 0
+        while i < len(text):
+            n = self._match_at(lowered, i)
+            if n:
+                out += [text[plain_from:i], f" {self._reverse[lowered[i:i + n]]} "]
+                i = plain_from = i + n
+            else:
+                i += 1
+        out.append(text[plain_from:])
+        return "".join(out).strip()

@@ -22,6 +22,7 @@ split, announced in the output.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from collections import OrderedDict
@@ -86,7 +87,7 @@ def english_punkt():
 
 
 def top_k_token_hit(ctxs: Iterable[str], answers: Sequence[str], max_tokens: int,
-                    tokenize: Callable[[str], list[str]]) -> bool:
+                    tokenize: Callable[[str], Sequence[str]]) -> bool:
     tokens: list[str] = []
     for text in ctxs:
         tokens += tokenize(text)
@@ -139,6 +140,7 @@ def evaluate(questions, ranking: dict[str, list[str]], texts: dict[str, str], ks
     note = None
     if tokenize is None:
         tokenize, note = get_tokenizer()
+    tokenize = functools.lru_cache(maxsize=None)(tokenize)  # a passage is tokenised once, not once per question
     by_id = {q.qid: q for q in questions}
     counts: dict[str, int] = {}
     hits: dict[int, dict[str, int]] = {k: {} for k in ks}

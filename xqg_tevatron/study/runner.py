@@ -225,7 +225,7 @@ class Study:
         # one-query-at-a-time path (query encoding included) on the first latency_queries topics
         enc = self.encoder(cell.model)
         ranking = system.search_many([q for q, _ in topics], [t for _, t in topics], self.cfg.hits,
-                                     encode=lambda texts: enc.inner.encode(texts, is_query=True), threads=self.cfg.threads)
+                                     encode=lambda texts: enc.encode(texts, is_query=True), threads=self.cfg.threads)
         timed = [t for _, t in topics[: self.cfg.latency_queries or len(topics)]]
         times = time_queries(lambda q: system.search(q, self.cfg.hits), timed)
         run_file = self.out / "runs" / f"{cell.cell_id}.trec"
