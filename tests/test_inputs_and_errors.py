@@ -164,3 +164,16 @@ def test_fuse_files_streams_the_formula(tmp_path, aggregation):
     with pytest.raises(ValueError, match="rows must align"):
         fuse_files(tmp_path / "p.npy", [tmp_path / "bad.npy"], tmp_path / "g.npy", 0.1, show_progress=False)
     assert not (tmp_path / "g.npy").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_hub_dataset_ids_get_the_exact_command_to_run(tmp_path):
+    from xqg_tevatron.corpus import corpus_files
+    from xqg_tevatron.tevatron_compat import XqgDataArguments
+    from xqg_tevatron.tevatron_compat.data import load_train_groups
+
+    with pytest.raises(FileNotFoundError, match=r"hf download ielab/xor-tydi-xqg-augmented --repo-type dataset"):
+        corpus_files(["ielab/xor-tydi-xqg-augmented"])
+    with pytest.raises(FileNotFoundError, match="input not found"):
+        corpus_files([str(tmp_path / "missing.jsonl")])
+    with pytest.raises(ValueError, match=r"hf download Tevatron/xor-tydi .*--train_files"):
+        load_train_groups(XqgDataArguments(dataset_name="Tevatron/xor-tydi/train"))

@@ -136,10 +136,28 @@ def _iter_hf_dir(path: Path) -> Iterator[Passage]:
         yield _passage_from_record(rec, f"{path}[{i}]")
 
 
+def looks_like_hub_id(name: str) -> bool:
+    """``owner/name`` (no leading ``.``, ``/``, ``~``, no further slashes, no file suffix)."""
+    parts = name.split("/")
+    return (len(parts) == 2 and all(parts) and not name.startswith((".", "~"))
+            and not parts[1].endswith((".jsonl", ".json", ".gz", ".tsv", ".parquet")))
+
+
+def hub_dataset_hint(name: str) -> str:
+    """Why a Hub dataset id is not read directly, and exactly what to run instead.  Tevatron's
+    and the authors' data sets (``Tevatron/xor-tydi``, ``ielab/xor-tydi-xqg-augmented``) are
+    loading-script data sets, which ``datasets`` 5 no longer runs; their data files are jsonl."""
+    return (f"{name!r} is a Hugging Face Hub data set id, not a local file; datasets 5 cannot run loading "
+            f"scripts, so download its data files and pass them: hf download {name} --repo-type dataset "
+            f"--local-dir data/{name.split('/')[1]}  then use the jsonl(.gz) files under data/{name.split('/')[1]}/")
+
+
 def corpus_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Expand directories to their data files (sorted) and check everything exists."""
     files: list[Path] = []
     for p in paths:
+        if not Path(p).exists() and looks_like_hub_id(str(p)):
+            raise FileNotFoundError(hub_dataset_hint(str(p)))
         p = Path(p)
         if not p.exists():
             raise FileNotFoundError(f"input not found: {p}")

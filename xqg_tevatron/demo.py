@@ -53,6 +53,7 @@ class System:
 
     name: str
     indexes: list[tuple[Path, Path]]  # (index dir, topics searched against it)
+    run_name: str  # the TREC run file (folds concatenated)
 
 
 def sh(*args: str) -> float:
@@ -104,7 +105,7 @@ def run_systems(systems: list[System], encoder: Path, data: PreparedDataset, out
     """Search every system, concatenate fold runs, score per language. Returns (table, ms/query, note)."""
     rows, latency, note = {}, {}, None
     for system in systems:
-        run = out / "runs" / f"{system.indexes[0][0].name}.trec"
+        run = out / "runs" / f"{system.run_name}.trec"
         run.parent.mkdir(parents=True, exist_ok=True)
         parts, seconds, n_queries = [], 0.0, 0
         for i, (index_dir, topics) in enumerate(system.indexes):
@@ -140,14 +141,14 @@ def default_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Pre
     for name, index_dir, alpha in (("plain", out / "indexes" / "plain", 0.0),
                                    (f"xQG {args.aggregation} a={args.alpha}", out / "indexes" / "xqg", args.alpha)):
         encode(encoder, gen_corpus, index_dir, alpha, args)
-        systems.append(System(name, [(index_dir, data.topics_dev)]))
+        systems.append(System(name, [(index_dir, data.topics_dev)], index_dir.name))
     return data, systems, []
 
 
 def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import as_xor_question, in_fold, prepare_xquad
-    from xqg_tevatron.generate.dictionary import installed_freedict
+    from xqg_tevatron.lexicon import installed_freedict
 
     files = xquad_files()
     data = prepare_xquad(out / "data", files)
@@ -186,15 +187,15 @@ def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepa
     plain, xqg = out / "indexes" / "plain", out / "indexes" / "xqg"
     encode(encoder, gen_corpus, plain, 0.0, args)
     encode(encoder, gen_corpus, xqg, args.alpha, args)
-    systems = [System("plain", [(plain, data.topics_dev)]),
-               System(f"xQG dictionary {rec}", [(xqg, data.topics_dev)])]
+    systems = [System("plain", [(plain, data.topics_dev)], "plain"),
+               System(f"xQG dictionary {rec}", [(xqg, data.topics_dev)], "xqg")]
     for alpha in dict.fromkeys([args.alpha, 0.5]):
         folds = []
         for k, (path, topics) in enumerate(gold):
             index_dir = out / "indexes" / f"gold_a{alpha:g}_fold{k}"
             encode(encoder, path, index_dir, alpha, args)
             folds.append((index_dir, topics))
-        systems.append(System(f"xQG gold {args.aggregation} a={alpha:g}", folds))
+        systems.append(System(f"xQG gold {args.aggregation} a={alpha:g}", folds, f"gold_a{alpha:g}"))
     return data, systems, notes
 
 

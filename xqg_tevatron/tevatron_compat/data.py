@@ -100,6 +100,12 @@ def passage_text(passage: dict, separator: str = " ") -> str:
     return f"{title}{separator}{passage['text']}" if title else passage["text"]
 
 
+# Tevatron's Hub data sets are loading scripts (datasets 5 refuses them), as is the authors' xQG set
+SCRIPT_DATASETS = frozenset({"Tevatron/xor-tydi", "Tevatron/msmarco-passage", "Tevatron/msmarco-passage-corpus",
+                             "Tevatron/wikipedia-nq", "Tevatron/wikipedia-nq-corpus", "Tevatron/xor-tydi-corpus",
+                             "ielab/xor-tydi-xqg-augmented"})
+
+
 def resolve_separator(tokenizer, separator: str) -> str:
     """Tevatron's ``--passage_field_separator``: the name of a tokenizer attribute (e.g.
     ``sep_token``) is replaced by its value, as Tevatron's datasets do; anything else is literal."""
@@ -123,6 +129,11 @@ def load_train_groups(data_args, cache_dir: str | None = None, tokenizer=None):
             raise FileNotFoundError(f"training files not found: {missing}")
         ds = datasets.load_dataset("json", data_files={"train": data_args.train_path}, cache_dir=cache_dir)["train"]
     elif data_args.dataset_name and data_args.dataset_name != "json":
+        from xqg_tevatron.corpus import hub_dataset_hint
+
+        if data_args.dataset_name in SCRIPT_DATASETS:
+            raise ValueError(hub_dataset_hint(data_args.dataset_name).replace(
+                "then use the", "then pass --train_files with the"))
         ds = datasets.load_dataset(data_args.dataset_name, data_args.dataset_language, cache_dir=cache_dir)[data_args.dataset_split]
     else:
         raise ValueError("no training data: pass --train_dir DIR or --train_files F1 [F2 ...]")
