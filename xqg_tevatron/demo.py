@@ -142,7 +142,9 @@ def default_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Pre
                                    (f"xQG {args.aggregation} a={args.alpha}", out / "indexes" / "xqg", args.alpha)):
         encode(encoder, gen_corpus, index_dir, alpha, args)
         systems.append(System(name, [(index_dir, data.topics_dev)], index_dir.name))
-    return data, systems, []
+    return data, systems, ["the embedded questions and the dictionary generator share CLDR's names, so this xQG gain is "
+                           "not evidence: on real XQuAD questions this recipe loses 6.7 MRR points to plain "
+                           "(make demo-xquad shows the real-question numbers)"]
 
 
 def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
