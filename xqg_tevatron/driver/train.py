@@ -40,20 +40,22 @@ class CodeSwitchArguments:
     code_switch_languages: Optional[list[str]] = field(default=None, metadata={"help": "target languages (default: all 7)"})
     code_switch_passages: bool = field(default=False, metadata={"help": "also code-switch passages"})
     code_switch_word_lists: Optional[list[str]] = field(default=None, metadata={
-        "help": "extra word lists LANG=PATH (MUSE text or dictd .index); CLDR names are always used"})
+        "help": "extra word lists LANG=PATH (MUSE text or dictd .index), or 'freedict' for the installed FreeDict "
+                "dictionaries; CLDR names are always used"})
     code_switch_seed: int = field(default=13)
 
     def config(self):
         from xqg_tevatron.codeswitch import CodeSwitchConfig
         from xqg_tevatron.xqg.generated import LANGUAGES
 
-        lists: dict[str, list[str]] = {}
-        for item in self.code_switch_word_lists or []:
-            lang, sep, path = item.partition("=")
-            if not sep:
-                raise SystemExit(f"error: --code_switch_word_lists takes LANG=PATH, got {item!r}")
-            lists.setdefault(lang, []).append(path)
-        return CodeSwitchConfig(p=self.code_switch_p, languages=tuple(self.code_switch_languages or LANGUAGES),
+        from xqg_tevatron.lexicon import resolve_word_lists
+
+        languages = tuple(self.code_switch_languages or LANGUAGES)
+        try:
+            lists = resolve_word_lists(self.code_switch_word_lists or [], languages)
+        except ValueError as exc:
+            raise SystemExit(f"error: --code_switch_word_lists: {exc}") from None
+        return CodeSwitchConfig(p=self.code_switch_p, languages=languages,
                                 switch_passages=self.code_switch_passages, word_lists=lists, seed=self.code_switch_seed)
 
 
