@@ -92,9 +92,16 @@ def test_alpha_zero_is_plain_index_bit_for_bit(tmp_path, tiny_model, xqg_corpus,
     plain_corpus = write_corpus_jsonl([Passage(p.docid, p.text, p.title) for p in iter_passages([xqg_corpus])],
                                       tmp_path / "plain.jsonl")
     a = encode_cli(tiny_model, xqg_corpus, tmp_path / "alpha0", "--alpha", "0")
-    b = encode_cli(tiny_model, plain_corpus, tmp_path / "plain", "--alpha", "0.5")  # no queries: plain anyway
+    b = encode_cli(tiny_model, plain_corpus, tmp_path / "plain")  # default alpha, no queries: plain, with a warning
     assert (a / "index").read_bytes() == (b / "index").read_bytes()
     assert (a / "docid").read_text() == (b / "docid").read_text()
+    assert "no generated queries" in json.loads((b / "xqg_manifest.json").read_text())["warnings"][0]
+    # asked for explicitly, the same corpus is refused: it would silently be a plain index
+    proc = __import__("subprocess").run(
+        [__import__("sys").executable, "-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(tiny_model),
+         "--encode_in_path", str(plain_corpus), "--encoded_save_path", str(tmp_path / "asked"), "--alpha", "0.5"],
+        capture_output=True, text=True)
+    assert proc.returncode == 1 and "would be a plain one" in proc.stderr and not (tmp_path / "asked").exists()
 
 
 class CrashingEncoder:
@@ -140,7 +147,7 @@ def test_resume_refuses_other_settings(tmp_path, tiny_model, xqg_corpus):
     with pytest.raises(KeyboardInterrupt):
         XqgIndexer(CrashingEncoder(enc, 2), XqgConfig(alpha=0.2), RunConfig(chunk_size=7, show_progress=False),
                    work).encode_shard([str(xqg_corpus)])
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=r"started for another corpus or settings \(differs in: alpha\)"):
         XqgIndexer(enc, XqgConfig(alpha=0.3), RunConfig(chunk_size=7, show_progress=False), work).encode_shard(
             [str(xqg_corpus)])
 

@@ -103,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     """Bad input ends in one line ``error: ...`` and exit 1 (``--debug`` shows the traceback)."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    asked = any(a.split("=")[0] in ("--alpha", "--languages", "--generated_queries", "--vector_mode") for a in argv)
     try:
-        return run(parse_args([a for a in argv if a != "--debug"]))
+        return run(parse_args([a for a in argv if a != "--debug"]), require_queries=asked)
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         if debug:
             raise
@@ -112,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def run(parsed) -> int:
+def run(parsed, require_queries: bool = False) -> int:
+    """``require_queries``: augmentation was asked for explicitly, so a corpus without usable
+    generated queries is an error (with the default alpha it only gets a plain index + warning)."""
     model_args, data_args, training_args, xqg_args = parsed
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     if not data_args.encode_in_path or not data_args.encoded_save_path:
@@ -132,7 +135,8 @@ def run(parsed) -> int:
         xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
                         n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
                         generated_query_branch=xqg_args.generated_query_branch,
-                        separator=data_args.passage_field_separator)
+                        separator=data_args.passage_field_separator,
+                        require_queries=require_queries and xqg_args.alpha > 0 or xqg_args.vector_mode == "multi")
         run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
                                show_progress=rank == 0 and not training_args.disable_tqdm)
         index_config = IndexConfig(index_type=xqg_args.index_type, hnsw_m=xqg_args.hnsw_m,
@@ -174,7 +178,8 @@ def run(parsed) -> int:
             logger.info("shard done; merge with: python -m xqg_tevatron.driver.merge --work_dir %s --output %s",
                         work_dir, out)
         return 0
-    merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite, show_progress=run_config.show_progress)
+    merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite, show_progress=run_config.show_progress,
+                   require_queries=xqg.require_queries)
     if not xqg_args.keep_work_dir:
         shutil.rmtree(work_dir, ignore_errors=True)
     logger.info("wrote Pyserini index %s", out)

@@ -49,6 +49,9 @@ class XqgConfig:
     # prefix, as the questions they stand in for are encoded at search time.  "passage": what
     # the authors' scripts do (Tevatron encode without --encode_is_qry, at q_max_len).
     generated_query_branch: str = "query"
+    # True when the user asked for augmentation (gave --alpha / --languages / query files): then a
+    # corpus with no usable generated queries is refused instead of silently indexed plain
+    require_queries: bool = False
 
     def __post_init__(self):
         if self.generated_query_branch not in GENERATED_QUERY_BRANCHES:
@@ -146,6 +149,10 @@ class XqgIndexer:
         gq = self.external.get(p.docid) if self.external is not None else p.generated_queries
         return select_queries(gq, self.xqg.languages, self.xqg.n_per_lang)
 
+    def _has_generated(self, p: Passage) -> bool:
+        gq = self.external.get(p.docid) if self.external is not None else p.generated_queries
+        return bool(gq) and any(gq.values())
+
     def encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
         started = time.perf_counter()
         res = self._encode_chunk(chunk)
@@ -163,7 +170,9 @@ class XqgIndexer:
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
         n_aug = int(sum(1 for qs in per_passage if qs))
         sizes = [len(qs) for qs in per_passage]
+        with_any = sum(1 for p in chunk if self._has_generated(p))
         stats = {"passages": len(chunk), "augmented": n_aug, "plain": len(chunk) - n_aug, "generated_queries": len(flat),
+                 "with_generated_queries": with_any,
                  "queries_per_passage_min": min(sizes), "queries_per_passage_max": max(sizes)}
         if self.xqg.vector_mode == "multi":
             # Pyserini's multi-passage convention: rows "docid#0" (the passage), "docid#1".. (its
@@ -249,7 +258,7 @@ class XqgIndexer:
     def merge(self, out_dir: str | os.PathLike, index_config: IndexConfig, overwrite: bool = False,
               extra_manifest: Optional[dict] = None) -> Path:
         return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
-                              show_progress=self.run.show_progress)
+                              show_progress=self.run.show_progress, require_queries=self.xqg.require_queries)
 
 
 def checked_docids(passages: Iterator[Passage], restart) -> Iterator[Passage]:
@@ -269,8 +278,10 @@ def checked_docids(passages: Iterator[Passage], restart) -> Iterator[Passage]:
 
 
 def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, index_config: IndexConfig,
-                   overwrite: bool = False, extra_manifest: Optional[dict] = None, show_progress: bool = True) -> Path:
-    """Stream every chunk of a finished work dir (all shards) into one Pyserini index dir."""
+                   overwrite: bool = False, extra_manifest: Optional[dict] = None, show_progress: bool = True,
+                   require_queries: bool = False) -> Path:
+    """Stream every chunk of a finished work dir (all shards) into one Pyserini index dir.
+    ``require_queries``: refuse, rather than warn, when no passage had generated queries."""
     work = Path(work_dir)
     settings = json.loads((work / "settings.json").read_text())
     num_shards = settings["num_shards"]
@@ -329,12 +340,18 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     index = build_index(index_config, dim, n_rows, chunks(), training_rows)
     counts = {k: sum(m[k] for m in metas) for k in ("passages", "augmented", "plain", "generated_queries", "rows")}
     counts["encode_seconds"] = round(sum(m.get("encode_seconds", 0.0) for m in metas), 3)
+    warnings = []
     if (settings.get("alpha") or settings["vector_mode"] == "multi") and counts["augmented"] == 0:
-        raise CorpusFormatError(f"no passage has generated queries in {settings.get('languages') or 'any language'}: "
-                                "the xQG index would be a plain one (check --languages and the corpus' "
-                                "'generated_queries', or use --alpha 0 for a plain index)")
+        with_any = sum(m.get("with_generated_queries", 0) for m in metas)
+        if with_any or require_queries:
+            raise CorpusFormatError(
+                f"no passage has generated queries in {settings.get('languages') or 'any language'} "
+                f"({with_any} of {counts['passages']} have some in other languages): the xQG index would be a plain "
+                "one (check --languages and the corpus' 'generated_queries', or use --alpha 0 for a plain index)")
+        warnings.append(f"the corpus has no generated queries: this is a plain index (alpha {settings['alpha']} "
+                        "had nothing to fuse)")
     per_passage = queries_per_passage(metas, counts)
-    warnings = varying_sum_warning(settings, per_passage)
+    warnings += varying_sum_warning(settings, per_passage)
     for w in warnings:
         logger.warning(w)
     if settings["vector_mode"] == "multi":
