@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -71,3 +73,14 @@ def test_study_runs_and_resumes(tmp_path, tiny_model):
 
     third = run_cli("-m", "xqg_tevatron.study", "--config", str(config))
     assert third.stdout.count("(done, skipped)") == 6
+
+    # a changed setup is refused (its cells would mix with these); a longer sweep is a resume
+    changed = yaml.safe_load(config.read_text())
+    changed["generated_n_per_lang"] = 3
+    proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.study", "--config",
+                           str(_write(tmp_path / "changed.yaml", changed))], capture_output=True, text=True)
+    assert proc.returncode == 2 and "differs in: config" in proc.stderr
+    extended = yaml.safe_load(config.read_text())
+    extended["xqg"]["alpha"] = [0.0, 0.5, 0.3]
+    fourth = run_cli("-m", "xqg_tevatron.study", "--config", str(_write(tmp_path / "extended.yaml", extended)))
+    assert fourth.stdout.count("(done, skipped)") == 6 and "[8/8]" in fourth.stdout

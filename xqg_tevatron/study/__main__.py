@@ -10,6 +10,7 @@ from pathlib import Path
 from xqg_tevatron.study.config import StudyConfig
 from xqg_tevatron.study.plot import plot
 from xqg_tevatron.study.runner import Study
+from xqg_tevatron.workdir import remove_plugin_dir
 
 SHOWN = ["model", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang", "aggregation", "index_type",
          "MRR", "R@10", "R@5kt", "p50_ms", "p95_ms", "index_mb", "build_s"]
@@ -32,14 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--max_cells", type=int, help="stop after this many cells (resume later)")
+    parser.add_argument("--overwrite", action="store_true", help="start the output folder over (only if a study made it)")
     args = parser.parse_args(argv)
+    started = time.time()
     try:
         cfg = StudyConfig.from_yaml(args.config)
+        if args.overwrite:
+            remove_plugin_dir(cfg.output)
+        rows = Study(cfg).run(max_cells=args.max_cells)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    started = time.time()
-    rows = Study(cfg).run(max_cells=args.max_cells)
     out = Path(cfg.output)
     png = plot(rows, out / "results.png")
     print()

@@ -8,6 +8,7 @@ finished one only redraws the table and plot.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import subprocess
@@ -19,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from xqg_tevatron.chunking import atomic_write_text, dumps_json
+from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs
 from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
@@ -259,7 +261,36 @@ class Study:
         atomic_write_text(path, dumps_json(row, indent=2))
         return row
 
+    def settings(self) -> dict:
+        """What every finished cell depends on: the configuration minus the sweep lists (which a
+        rerun may extend) plus a fingerprint of the data files.  A rerun that changes any of it
+        is refused, so cells of two different setups never end up in one table."""
+        cfg = dataclasses.asdict(self.cfg)
+        for key in ("name", "output", "index_types", "query_translation_baseline"):
+            cfg.pop(key)
+        for key in ("p", "include_base"):
+            cfg["train"].pop(key)
+        for key in ("alpha", "n_per_lang", "aggregation", "multi_vector"):
+            cfg["xqg"].pop(key)
+        return {"config": cfg, "inputs": fingerprint_inputs(self.input_files())}
+
+    def input_files(self) -> list[Path]:
+        if self.cfg.data == "default":
+            from xqg_tevatron.data.xor_format import DEFAULT_DIR
+
+            return sorted(p for p in DEFAULT_DIR.iterdir() if p.is_file())
+        import os
+
+        from xqg_tevatron.data.irds import xquad_files
+        from xqg_tevatron.data.xquad import XQUAD_LANGUAGES
+
+        if self.cfg.xquad_dir:
+            os.environ["XQG_XQUAD_DIR"] = str(Path(self.cfg.xquad_dir).resolve())
+        files = xquad_files()
+        return [files.path(lang) for lang in ("en", *XQUAD_LANGUAGES) if files.path(lang).is_file()]
+
     def run(self, max_cells: Optional[int] = None) -> list[dict]:
+        claim_work_dir(self.out, self.settings(), "study configuration or data")
         cells = expand(self.cfg)
         for name in model_names(self.cfg):
             self.train(name)
