@@ -71,7 +71,6 @@ def _first_undecodable(path: Path, exc: UnicodeDecodeError) -> str:
 
 def _decoded(lines: Iterable[str], path: Path) -> Iterator[str]:
     """Lines of a text file; bytes that are not UTF-8 are reported with file and line."""
-    lineno = 0
     it = iter(lines)
     while True:
         try:
@@ -80,7 +79,6 @@ def _decoded(lines: Iterable[str], path: Path) -> Iterator[str]:
             return
         except UnicodeDecodeError as exc:
             raise CorpusFormatError(_first_undecodable(path, exc)) from None
-        lineno += 1
         yield line
 
 

@@ -43,10 +43,7 @@ class DictionaryTranslator:
 
     def _match_at(self, lowered: str, i: int) -> int:
         """Length of the longest key matching at ``i`` (0 if none)."""
-        if i > 0 and _is_word_char(lowered[i - 1]):
-            bounded_ok = False
-        else:
-            bounded_ok = True
+        bounded_ok = i == 0 or not _is_word_char(lowered[i - 1])
         for n in range(min(self._max_len, len(lowered) - i), 1, -1):
             key = lowered[i:i + n]
             if key in self._reverse:

@@ -124,15 +124,13 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_job_arguments(args: argparse.Namespace) -> None:
     """Ranges and language codes, before any model loads."""
-    from xqg_tevatron.xqg.generated import LANGUAGE_NAMES
+    from xqg_tevatron.xqg.generated import check_language_codes
 
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
     if args.chunk_size < 1:
         raise ValueError(f"--chunk_size must be >= 1, got {args.chunk_size}")
-    unknown = [l for l in args.languages if l not in LANGUAGE_NAMES]
-    if unknown:
-        raise ValueError(f"unknown language code(s) {unknown}; known: {' '.join(sorted(LANGUAGE_NAMES))}")
+    check_language_codes(args.languages)
     corpus_files(args.corpus)
 
 

@@ -86,19 +86,25 @@ class Study:
     def _xquad(self) -> PreparedDataset:
         """XQuAD split by article: English questions of the training folds to fine-tune on,
         native questions of ``test_fold`` to evaluate (all paragraphs stay in the corpus)."""
-        import os
-
-        from xqg_tevatron.data.irds import xquad_files
         from xqg_tevatron.data.xquad import article_folds, prepare_xquad
 
-        if self.cfg.xquad_dir:
-            os.environ["XQG_XQUAD_DIR"] = str(Path(self.cfg.xquad_dir).resolve())
-        files = xquad_files()
+        files = self._xquad_files()
         folds = article_folds(files.articles(), self.cfg.article_folds)
         test = [a for a, f in folds.items() if f == self.cfg.test_fold]
         train = [a for a, f in folds.items() if f != self.cfg.test_fold]
         return prepare_xquad(self.out / "data", files, test_articles=test, train_articles=train,
                              n_negatives=self.cfg.train.train_n_passages + 2)
+
+    def _xquad_files(self):
+        """The XQuAD folder: the config's ``xquad_dir`` (exported, so the subprocesses read the
+        same files), else ``XQG_XQUAD_DIR`` / the ir_datasets home."""
+        import os
+
+        from xqg_tevatron.data.irds import xquad_files
+
+        if self.cfg.xquad_dir:
+            os.environ["XQG_XQUAD_DIR"] = str(Path(self.cfg.xquad_dir).resolve())
+        return xquad_files()
 
     def word_lists(self) -> dict[str, list[str]]:
         from xqg_tevatron.lexicon import resolve_word_lists
@@ -279,14 +285,9 @@ class Study:
             from xqg_tevatron.data.xor_format import DEFAULT_DIR
 
             return sorted(p for p in DEFAULT_DIR.iterdir() if p.is_file())
-        import os
-
-        from xqg_tevatron.data.irds import xquad_files
         from xqg_tevatron.data.xquad import XQUAD_LANGUAGES
 
-        if self.cfg.xquad_dir:
-            os.environ["XQG_XQUAD_DIR"] = str(Path(self.cfg.xquad_dir).resolve())
-        files = xquad_files()
+        files = self._xquad_files()
         return [files.path(lang) for lang in ("en", *XQUAD_LANGUAGES) if files.path(lang).is_file()]
 
     def run(self, max_cells: Optional[int] = None) -> list[dict]:

@@ -15,6 +15,13 @@ LANGUAGE_NAMES = {"en": "English", "ar": "Arabic", "bn": "Bengali", "fi": "Finni
                   "tr": "Turkish", "vi": "Vietnamese", "zh": "Chinese"}
 
 
+def check_language_codes(languages: Iterable[str]) -> None:
+    """Refuse codes this plugin has no name for (a typo such as ``jp`` would match nothing)."""
+    unknown = [l for l in languages if l not in LANGUAGE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown language code(s) {unknown}; known: {' '.join(sorted(LANGUAGE_NAMES))}")
+
+
 def select_queries(generated: Optional[dict[str, list[str]]], languages: Optional[Iterable[str]] = None,
                    n_per_lang: int = 0) -> list[str]:
     """The generated queries used for one passage: chosen languages in the given order, the

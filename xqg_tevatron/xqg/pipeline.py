@@ -27,7 +27,7 @@ from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_p
 from xqg_tevatron.index import IndexConfig, build_index, write_index_dir
 from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse
 from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs
-from xqg_tevatron.xqg.generated import LANGUAGE_NAMES, load_generated_queries, select_queries
+from xqg_tevatron.xqg.generated import check_language_codes, load_generated_queries, select_queries
 
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
@@ -64,9 +64,7 @@ class XqgConfig:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         if self.n_per_lang < 0:
             raise ValueError(f"n_per_lang must be >= 0 (0 = all), got {self.n_per_lang}")
-        unknown = [l for l in self.languages or [] if l not in LANGUAGE_NAMES]
-        if unknown:
-            raise ValueError(f"unknown language code(s) {unknown}; known: {' '.join(sorted(LANGUAGE_NAMES))}")
+        check_language_codes(self.languages or [])
 
     @property
     def uses_queries(self) -> bool:
@@ -143,14 +141,17 @@ class XqgIndexer:
         }
 
     # ---------------------------------------------------------------- encoding
+    def _generated(self, p: Passage) -> Optional[dict[str, list[str]]]:
+        """The passage's generated queries: from ``--generated_queries`` files, else its record."""
+        return self.external.get(p.docid) if self.external is not None else p.generated_queries
+
     def _queries_for(self, p: Passage) -> list[str]:
         if not self.xqg.uses_queries:
             return []
-        gq = self.external.get(p.docid) if self.external is not None else p.generated_queries
-        return select_queries(gq, self.xqg.languages, self.xqg.n_per_lang)
+        return select_queries(self._generated(p), self.xqg.languages, self.xqg.n_per_lang)
 
     def _has_generated(self, p: Passage) -> bool:
-        gq = self.external.get(p.docid) if self.external is not None else p.generated_queries
+        gq = self._generated(p)
         return bool(gq) and any(gq.values())
 
     def encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
