@@ -4,6 +4,8 @@
 #   make demo-xquad - the same job on real XQuAD questions (11 languages; ~15 min on 2 cores)
 .PHONY: env demo demo-xquad study-xquad word-lists test bench clean
 PY := .venv/bin/python
+# models and exports the plugin builds (demo encoder, ONNX query towers, CTranslate2 conversions)
+export XQG_CACHE ?= $(CURDIR)/.cache
 # XQuAD json folder: the development half shipped beside this checkout, if present; without it
 # the official files are downloaded from the deepmind/xquad repository through ir_datasets.
 XQUAD_DIR ?= $(wildcard ../shared/data/xquad-dev)

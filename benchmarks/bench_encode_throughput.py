@@ -57,7 +57,8 @@ def main() -> None:
     from xqg_tevatron.data.xor_format import DEFAULT_DIR
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.generate.dictionary import DictionaryQueryGenerator
-    from xqg_tevatron.xqg.generated import LANGUAGES, select_queries
+    from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
+    from xqg_tevatron.xqg.generated import select_queries
 
     model = build_demo_encoder()
     tok = AutoTokenizer.from_pretrained(model)

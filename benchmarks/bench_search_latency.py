@@ -12,7 +12,6 @@ vectors too, so the numbers isolate the index cost (query encoding is identical 
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,9 @@ def main() -> None:
 
     bootstrap()
     import faiss
-    from pyserini.search.faiss import FaissSearcher
 
     from xqg_tevatron.index import write_index_dir
-    from xqg_tevatron.latency import DenseSystem
+    from xqg_tevatron.search import IndexSearcher, SearchConfig, time_queries
 
     rng = np.random.default_rng(0)
     p = unit(rng, args.passages, args.dim)
@@ -60,17 +58,10 @@ def main() -> None:
         ]:
             index = faiss.IndexFlatIP(args.dim)
             index.add(np.ascontiguousarray(vecs, dtype=np.float32))
-            out = write_index_dir(Path(tmp) / name, index, docids, {"rows": len(docids), "passages": args.passages})
-            searcher = FaissSearcher(str(out), None)
-            faiss.omp_set_num_threads(1)
-            system = DenseSystem(searcher, "multi" if depth > 1 else "dense", multi_depth=depth)
-            for v in queries[:3]:
-                system.search(v[None, :], args.k)
-            ms = []
-            for v in queries:
-                t0 = time.perf_counter()
-                system.search(v[None, :], args.k)
-                ms.append((time.perf_counter() - t0) * 1000)
+            out = write_index_dir(Path(tmp) / name, index, docids, {
+                "rows": len(docids), "passages": args.passages, "vector_mode": "multi" if depth > 1 else "fused"})
+            searcher = IndexSearcher(out, config=SearchConfig(k=args.k, threads=1), vectors_only=True)
+            ms = time_queries(searcher, [v[None, :] for v in queries])
             results[name] = (np.percentile(ms, 50), np.percentile(ms, 95), index.ntotal,
                              (out / "index").stat().st_size / 2 ** 20)
             del index, searcher

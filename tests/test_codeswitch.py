@@ -78,10 +78,19 @@ def test_bad_p_refused():
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["single", "torchrun"])
 def test_train_driver_records_stats(tmp_path, prepared, tiny_model, launcher):
+    # English training queries (as the study trains): they have translatable words, so the
+    # achieved switch ratio among them must track p
+    from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_tevatron_train
+    from xqg_tevatron.corpus import iter_passages
+
+    corpus = {p.docid: p for p in iter_passages([prepared.corpus_file])}
+    train = write_tevatron_train(read_questions(prepared.questions_train),
+                                 read_qrels(prepared.questions_train.parent / "qrels.train.txt"), corpus,
+                                 tmp_path / "train_en" / "train.jsonl", n_negatives=2, english_queries=True)
     out = tmp_path / "model"
     args = ["-m", "xqg_tevatron.driver.train", "--model_name_or_path", str(tiny_model), "--output_dir", str(out),
-            "--train_dir", str(prepared.train_jsonl.parent), "--per_device_train_batch_size", "4",
-            "--train_n_passages", "2", "--max_steps", "6", "--q_max_len", "24", "--p_max_len", "48",
+            "--train_dir", str(train.parent), "--per_device_train_batch_size", "4",
+            "--train_n_passages", "2", "--max_steps", "20", "--q_max_len", "24", "--p_max_len", "48",
             "--code_switch_p", "0.5", "--code_switch_languages", "ja", "ru", "--report_to", "none",
             "--save_strategy", "no", "--disable_tqdm", "true", "--dataset_proc_num", "1"]
     if launcher == "torchrun":
@@ -90,9 +99,9 @@ def test_train_driver_records_stats(tmp_path, prepared, tiny_model, launcher):
     run_cli(*args)
     stats = json.loads((out / "code_switch_stats.json").read_text())
     n_ranks = 2 if launcher == "torchrun" else 1
-    assert stats["queries"] >= 6 * 4 * n_ranks  # every query read in every step of every rank was counted
+    assert stats["queries"] >= 20 * 4 * n_ranks  # every query read in every step of every rank was counted
     assert stats["p"] == 0.5 and stats["languages"] == ["ja", "ru"]
-    # training queries are native-language questions: few English tokens to switch, but the ratio is reported
-    assert 0.0 <= stats["switched_share"] <= stats["translatable_share"] <= 1.0
-    assert 0.0 <= stats["lexical_overlap"] <= 1.0
+    assert stats["translatable_tokens"] >= 40, stats
+    # half of the translatable words switched (binomial: sd <= 0.08 at 40 words)
+    assert stats["switched_tokens"] / stats["translatable_tokens"] == pytest.approx(0.5, abs=0.2), stats
     assert (out / "model.safetensors").exists()

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import ROOT
 from xqg_tevatron.data.xor_format import XorQuestion
-from xqg_tevatron.evaluation.xor_retrieve import FALLBACK_NOTE, evaluate, get_tokenizer, read_trec_run
+from xqg_tevatron.evaluation.xor_retrieve import FALLBACK_NOTE, evaluate, get_tokenizer
+from xqg_tevatron.trec_run import read_trec_run
 
 
 def run_py(code: str, env: dict) -> str:

@@ -10,7 +10,7 @@ import pytest
 from xqg_tevatron.demo_encoder import dequantize_q4_0
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.data.xor_format import RESOURCES
-from xqg_tevatron.xqg.generated import LANGUAGES
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
 
 def test_q4_0_dequantisation_layout():

@@ -91,6 +91,9 @@ class FakeDimEncoder:
     def encode(self, texts, is_query, desc=None, max_len=None):
         return np.ones((len(texts), self.dim), dtype=np.float32) * (2.0 if is_query else 1.0)
 
+    def manifest_settings(self):
+        return {"model": "fake", "dim": self.dim}
+
 
 def test_duplicated_docid_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}',

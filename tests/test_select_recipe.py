@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xqg_tevatron.study.select_recipe import Recipe, cross_validate, macro_mean, recipe_grid, reciprocal_ranks
+from xqg_tevatron.study.select_recipe import PLAIN, Recipe, cross_validate, macro_mean, recipe_grid, reciprocal_ranks
 
 
 def test_reciprocal_ranks_are_exact_and_cut_at_depth():
@@ -28,7 +28,7 @@ def test_macro_mean_weights_languages_equally():
 
 
 def test_cross_validation_chooses_on_the_other_folds_only():
-    plain, a, b = Recipe("-", "-", 0.0, 0), Recipe("g", "mean", 0.1, 5), Recipe("g", "mean", 0.5, 5)
+    plain, a, b = PLAIN, Recipe("g", "mean", 0.1, 5), Recipe("g", "mean", 0.5, 5)
     langs = np.array(["ar"] * 4)
     fold = np.array([0, 0, 1, 1])
     rr = {plain: np.array([0.5, 0.5, 0.5, 0.5]),
@@ -41,7 +41,7 @@ def test_cross_validation_chooses_on_the_other_folds_only():
 
 
 def test_cross_validation_prefers_plain_on_ties():
-    plain, a = Recipe("-", "-", 0.0, 0), Recipe("g", "mean", 0.1, 5)
+    plain, a = PLAIN, Recipe("g", "mean", 0.1, 5)
     rr = {a: np.ones(4) * 0.7, plain: np.ones(4) * 0.7}
     cv = cross_validate(rr, np.array(["ar"] * 4), np.array([0, 0, 1, 1]), 2)
     assert {c["chosen"] for c in cv} == {"plain"}

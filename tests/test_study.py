@@ -67,7 +67,19 @@ def test_study_runs_and_resumes(tmp_path, tiny_model):
     trained = [r for r in rows if r["model"] == "p0.5"]
     stats = json.loads((out / "models" / "p0.5" / "code_switch_stats.json").read_text())
     assert all(float(r["switched_share"]) == pytest.approx(stats["switched_share"], abs=1e-4) for r in trained)
-    assert all(0 <= float(r["MRR"]) <= 1 and float(r["p50_ms"]) > 0 for r in rows)
+    assert all(float(r["p50_ms"]) > 0 and r["query_encoder"] == "torch" for r in rows)
+    # every MRR in the table is the cell's TREC run scored by Pyserini's trec_eval directly
+    from xqg_tevatron.data.xor_format import DEFAULT_DIR, read_questions
+    lang = {q.qid: q.lang for q in read_questions(DEFAULT_DIR / "xor_dev_retrieve_eng_span.jsonl")}
+    for r in rows:
+        proc = run_cli("-m", "xqg_tevatron.pyserini", "eval.trec_eval", "-q", "-c", "-m", "recip_rank",
+                       str(DEFAULT_DIR / "qrels.dev.txt"), str(out / "runs" / f"{r['cell_id']}.trec"))
+        per: dict[str, list[float]] = {}
+        for parts in (line.split() for line in proc.stdout.splitlines()):
+            if len(parts) == 3 and parts[0] == "recip_rank" and parts[1] != "all":
+                per.setdefault(lang[parts[1]], []).append(float(parts[2]))
+        assert len(per) == 7
+        assert float(r["MRR"]) == pytest.approx(sum(sum(v) / len(v) for v in per.values()) / len(per), abs=2e-4)
     base_plain = next(r for r in rows if r["model"] == "base" and r["mode"] == "fused" and r["alpha"] == "0.0")
     assert float(base_plain["lexical_overlap"]) > 0.5  # English training queries share words with passages
 

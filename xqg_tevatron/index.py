@@ -123,3 +123,10 @@ def read_manifest(index_dir: str | os.PathLike) -> dict:
     path = Path(index_dir) / MANIFEST
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
+
+def require_manifest(index_dir: str | os.PathLike) -> dict:
+    """The manifest of an index this plugin wrote; a one-line error for anything else."""
+    path = Path(index_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{index_dir}: no {MANIFEST} (not an index written by xqg_tevatron)")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,36 +1,32 @@
-"""Per-query latency of dense retrieval through Pyserini: query encoding + FAISS search.
+"""Per-query latency report: one query at a time through the search stage, like a live service.
 
-Systems compared (same queries, same encoder, one query at a time, like a live service):
-  * ``plain``  plain index;
-  * ``xqg``    xQG-fused index: augmentation was paid at index time, so this should cost
-               what ``plain`` costs;
-  * ``multi``  multi-vector index (passage + each generated query as rows): a bigger index,
-               searched deeper and max-aggregated per docid;
-  * ``translate``  query-time baseline: dictionary-translate the query to English, then
-               search the plain index (pays at query time).
+Systems compared (same queries, same encoder):
+  * a plain index;
+  * an xQG-fused index: augmentation was paid at index time, so it should cost what plain costs;
+  * a multi-vector index (passage + each generated query as rows): a bigger index, searched
+    deeper and max-aggregated per docid (read from its manifest);
+  * ``translate``: dictionary-translate the query to English, then search the plain index
+    (the query-time baseline, which pays at query time).
 Reports p50/p95/mean per-query milliseconds, queries/s, index size and build time.
 
-    python -m xqg_tevatron.latency --encoder MODEL --topics topics.tsv \\
-        --system plain=indexes/plain --system xqg=indexes/xqg --system multi:multi=indexes/multi \\
-        --system translate:translate=indexes/plain [--queries 200 --k 100 --threads 1]
+    python -m xqg_tevatron.latency --topics topics.tsv \\
+        --system plain=indexes/plain --system xqg=indexes/xqg --system multi=indexes/multi \\
+        --system translate:translate=indexes/plain [--queries 200 --k 100 --threads 1 --query_encoder torch]
 """
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from xqg_tevatron.chunking import atomic_write_text, dumps_json
-from xqg_tevatron.index import read_manifest
-from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
-
-KINDS = ("dense", "multi", "translate")
+from xqg_tevatron.index import read_manifest, require_manifest
+from xqg_tevatron.search import QUERY_ENCODERS, IndexSearcher, SearchConfig, time_queries
 
 
 @dataclass
@@ -47,89 +43,18 @@ class LatencyResult:
     build_s: Optional[float]
 
 
-def load_searcher(index_dir: str, encoder_dir: str, threads: int = 1):
-    """Pyserini's FaissSearcher with its AutoQueryEncoder configured from our model settings."""
-    from xqg_tevatron.pyserini import bootstrap
-
-    bootstrap()
-    import faiss
-    from pyserini.encode import AutoQueryEncoder
-    from pyserini.search.faiss import FaissSearcher
-
-    from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
-
-    faiss.omp_set_num_threads(threads)
-    s = EncoderSettings.load(encoder_dir)
-    prefix = s.query_prefix.strip() or None  # pyserini adds the space itself
-    encoder = AutoQueryEncoder(encoder_dir, pooling=s.pooling, l2_norm=s.normalize, prefix=prefix)
-    return FaissSearcher(index_dir, encoder)
-
-
-class DenseSystem:
-    """Encode + search; ``kind`` adds multi-vector max-aggregation or query translation."""
-
-    def __init__(self, searcher, kind: str = "dense", translator=None, multi_depth: int = 1):
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}")
-        self.searcher, self.kind, self.translator = searcher, kind, translator
-        self.multi_depth = multi_depth
-
-    def search(self, query: str, k: int):
-        if self.kind == "translate":
-            query = self.translator.translate(query)
-        return self._collapse(self.searcher.search(query, k=k * self.multi_depth if self.kind == "multi" else k), k)
-
-    def search_many(self, qids: Sequence[str], texts: Sequence[str], k: int,
-                    encode: Optional[Callable[[list[str]], np.ndarray]] = None, threads: int = 1) -> dict:
-        """``qid -> [(docid, score)]`` for many queries at once.  ``encode`` (texts -> vectors, a
-        batch encoder of the same model) replaces Pyserini's one-query-at-a-time encoding."""
-        if self.kind == "translate":
-            texts = [self.translator.translate(t) for t in texts]
-        queries = encode(list(texts)) if encode is not None else list(texts)
-        depth = k * self.multi_depth if self.kind == "multi" else k
-        found = self.searcher.batch_search(queries, list(qids), k=depth, threads=threads)
-        return {q: self._collapse(found[q], k) for q in qids}
-
-    def _collapse(self, hits, k: int) -> list[tuple[str, float]]:
-        if self.kind != "multi":
-            return [(h.docid, float(h.score)) for h in hits]
-        seen: dict[str, float] = {}
-        for h in hits:  # ranked by score: the first row of a docid ("docid#k") is its max
-            docid = h.docid.rsplit(MULTI_DELIMITER, 1)[0]
-            if docid not in seen:
-                seen[docid] = float(h.score)
-                if len(seen) == k:
-                    break
-        return list(seen.items())
-
-
-def multi_depth(index_dir: str) -> int:
-    """How much deeper to search a multi-vector index: rows per passage, rounded up."""
-    m = read_manifest(index_dir)
-    return max(1, int(np.ceil(m.get("rows", 1) / max(m.get("passages", 1), 1))))
-
-
-def time_queries(search: Callable[[str], object], queries: Sequence[str], warmup: int = 3) -> list[float]:
-    for q in queries[:warmup]:
-        search(q)
-    out = []
-    for q in queries:
-        t0 = time.perf_counter()
-        search(q)
-        out.append((time.perf_counter() - t0) * 1000.0)
-    return out
-
-
-def summarise(system: str, kind: str, index_dir: str, ms: list[float]) -> LatencyResult:
+def summarise(system: str, kind: str, index_dir: str | Path, ms: Sequence[float]) -> LatencyResult:
+    if not ms:
+        raise ValueError("no timed queries")
     m = read_manifest(index_dir)
     size = sum(p.stat().st_size for p in Path(index_dir).iterdir() if p.is_file())
     build = m.get("build_seconds")
     if build is not None and m.get("encode_seconds") is not None:
         build = m["encode_seconds"] + build
+    mean = statistics.fmean(ms)
     return LatencyResult(system, kind, len(ms), round(float(np.percentile(ms, 50)), 3),
-                         round(float(np.percentile(ms, 95)), 3), round(statistics.fmean(ms), 3),
-                         round(1000.0 / statistics.fmean(ms), 1), round(size / 2 ** 20, 3), int(m.get("rows", 0)),
-                         None if build is None else round(build, 2))
+                         round(float(np.percentile(ms, 95)), 3), round(mean, 3), round(1000.0 / mean, 1),
+                         round(size / 2 ** 20, 3), int(m.get("rows", 0)), None if build is None else round(build, 2))
 
 
 def format_results(results: Sequence[LatencyResult]) -> str:
@@ -142,35 +67,49 @@ def format_results(results: Sequence[LatencyResult]) -> str:
     return "\n".join(lines)
 
 
+def parse_system(spec: str) -> tuple[str, bool, str]:
+    """``NAME=INDEX_DIR`` or ``NAME:translate=INDEX_DIR`` -> (name, translate, index dir)."""
+    name, sep, index_dir = spec.partition("=")
+    name, _, kind = name.partition(":")
+    if not sep or not name or kind not in ("", "translate"):
+        raise ValueError(f"--system takes NAME=INDEX_DIR or NAME:translate=INDEX_DIR, got {spec!r}")
+    return name, kind == "translate", index_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.corpus import read_topics
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--encoder", required=True)
     parser.add_argument("--topics", required=True)
     parser.add_argument("--system", action="append", required=True,
-                        help="NAME=INDEX_DIR or NAME:KIND=INDEX_DIR with KIND in dense|multi|translate")
+                        help="NAME=INDEX_DIR, or NAME:translate=INDEX_DIR for the query-translation baseline")
+    parser.add_argument("--encoder", help="query encoder model (default: the one each manifest names)")
+    parser.add_argument("--query_encoder", choices=QUERY_ENCODERS, default="torch")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output")
     args = parser.parse_args(argv)
-    queries = [t for _, t in read_topics(args.topics)][: args.queries]
-    results = []
+    try:
+        systems = [parse_system(s) for s in args.system]
+        for _, _, index_dir in systems:
+            require_manifest(index_dir)  # every index is checked before any is timed
+        queries = [t for _, t in read_topics(args.topics)][: args.queries]
+        if not queries:
+            raise ValueError(f"{args.topics}: no topics")
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    config = SearchConfig(k=args.k, query_encoder=args.query_encoder, threads=args.threads)
     translator = None
-    for spec in args.system:
-        name, sep, index_dir = spec.partition("=")
-        if not sep:
-            parser.error(f"--system takes NAME[:KIND]=INDEX_DIR, got {spec!r}")
-        name, _, kind = name.partition(":")
-        kind = kind or "dense"
-        if kind == "translate" and translator is None:
+    results = []
+    for name, translate, index_dir in systems:
+        if translate and translator is None:
             from xqg_tevatron.translate import DictionaryTranslator
 
             translator = DictionaryTranslator()
-        system = DenseSystem(load_searcher(index_dir, args.encoder, args.threads), kind, translator,
-                             multi_depth(index_dir) if kind == "multi" else 1)
-        results.append(summarise(name, kind, index_dir, time_queries(lambda q: system.search(q, args.k), queries)))
+        searcher = IndexSearcher(index_dir, args.encoder, config, translator if translate else None)
+        results.append(summarise(name, searcher.kind, index_dir, time_queries(searcher, queries)))
     print(format_results(results))
     if args.output:
         atomic_write_text(Path(args.output), dumps_json([asdict(r) for r in results], indent=2))

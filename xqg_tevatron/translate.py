@@ -10,7 +10,7 @@ import re
 from typing import Iterable, Optional
 
 from xqg_tevatron.lexicon import load_lexicon
-from xqg_tevatron.xqg.generated import LANGUAGES
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
 
 _SPACED = re.compile(r"^[\u0000-\u024F\u0400-\u04FF\s'’.-]+$")  # Latin / Cyrillic: words end at boundaries

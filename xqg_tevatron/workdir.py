@@ -104,3 +104,23 @@ def check_replaceable(path: str | os.PathLike, overwrite: bool) -> None:
     if not made_by_plugin(p):
         raise WorkDirError(f"refusing to replace {p} for --overwrite: it was not made by xqg_tevatron (no "
                            f"{INDEX_MANIFEST} in it); choose another path")
+
+
+def model_fingerprint(model_dir: str) -> str:
+    """sha256 over the weight and config files of a model directory (identifies the encoder)."""
+    h = hashlib.sha256()
+    root = Path(model_dir)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".pt"})
+    for p in files:
+        h.update(str(p.relative_to(root)).encode())
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """``$XQG_CACHE`` if set, else the user's cache folder (never inside the installed package)."""
+    if os.environ.get("XQG_CACHE"):
+        return Path(os.environ["XQG_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "xqg_tevatron"

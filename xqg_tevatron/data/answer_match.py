@@ -28,8 +28,7 @@ from typing import Iterable, Mapping, Sequence
 
 from xqg_tevatron.chunking import atomic_open
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.data.xor_format import XorQuestion, generator_pair, training_group
-from xqg_tevatron.evaluation.xor_retrieve import SKIPPED_ANSWERS  # yes/no questions have no span to match
+from xqg_tevatron.data.xor_format import SKIPPED_ANSWERS, XorQuestion, generator_pair, training_group
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -123,7 +123,7 @@ def _gold_queries(ds, args, out: Path) -> int:
 
 def _from_run(ds, args, out: Path) -> int:
     """Answer-matched (distant-supervision) training data from a first-stage run."""
-    from xqg_tevatron.evaluation.xor_retrieve import read_trec_run
+    from xqg_tevatron.trec_run import read_trec_run
 
     ranking = {q: d[:args.depth] for q, d in read_trec_run(args.run).items()}
     try:

@@ -127,7 +127,7 @@ def _docs(dlc) -> TsvDocs:
 
 def register() -> None:
     """Register the XOR-TyDi ids (idempotent)."""
-    if NAME in ir_datasets.registry._registered:
+    if NAME in ir_datasets.registry:
         return
     corpus = _docs(_download("corpus"))
     ir_datasets.registry.register(NAME, Dataset(corpus))

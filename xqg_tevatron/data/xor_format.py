@@ -16,9 +16,12 @@ from typing import Iterable, Optional
 
 from xqg_tevatron.chunking import atomic_open, atomic_write_text
 from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_jsonl, iter_passages
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 DEFAULT_DIR = RESOURCES / "xor_default"
+# answers the official XOR-Retrieve script skips: yes/no questions have no span to find
+SKIPPED_ANSWERS = ("yes", "no")
 
 
 @dataclass
@@ -164,7 +167,7 @@ class PreparedDataset:
     questions_dev: Path
     questions_train: Optional[Path]
     name: str = "xor-tydi/default"
-    languages: tuple[str, ...] = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
+    languages: tuple[str, ...] = XOR_TYDI_LANGUAGES
 
 
 def prepare_default(out_dir: str | os.PathLike, source: Optional[str | os.PathLike] = None,

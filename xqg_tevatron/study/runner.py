@@ -25,17 +25,16 @@ from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSw
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
-from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
-from xqg_tevatron.evaluation.xor_retrieve import evaluate as xor_evaluate
+from xqg_tevatron.evaluation.table import evaluate_run_table
 from xqg_tevatron.index import IndexConfig
-from xqg_tevatron.latency import DenseSystem, load_searcher, multi_depth, time_queries
+from xqg_tevatron.search import IndexSearcher, SearchConfig, run_topics, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
 from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
 COLUMNS = ["cell_id", "model", "code_switch_p", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang",
            "aggregation", "index_type", "MRR", "R@10", "R@100", "R@2kt", "R@5kt", "p50_ms", "p95_ms", "qps",
-           "index_mb", "rows", "build_s"]
+           "query_encoder", "index_mb", "rows", "build_s"]
 
 
 class CachedEncoder:
@@ -196,9 +195,8 @@ class Study:
         if (out / "xqg_manifest.json").exists():
             return out
         enc = self.encoder(cell.model)
-        mode = "fused" if cell.mode == "translate" else cell.mode
-        alpha = 0.0 if cell.mode == "translate" else cell.alpha
-        xqg = XqgConfig(alpha=alpha, aggregation=cell.aggregation if cell.aggregation != "-" else "sum",
+        mode, alpha = cell.index_mode, cell.index_alpha
+        xqg = XqgConfig(alpha=alpha, aggregation=cell.aggregation or "sum",
                         languages=self.cfg.xqg.languages, n_per_lang=cell.n_per_lang, vector_mode=mode)
         work = out.with_name(out.name + ".work")
         indexer = XqgIndexer(enc, xqg, RunConfig(chunk_size=100_000, show_progress=False), work)
@@ -214,6 +212,7 @@ class Study:
 
     # ------------------------------------------------------------------ cells
     def run_cell(self, cell: Cell) -> dict:
+        """Search the cell's index (search stage), score the run (evaluate stage), time queries."""
         path = self.out / "cells" / f"{cell.cell_id}.json"
         if path.exists():
             return json.loads(path.read_text())
@@ -225,29 +224,18 @@ class Study:
             from xqg_tevatron.translate import DictionaryTranslator
 
             translator = DictionaryTranslator(self.cfg.xqg.languages, word_lists=self.word_lists())
-        searcher = load_searcher(str(index_dir), str(self.model_dir(cell.model)), self.cfg.threads)
-        kind = {"fused": "dense", "multi": "multi", "translate": "translate"}[cell.mode]
-        system = DenseSystem(searcher, kind, translator, multi_depth(str(index_dir)) if kind == "multi" else 1)
+        searcher = IndexSearcher(index_dir, self.model_dir(cell.model), SearchConfig(
+            k=self.cfg.hits, query_encoder=self.cfg.query_encoder, batch_size=self.cfg.batch_size,
+            threads=self.cfg.threads), translator)
         topics = read_topics(d.topics_dev)
-        # effectiveness: every topic, batch-encoded by the same model; latency: Pyserini's own
-        # one-query-at-a-time path (query encoding included) on the first latency_queries topics
-        enc = self.encoder(cell.model)
-        ranking = system.search_many([q for q, _ in topics], [t for _, t in topics], self.cfg.hits,
-                                     encode=lambda texts: enc.encode(texts, is_query=True), threads=self.cfg.threads)
-        timed = [t for _, t in topics[: self.cfg.latency_queries or len(topics)]]
-        times = time_queries(lambda q: system.search(q, self.cfg.hits), timed)
-        run_file = self.out / "runs" / f"{cell.cell_id}.trec"
-        run_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_file, "".join(f"{qid} Q0 {doc} {r} {s:.6f} {cell.cell_id}\n" for qid, hits in ranking.items()
-                                            for r, (doc, s) in enumerate(hits, start=1)))
-        per_query = trec_eval_per_query(d.qrels_dev, run_file, ["recall.10,100", "recip_rank"])
-        table = by_language(per_query, lambda qid: qid.split("-")[1])
-        eff = table["Avg"]
-        texts = {p.docid: p.text for p in iter_passages([d.corpus_file])}
-        xor = xor_evaluate(read_questions(d.questions_dev), {q: [doc for doc, _ in h] for q, h in ranking.items()},
-                           texts, ks=(2, 5))
+        # effectiveness: every topic, batch-encoded; latency: one query at a time (encoding
+        # included) on the first latency_queries topics, with the same query encoder
+        run = run_topics(searcher, topics, self.out / "runs" / f"{cell.cell_id}.trec", tag=cell.cell_id)
+        lat = np.array(time_queries(searcher, [t for _, t in topics[: self.cfg.latency_queries or len(topics)]]))
+        table = evaluate_run_table(run.run_file, d.qrels_dev, d.questions_dev, ("recall.10,100", "recip_rank"),
+                                   corpus=[d.corpus_file])
+        eff = table.scores["Avg"]
         manifest = json.loads((index_dir / "xqg_manifest.json").read_text())
-        lat = np.array(times)
         stats = self.overlap_stats(cell.model)
         row = {
             "cell_id": cell.cell_id, "model": cell.model,
@@ -255,13 +243,13 @@ class Study:
             "switched_share": stats.get("switched_share"), "lexical_overlap": stats.get("lexical_overlap"),
             "mode": cell.mode, "alpha": cell.alpha, "n_per_lang": cell.n_per_lang, "aggregation": cell.aggregation,
             "index_type": cell.index_type, "MRR": eff["recip_rank"], "R@10": eff["recall_10"],
-            "R@100": eff["recall_100"], "R@2kt": xor.scores[2]["Avg"] / 100, "R@5kt": xor.scores[5]["Avg"] / 100,
+            "R@100": eff["recall_100"], "R@2kt": eff["R@2kt"], "R@5kt": eff["R@5kt"],
             "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-            "qps": float(1000.0 / lat.mean()),
+            "qps": float(1000.0 / lat.mean()), "query_encoder": self.cfg.query_encoder,
             "index_mb": (index_dir / "index").stat().st_size / 2 ** 20, "rows": manifest["rows"],
             "build_s": manifest.get("encode_seconds", 0.0) + manifest.get("build_seconds", 0.0),
-            "tokenizer_note": xor.tokenizer_note,
-            "MRR_per_language": {lang: v["recip_rank"] for lang, v in table.items() if lang != "Avg"},
+            "tokenizer_note": "; ".join(table.notes) or None,
+            "MRR_per_language": {lang: v["recip_rank"] for lang, v in table.scores.items() if lang != "Avg"},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, dumps_json(row, indent=2))

@@ -26,14 +26,14 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from xqg_tevatron.chunking import atomic_write_text
 from xqg_tevatron.corpus import iter_passages
 from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds, gold_generated_queries
-from xqg_tevatron.xqg.fusion import fuse
+from xqg_tevatron.xqg.fusion import fuse_grouped
 from xqg_tevatron.xqg.generated import select_queries
 
 DEPTH = 100
@@ -41,8 +41,8 @@ DEPTH = 100
 
 @dataclass(frozen=True)
 class Recipe:
-    generator: str  # name of a generated-query file, or "-" for plain
-    aggregation: str
+    generator: Optional[str]  # name of a generated-query file; None for plain
+    aggregation: Optional[str]  # None for plain
     alpha: float
     n_per_lang: int
 
@@ -53,9 +53,12 @@ class Recipe:
         return f"{self.generator} {self.aggregation} a={self.alpha:g} n={self.n_per_lang}"
 
 
+PLAIN = Recipe(None, None, 0.0, 0)
+
+
 def recipe_grid(generators: Sequence[str], alphas: Sequence[float], aggregations: Sequence[str],
                 ns: Sequence[int]) -> list[Recipe]:
-    grid = [Recipe("-", "-", 0.0, 0)]
+    grid = [PLAIN]
     for g, agg, a, n in itertools.product(generators, aggregations, alphas, ns):
         if a > 0:
             grid.append(Recipe(g, agg, a, n))
@@ -127,9 +130,8 @@ def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], 
                 cache.update(zip(todo, encoder.encode(todo, is_query=branch == "query", desc="generated queries",
                                                       max_len=encoder.config.q_max_len)))
             flat = [t for qs in per_passage for t in qs]
-            owner = np.repeat(np.arange(len(passages)), [len(qs) for qs in per_passage])
             gq = np.stack([cache[t] for t in flat]) if flat else np.zeros((0, p_vecs.shape[1]), np.float32)
-            fused = fuse(p_vecs, gq, owner, recipe.alpha, recipe.aggregation)
+            fused = fuse_grouped(p_vecs, gq, [len(qs) for qs in per_passage], recipe.alpha, recipe.aggregation)
             rr[scored] = reciprocal_ranks(q_vecs[scored], fused, gold[scored])
         out[recipe] = rr
     return out

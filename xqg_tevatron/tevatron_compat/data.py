@@ -19,39 +19,38 @@ from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
 TextOrIds = Union[str, Sequence[int]]
 
 
-_WRAPS: dict[int, tuple[list[int], list[int]]] = {}
+@dataclass(frozen=True)
+class SpecialTokens:
+    """Special ids a tokenizer puts before and after a single sequence (e.g. ``[CLS]``/``[SEP]``)."""
+
+    head: tuple[int, ...]
+    tail: tuple[int, ...]
 
 
-def special_tokens_wrap(tokenizer: PreTrainedTokenizerBase) -> tuple[list[int], list[int]]:
-    """Special ids the tokenizer puts before and after a single sequence (e.g. ``[CLS]``/``[SEP]``).
-
-    transformers 5 dropped ``build_inputs_with_special_tokens`` from tokenizers-backed
-    tokenizers, so we read the template off one probe encoding instead.
-    """
-    key = id(tokenizer)
-    if key not in _WRAPS:
-        bare = tokenizer("a", add_special_tokens=False)["input_ids"]
-        full = tokenizer("a", add_special_tokens=True)["input_ids"]
-        for i in range(len(full) - len(bare) + 1):
-            if full[i:i + len(bare)] == bare:
-                _WRAPS[key] = (full[:i], full[i + len(bare):])
-                break
-        else:
-            raise ValueError(f"cannot infer the special-token template of {type(tokenizer).__name__}")
-    return _WRAPS[key]
+def special_tokens_wrap(tokenizer: PreTrainedTokenizerBase) -> SpecialTokens:
+    """Read the single-sequence template off one probe encoding: transformers 5 dropped
+    ``build_inputs_with_special_tokens`` from tokenizers-backed tokenizers.  Callers that encode
+    many texts compute this once and pass it to ``encode_one`` (no module-level cache)."""
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for i in range(len(full) - len(bare) + 1):
+        if full[i:i + len(bare)] == bare:
+            return SpecialTokens(tuple(full[:i]), tuple(full[i + len(bare):]))
+    raise ValueError(f"cannot infer the special-token template of {type(tokenizer).__name__}")
 
 
 def encode_one(
-    tokenizer: PreTrainedTokenizerBase, text: TextOrIds, max_len: int, prefix: str = ""
+    tokenizer: PreTrainedTokenizerBase, text: TextOrIds, max_len: int, prefix: str = "",
+    special: SpecialTokens | None = None,
 ) -> dict[str, list[int]]:
     """Token ids (with specials) of one text, truncated to ``max_len`` like ``encode_plus(truncation='only_first')``."""
     if isinstance(text, str):
         ids = tokenizer.encode(prefix + text, add_special_tokens=False)
     else:
         ids = list(text)
-    head, tail = special_tokens_wrap(tokenizer)
-    budget = max(max_len - len(head) - len(tail), 0)
-    return {"input_ids": head + ids[:budget] + tail}
+    special = special or special_tokens_wrap(tokenizer)
+    budget = max(max_len - len(special.head) - len(special.tail), 0)
+    return {"input_ids": [*special.head, *ids[:budget], *special.tail]}
 
 
 class TrainDataset(tv_data.TrainDataset):
@@ -60,10 +59,11 @@ class TrainDataset(tv_data.TrainDataset):
     def __init__(self, data_args, dataset, tokenizer, trainer=None, settings: EncoderSettings | None = None):
         super().__init__(data_args, dataset, tokenizer, trainer)
         self.settings = settings or EncoderSettings()
+        self.special = special_tokens_wrap(tokenizer)
 
     def create_one_example(self, text_encoding: TextOrIds, is_query: bool = False):
         max_len = self.data_args.q_max_len if is_query else self.data_args.p_max_len
-        return encode_one(self.tok, text_encoding, max_len, self.settings.prefix(is_query))
+        return encode_one(self.tok, text_encoding, max_len, self.settings.prefix(is_query), self.special)
 
 
 class EncodeDataset(tv_data.EncodeDataset):
@@ -72,10 +72,11 @@ class EncodeDataset(tv_data.EncodeDataset):
     def __init__(self, dataset, tokenizer, max_len: int = 128, prefix: str = ""):
         super().__init__(dataset, tokenizer, max_len=max_len)
         self.prefix = prefix
+        self.special = special_tokens_wrap(tokenizer)
 
     def __getitem__(self, item):
         text_id, text = (self.encode_data[item][f] for f in self.input_keys)
-        return text_id, encode_one(self.tok, text, self.max_len, self.prefix)
+        return text_id, encode_one(self.tok, text, self.max_len, self.prefix, self.special)
 
 
 @dataclass

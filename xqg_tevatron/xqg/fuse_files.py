@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from xqg_tevatron.xqg.fusion import AGGREGATIONS
+from xqg_tevatron.xqg.fusion import AGGREGATIONS, check_aggregation, combine
 
 
 class _NpyRows:
@@ -48,9 +48,9 @@ class _NpyRows:
 
 def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str | Path, alpha: float,
                aggregation: str = "sum", chunk_rows: int = 65536, show_progress: bool = True) -> Path:
-    """Stream ``(1 - alpha) * p + alpha * AGG(q_1..q_k)`` row chunk by row chunk into ``output``."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {AGGREGATIONS}")
+    """Stream the fusion rule (``fusion.combine``) row chunk by row chunk into ``output``; each
+    passage has one generated query per file, so ``mean`` divides by the number of files."""
+    check_aggregation(aggregation)
     p = _NpyRows(passages)
     qs = [_NpyRows(q) for q in queries]
     for q in qs:
@@ -58,7 +58,6 @@ def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str 
             raise ValueError(f"{q.path}: shape {q.shape} differs from the passages' {p.shape} (rows must align)")
     output = Path(output)
     tmp = output.with_name(output.name + ".tmp")
-    scale = alpha / len(qs) if aggregation == "mean" and qs else alpha
     try:
         with open(tmp, "wb") as out:
             np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": p.shape})
@@ -69,7 +68,7 @@ def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str 
                     total = qs[0].read(start, stop)
                     for q in qs[1:]:
                         total += q.read(start, stop)
-                    fused = (1.0 - alpha) * fused + scale * total
+                    fused = combine(fused, total, np.full(stop - start, len(qs)), alpha, aggregation)
                 out.write(np.ascontiguousarray(fused, dtype=np.float32).tobytes())
         os.replace(tmp, output)
     finally:

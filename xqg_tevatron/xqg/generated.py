@@ -7,20 +7,6 @@ from typing import Iterable, Optional
 
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages
 
-LANGUAGES = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
-LANGUAGE_NAMES = {"en": "English", "ar": "Arabic", "bn": "Bengali", "fi": "Finnish", "ja": "Japanese", "ko": "Korean",
-                  "ru": "Russian", "te": "Telugu",
-                  # XQuAD's other languages (the real-question development track)
-                  "de": "German", "el": "Greek", "es": "Spanish", "hi": "Hindi", "ro": "Romanian", "th": "Thai",
-                  "tr": "Turkish", "vi": "Vietnamese", "zh": "Chinese"}
-
-
-def check_language_codes(languages: Iterable[str]) -> None:
-    """Refuse codes this plugin has no name for (a typo such as ``jp`` would match nothing)."""
-    unknown = [l for l in languages if l not in LANGUAGE_NAMES]
-    if unknown:
-        raise ValueError(f"unknown language code(s) {unknown}; known: {' '.join(sorted(LANGUAGE_NAMES))}")
-
 
 def select_queries(generated: Optional[dict[str, list[str]]], languages: Optional[Iterable[str]] = None,
                    n_per_lang: int = 0) -> list[str]:

@@ -10,7 +10,6 @@ is bounded by the chunk size; the merge holds only what FAISS itself stores.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -25,9 +24,10 @@ from tqdm.auto import tqdm
 from xqg_tevatron.chunking import atomic_write_text, iter_chunks
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
 from xqg_tevatron.index import IndexConfig, build_index, write_index_dir
-from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse
+from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse_grouped
 from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs
-from xqg_tevatron.xqg.generated import check_language_codes, load_generated_queries, select_queries
+from xqg_tevatron.languages import check_language_codes
+from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
 
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
@@ -92,19 +92,6 @@ class ChunkResult:
     stats: dict = field(default_factory=dict)
 
 
-def model_fingerprint(model_dir: str) -> str:
-    """sha256 over the weight and config files of a model directory (identifies the encoder)."""
-    h = hashlib.sha256()
-    root = Path(model_dir)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".pt"})
-    for p in files:
-        h.update(str(p.relative_to(root)).encode())
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 class XqgIndexer:
     """Encode a corpus chunk by chunk (this shard's chunks), then merge into a Pyserini index."""
 
@@ -119,17 +106,8 @@ class XqgIndexer:
 
     # ---------------------------------------------------------------- settings
     def settings(self) -> dict:
-        enc = self.encoder
         return {
-            "model": os.path.abspath(enc.model_dir),
-            "model_sha256": model_fingerprint(enc.model_dir),
-            "pooling": enc.settings.pooling,
-            "normalize": enc.settings.normalize,
-            "query_prefix": enc.settings.query_prefix,
-            "passage_prefix": enc.settings.passage_prefix,
-            "q_max_len": enc.config.q_max_len,
-            "p_max_len": enc.config.p_max_len,
-            "dim": enc.dim,
+            **self.encoder.manifest_settings(),
             "alpha": self.xqg.alpha,
             "aggregation": self.xqg.aggregation,
             "languages": self.xqg.languages,
@@ -165,7 +143,6 @@ class XqgIndexer:
         p_vecs = self.encoder.encode(texts, is_query=False, desc="passages")
         per_passage = [self._queries_for(p) for p in chunk]
         flat = [q for qs in per_passage for q in qs]
-        owner = np.repeat(np.arange(len(chunk)), [len(qs) for qs in per_passage]).astype(np.int64)
         q_vecs = self.encoder.encode(flat, is_query=self.xqg.generated_query_branch == "query",
                                      desc="generated queries", max_len=self.encoder.config.q_max_len) if flat else \
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
@@ -176,23 +153,31 @@ class XqgIndexer:
                  "with_generated_queries": with_any,
                  "queries_per_passage_min": min(sizes), "queries_per_passage_max": max(sizes)}
         if self.xqg.vector_mode == "multi":
-            # Pyserini's multi-passage convention: rows "docid#0" (the passage), "docid#1".. (its
-            # queries), searched with search.faiss --max-passage (max score per docid)
-            rows, ids, start = [], [], 0
-            for i, p in enumerate(chunk):
-                if MULTI_DELIMITER in p.docid:
-                    raise CorpusFormatError(f"{p.where}: docid {p.docid!r} contains {MULTI_DELIMITER!r}, which "
-                                            "--vector_mode multi uses to number a passage's rows")
-                n = len(per_passage[i])
-                rows += [p_vecs[i:i + 1], q_vecs[start:start + n]]
-                ids += [f"{p.docid}{MULTI_DELIMITER}{k}" for k in range(n + 1)]
-                start += n
-            vectors = np.concatenate(rows) if rows else p_vecs
-            stats["rows"] = len(ids)
-            return ChunkResult(vectors.astype(np.float32), ids, stats)
-        vectors = fuse(p_vecs, q_vecs, owner, self.xqg.alpha, self.xqg.aggregation)
+            return self._multi_rows(chunk, p_vecs, q_vecs, sizes, stats)
+        vectors = fuse_grouped(p_vecs, q_vecs, sizes, self.xqg.alpha, self.xqg.aggregation)
         stats["rows"] = len(chunk)
         return ChunkResult(vectors, [p.docid for p in chunk], stats)
+
+    @staticmethod
+    def _multi_rows(chunk: list[Passage], p_vecs: np.ndarray, q_vecs: np.ndarray, sizes: list[int],
+                    stats: dict) -> ChunkResult:
+        """Pyserini's multi-passage convention: rows ``docid#0`` (the passage), ``docid#1``.. (its
+        queries), searched with max score per docid.  Laid out with index arithmetic, not a scan
+        of every query per passage."""
+        for p in chunk:
+            if MULTI_DELIMITER in p.docid:
+                raise CorpusFormatError(f"{p.where}: docid {p.docid!r} contains {MULTI_DELIMITER!r}, which "
+                                        "--vector_mode multi uses to number a passage's rows")
+        rows_per = np.asarray(sizes, dtype=np.int64) + 1
+        passage_rows = np.concatenate([[0], np.cumsum(rows_per)[:-1]]).astype(np.int64)
+        vectors = np.empty((int(rows_per.sum()), p_vecs.shape[1]), dtype=np.float32)
+        is_query_row = np.ones(len(vectors), dtype=bool)
+        is_query_row[passage_rows] = False
+        vectors[passage_rows] = p_vecs
+        vectors[is_query_row] = q_vecs  # queries are already in passage order
+        ids = [f"{p.docid}{MULTI_DELIMITER}{k}" for p, n in zip(chunk, sizes) for k in range(n + 1)]
+        stats["rows"] = len(ids)
+        return ChunkResult(vectors, ids, stats)
 
     def _chunk_paths(self, c: int) -> tuple[Path, Path, Path]:
         stem = self.work_dir / f"chunk-{c:06d}"

@@ -1,0 +1,167 @@
+"""The search and evaluate stages: typed hits, TREC runs, multi-vector collapse, translation,
+timing, the per-language table, and the query encoder against Pyserini's own."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from xqg_tevatron.corpus import iter_passages, read_topics
+from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_corpus_jsonl
+from xqg_tevatron.evaluation.table import evaluate_run_table
+from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
+from xqg_tevatron.latency import format_results, summarise
+from xqg_tevatron.search import Hit, IndexSearcher, SearchConfig, collapse_rows, run_topics, time_queries
+from xqg_tevatron.trec_run import read_trec_run
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory, tiny_model, prepared) -> dict[str, Path]:
+    """A plain and a multi-vector index of the embedded corpus (tiny model, 2 queries per language)."""
+    root = tmp_path_factory.mktemp("search")
+    gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=2))
+    passages = list(iter_passages([prepared.corpus_file]))
+    for p in passages:
+        p.generated_queries = {lang: gen.queries(p, lang) for lang in ("ja", "ru")}
+    corpus = write_corpus_jsonl(passages, root / "corpus.xqg.jsonl")
+    out = {}
+    for name, extra in (("plain", ["--alpha", "0"]), ("multi", ["--vector_mode", "multi", "--n_per_lang", "2"])):
+        out[name] = root / name
+        run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(tiny_model), "--encode_in_path",
+                str(corpus), "--encoded_save_path", str(out[name]), "--per_device_eval_batch_size", "32",
+                "--q_max_len", "24", "--p_max_len", "48", "--disable_tqdm", "true", *extra)
+    return out
+
+
+def test_collapse_rows_keeps_each_passages_best_row():
+    hits = [Hit("a#2", 0.9), Hit("b#0", 0.8), Hit("a#0", 0.7), Hit("c#1", 0.6), Hit("b#3", 0.5)]
+    assert collapse_rows(hits, 10) == [Hit("a", 0.9), Hit("b", 0.8), Hit("c", 0.6)]
+    assert collapse_rows(hits, 2) == [Hit("a", 0.9), Hit("b", 0.8)]
+
+
+def test_search_scores_are_dot_products_and_batch_equals_single(indexes, tiny_model, prepared, tmp_path):
+    searcher = IndexSearcher(indexes["plain"], config=SearchConfig(k=10))
+    assert searcher.encoder_dir == str(Path(tiny_model).resolve()) and searcher.kind == "dense"
+    topics = read_topics(prepared.topics_dev)[:12]
+    run = run_topics(searcher, topics, tmp_path / "run.trec", tag="plain")
+    ranked = read_trec_run(run.run_file)
+    assert list(ranked) == [q for q, _ in topics] and all(len(d) == 10 for d in ranked.values())
+    index = faiss.read_index(str(indexes["plain"] / "index"))
+    docids = (indexes["plain"] / "docid").read_text().split()
+    qv = searcher.encode([t for _, t in topics])
+    for (qid, text), v in zip(topics, qv):
+        single = searcher.search(text)
+        scores = index.reconstruct_n(0, index.ntotal) @ v
+        row = {d: i for i, d in enumerate(docids)}
+        # each hit's score is its own dot product, and they are the 10 best (ties may swap docids)
+        assert [h.score for h in single] == pytest.approx([float(scores[row[h.docid]]) for h in single], abs=1e-4)
+        assert [h.score for h in single] == pytest.approx(sorted(scores, reverse=True)[:10], abs=1e-4)
+        batch_scores = {d: float(scores[row[d]]) for d in ranked[qid]}
+        assert sorted(batch_scores.values(), reverse=True) == pytest.approx([h.score for h in single], abs=1e-4)
+
+
+def test_multi_vector_index_is_collapsed_per_passage(indexes, prepared):
+    searcher = IndexSearcher(indexes["multi"], config=SearchConfig(k=15))
+    assert searcher.kind == "multi" and searcher.depth == 5  # passage + 2 ja + 2 ru rows
+    qids, texts = zip(*read_topics(prepared.topics_dev)[:5])
+    for qid, hits in searcher.search_many(list(qids), list(texts)).items():
+        ids = [h.docid for h in hits]
+        assert len(ids) == 15 and len(set(ids)) == 15 and not any("#" in d for d in ids)
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_translation_changes_the_query_only(indexes, prepared):
+    class Upper:  # a deterministic "translation" whose effect is visible in the vectors
+        def translate(self, text: str) -> str:
+            return "official language currency"
+
+    plain = IndexSearcher(indexes["plain"])
+    translated = IndexSearcher(indexes["plain"], translator=Upper(), query_encoder=plain.query_encoder)
+    assert translated.kind == "translate"
+    a = translated.search("x")
+    b = plain.search("official language currency")
+    assert a == b
+
+
+def test_time_queries_and_latency_report(indexes, prepared):
+    searcher = IndexSearcher(indexes["plain"], config=SearchConfig(k=5))
+    texts = [t for _, t in read_topics(prepared.topics_dev)[:8]]
+    ms = time_queries(searcher, texts, warmup=2)
+    assert len(ms) == 8 and all(m > 0 for m in ms)
+    r = summarise("plain", searcher.kind, indexes["plain"], ms)
+    assert r.queries == 8 and r.p50_ms == pytest.approx(float(np.percentile(ms, 50)), abs=1e-3)
+    assert r.qps == pytest.approx(1000 / np.mean(ms), rel=1e-2) and r.rows == len(list(iter_passages([
+        prepared.corpus_file])))
+    assert "plain" in format_results([r])
+
+
+def test_search_cli_writes_run_and_refuses_foreign_dirs(indexes, prepared, tmp_path):
+    run = tmp_path / "cli.trec"
+    proc = run_cli("-m", "xqg_tevatron.search", "--index", str(indexes["plain"]), "--topics", str(prepared.topics_dev),
+                   "--output", str(run), "--hits", "7")
+    assert "ms/query" in proc.stdout
+    assert all(len(d) == 7 for d in read_trec_run(run).values())
+    bad = subprocess.run([sys.executable, "-m", "xqg_tevatron.search", "--index", str(tmp_path), "--topics",
+                          str(prepared.topics_dev), "--output", str(tmp_path / "x.trec")], capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "xqg_manifest.json" in bad.stderr
+    assert not (tmp_path / "x.trec").exists()
+
+
+def test_results_table_equals_scores_computed_from_the_run(indexes, prepared, tmp_path):
+    searcher = IndexSearcher(indexes["plain"], config=SearchConfig(k=20))
+    run = run_topics(searcher, read_topics(prepared.topics_dev), tmp_path / "run.trec", tag="t").run_file
+    table = evaluate_run_table(run, prepared.qrels_dev, prepared.questions_dev, ("recall.20", "recip_rank"))
+    qrels = read_qrels(prepared.qrels_dev)
+    ranked: dict[str, list[tuple[float, str]]] = {}
+    for line in run.read_text().splitlines():
+        qid, _, doc, _, score, _ = line.split()
+        ranked.setdefault(qid, []).append((float(score), doc))
+    # trec_eval ranks by the score column (ties: docid descending), not by the rank column
+    ranked = {q: [d for _, d in sorted(v, reverse=True)] for q, v in ranked.items()}
+    lang = {q.qid: q.lang for q in read_questions(prepared.questions_dev)}
+    per_lang: dict[str, list[float]] = {}
+    for qid, rel in qrels.items():
+        docs = ranked.get(qid, [])
+        rr = next((1 / (i + 1) for i, d in enumerate(docs) if d in rel), 0.0)
+        per_lang.setdefault(lang[qid], []).append(rr)
+    own = {l: float(np.mean(v)) for l, v in per_lang.items()}
+    for l, v in own.items():
+        assert table.scores[l]["recip_rank"] == pytest.approx(v, abs=1e-4)
+    assert table.avg("recip_rank") == pytest.approx(np.mean(list(own.values())), abs=1e-4)
+    assert table.languages == sorted(own)
+
+
+def test_results_table_refuses_a_run_of_another_data_set(tmp_path, prepared):
+    run = tmp_path / "other.trec"
+    run.write_text("dev-ar-000 Q0 t1 1 1.0 x\nzz-9 Q0 t1 1 1.0 x\n", encoding="utf-8")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("dev-ar-000 0 t1 1\nzz-9 0 t1 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not in .*same data set"):
+        evaluate_run_table(run, qrels, prepared.questions_dev, ("recip_rank",))
+
+
+@pytest.mark.parametrize("backend,min_cos,min_cos_long", [("torch", 0.999, 0.999), ("onnx", 0.999, 0.999),
+                                                          ("onnx-int8", 0.95, 0.9)])
+def test_query_encoder_matches_pyserini(demo_encoder, prepared, tmp_path, backend, min_cos, min_cos_long):
+    from xqg_tevatron.pyserini import bootstrap
+
+    bootstrap()
+    from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
+
+    texts = [t for _, t in read_topics(prepared.topics_dev)[::20]] + ["x " * 600]  # one beyond 512 tokens
+    ref = np.stack([pyserini_query_encoder(str(demo_encoder)).encode(t) for t in texts])
+    enc = XqgQueryEncoder(str(demo_encoder), QueryEncoderConfig(backend=backend, batch_size=4,
+                                                                 cache_dir=str(tmp_path / "cache")))
+    batch, single = enc.encode_batch(texts), np.stack([enc.encode(t) for t in texts])
+    for got in (batch, single):
+        cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+        assert cos[:-1].min() > min_cos and cos[-1] > min_cos_long, (backend, cos)
+    if backend != "torch":  # exported once, with what it was exported from
+        export = json.loads(next((tmp_path / "cache").rglob("export.json")).read_text())
+        assert export["quantized_int8"] == (backend == "onnx-int8") and export["settings"]["pooling"] == "mean"

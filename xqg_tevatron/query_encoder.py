@@ -1,0 +1,197 @@
+"""Query encoder for Pyserini's ``FaissSearcher``: the model's own query branch, pooling and
+prefix, batched, under ``torch.inference_mode``, optionally through ONNX Runtime with int8
+weights.
+
+Why not Pyserini's ``AutoQueryEncoder``: it encodes one query per call with autograd
+bookkeeping on, loads only the root model (an untied Tevatron query tower or a pooler head is
+silently ignored) and takes pooling/prefix on the command line, where a wrong flag goes
+unnoticed.  This class implements the same ``QueryEncoder`` interface (``encode`` for
+``search``, ``encode_batch`` for ``batch_search``), so a ``FaissSearcher`` built with it is
+Pyserini's own searcher; only query encoding differs.  Tokenisation matches Pyserini's
+(special tokens, truncation at the tokenizer's limit unless ``max_length`` is given), so the
+float path reproduces Pyserini's vectors.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from pyserini.encode import QueryEncoder
+from transformers import AutoTokenizer
+
+from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+ONNX_OPSET = 17
+
+
+@dataclass
+class QueryEncoderConfig:
+    """How queries are encoded.  ``backend``: ``torch`` (float32), ``onnx`` (ONNX Runtime, float32)
+    or ``onnx-int8`` (ONNX Runtime, dynamically quantised int8 weights: faster on CPU, may cost
+    accuracy, so report MRR for it).  ``max_length`` None: the tokenizer's own limit, as Pyserini."""
+
+    backend: str = "torch"
+    batch_size: int = 64
+    max_length: Optional[int] = None
+    device: str = "cpu"
+    threads: Optional[int] = None  # intra-op threads (None: the library default)
+    cache_dir: Optional[str] = None  # where exported ONNX models go (default: see onnx_cache_dir)
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"query encoder backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.backend != "torch" and self.device != "cpu":
+            raise ValueError("the ONNX backends run on CPU here; use backend 'torch' on a GPU")
+
+
+class _QueryTower(torch.nn.Module):
+    """input_ids, attention_mask -> pooled (and normalised) query vectors: what is exported."""
+
+    def __init__(self, model: DenseModelForInference):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_query({"input_ids": input_ids, "attention_mask": attention_mask})[1]
+
+
+def onnx_cache_dir(model_dir: str, quantized: bool, cache_dir: Optional[str] = None) -> Path:
+    """One folder per (model weights, quantisation): a retrained model never reuses a stale export."""
+    from xqg_tevatron.workdir import default_cache_dir, model_fingerprint
+
+    key = hashlib.sha256(f"{model_fingerprint(model_dir)}:{quantized}:{ONNX_OPSET}".encode()).hexdigest()[:16]
+    return Path(cache_dir or default_cache_dir()) / "onnx-query" / f"{Path(model_dir).name}-{key}"
+
+
+class XqgQueryEncoder(QueryEncoder):
+    """Pyserini ``QueryEncoder`` over a Tevatron bi-encoder saved by this plugin (or any HF
+    encoder with an ``xqg_encoder.json``)."""
+
+    def __init__(self, model_dir: str, config: QueryEncoderConfig | None = None):
+        super().__init__()
+        self.config = config or QueryEncoderConfig()
+        self.model_dir = str(model_dir)
+        self.settings = EncoderSettings.load(self.model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.has_model = True
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        model = DenseModelForInference.load(self.model_dir).to(self.config.device)
+        self.dim = int(model.lm_q.config.hidden_size) if model.pooler is None else int(model.pooler._config["output_dim"])
+        self._tower = _QueryTower(model).eval()
+        self._session = None
+        if self.config.backend != "torch":
+            self._session = self._onnx_session(quantized=self.config.backend == "onnx-int8")
+            self._tower = None  # the session replaces the torch weights
+
+    # ------------------------------------------------------------------ Pyserini interface
+    def encode(self, query: str, **_: object) -> np.ndarray:
+        """One query -> ``(dim,)`` float32 (``FaissSearcher.search``)."""
+        return self.encode_batch([query])[0]
+
+    def encode_batch(self, queries: Sequence[str]) -> np.ndarray:
+        """Many queries -> ``(n, dim)`` float32 in input order (``FaissSearcher.batch_search``).
+        Sorted by length and padded per batch, so padding costs little; masks hide it."""
+        if len(queries) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        texts = [self.settings.query_prefix + q for q in queries]
+        lengths = [len(x) for x in self._token_ids(texts)]
+        order = np.argsort([-n for n in lengths], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        bs = self.config.batch_size
+        for start in range(0, len(order), bs):
+            idx = order[start:start + bs]
+            batch = self.tokenizer([texts[i] for i in idx], add_special_tokens=True, padding="longest",
+                                   truncation=True, max_length=self._max_length(), return_tensors="np",
+                                   return_token_type_ids=False)
+            out[idx] = self._run(batch["input_ids"].astype(np.int64), batch["attention_mask"].astype(np.int64))
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _max_length(self) -> int:
+        limit = self.tokenizer.model_max_length
+        limit = limit if limit and limit < 1_000_000 else 512
+        return min(self.config.max_length or limit, limit)
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=True, truncation=True,
+                              max_length=self._max_length())["input_ids"]
+
+    def _run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if self._session is not None:
+            return self._session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
+        with torch.inference_mode():
+            ids = torch.from_numpy(input_ids).to(self.config.device)
+            mask = torch.from_numpy(attention_mask).to(self.config.device)
+            return self._tower(ids, mask).float().cpu().numpy()
+
+    def _onnx_session(self, quantized: bool):
+        """Export the query tower once (cached per model fingerprint), quantise it if asked,
+        and open an ONNX Runtime session."""
+        import onnxruntime as ort
+
+        folder = onnx_cache_dir(self.model_dir, quantized, self.config.cache_dir)
+        model_file = folder / "query_tower.onnx"
+        if not model_file.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(folder / "export.json", json.dumps({
+                "model_dir": os.path.abspath(self.model_dir), "quantized_int8": quantized, "opset": ONNX_OPSET,
+                "settings": asdict(self.settings)}, indent=2))
+            export_query_tower(self._tower, self.tokenizer, model_file, quantized)
+        options = ort.SessionOptions()
+        if self.config.threads:
+            options.intra_op_num_threads = self.config.threads
+        return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+
+def export_query_tower(tower: torch.nn.Module, tokenizer, path: Path, quantized: bool) -> Path:
+    """ONNX export with dynamic batch and length, then (optionally) dynamic int8 quantisation of
+    the weights (``onnxruntime.quantization.quantize_dynamic``); written under temporary names
+    and renamed, so an interrupted export is never picked up as a model."""
+    sample = tokenizer(["query: a b c", "query: a"], padding="longest", return_tensors="pt",
+                       return_token_type_ids=False)
+    float_path = path.with_name(f"{path.stem}.{os.getpid()}.float.onnx")
+    final_tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.onnx")
+    try:
+        with warnings.catch_warnings():  # tracer chatter about constant-folded shape checks
+            warnings.simplefilter("ignore")
+            torch.onnx.export(tower.cpu(), (sample["input_ids"], sample["attention_mask"]), str(float_path),
+                              input_names=["input_ids", "attention_mask"], output_names=["reps"],
+                              dynamic_axes={"input_ids": {0: "batch", 1: "length"},
+                                            "attention_mask": {0: "batch", 1: "length"}, "reps": {0: "batch"}},
+                              opset_version=ONNX_OPSET, dynamo=False)
+        if quantized:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(float_path), str(final_tmp), weight_type=QuantType.QInt8)
+        else:
+            os.replace(float_path, final_tmp)
+        os.replace(final_tmp, path)
+    finally:
+        float_path.unlink(missing_ok=True)
+        final_tmp.unlink(missing_ok=True)
+    return path
+
+
+def pyserini_query_encoder(model_dir: str):
+    """Pyserini's own ``AutoQueryEncoder`` configured from the model's ``xqg_encoder.json``
+    (the reference the fast encoder is compared with)."""
+    from pyserini.encode import AutoQueryEncoder
+
+    s = EncoderSettings.load(model_dir)
+    prefix = s.query_prefix.strip() or None  # pyserini adds the space itself
+    return AutoQueryEncoder(model_dir, pooling=s.pooling, l2_norm=s.normalize, prefix=prefix)
+
+
+__all__ = ["BACKENDS", "QueryEncoderConfig", "XqgQueryEncoder", "pyserini_query_encoder"]

@@ -1,0 +1,245 @@
+"""The search stage: a Pyserini FAISS index (+ its ``xqg_manifest.json``) and topics in, a TREC
+run out.
+
+One place for everything query-time: it opens the index with Pyserini's ``FaissSearcher``,
+encodes queries with the encoder the manifest names (its own pooling / prefix, see
+``query_encoder.py``), searches dense, multi-vector (rows ``docid#k``, max score per passage,
+as ``search.faiss --max-passage``) or query-translation (dictionary-translate the query to
+English first), returns typed hits, writes TREC runs and times queries.  The demo, the study,
+the latency report and the benchmarks all call this module; none keeps its own loop.
+
+    python -m xqg_tevatron.search --index indexes/xqg --topics topics.dev.tsv --output run.trec \\
+        [--hits 100 --query_encoder torch|onnx|onnx-int8|pyserini --translate --threads 1]
+
+Any index this plugin writes is also a plain Pyserini index: ``python -m xqg_tevatron.pyserini
+search.faiss --index ... --encoder-class auto`` reads it unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Protocol, Sequence
+
+import numpy as np
+
+from xqg_tevatron.index import require_manifest
+from xqg_tevatron.trec_run import write_trec_run
+from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
+
+logger = logging.getLogger(__name__)
+QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
+
+
+class Translator(Protocol):
+    def translate(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Hit:
+    docid: str
+    score: float
+
+
+@dataclass
+class SearchConfig:
+    """How an index is searched.  ``query_encoder``: the plugin's encoder (``torch``, ``onnx``,
+    ``onnx-int8``; see query_encoder.py) or Pyserini's own ``AutoQueryEncoder`` (``pyserini``)."""
+
+    k: int = 100
+    query_encoder: str = "torch"
+    batch_size: int = 64
+    threads: int = 1
+    max_query_length: Optional[int] = None
+
+    def __post_init__(self):
+        if self.query_encoder not in QUERY_ENCODERS:
+            raise ValueError(f"query_encoder must be one of {QUERY_ENCODERS}, got {self.query_encoder!r}")
+        if self.k < 1:
+            raise ValueError(f"k must be >= 1, got {self.k}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+
+def multi_depth(manifest: dict) -> int:
+    """How much deeper a multi-vector index is searched: rows per passage, rounded up, so the
+    top-k rows still cover k distinct passages in the common case."""
+    return max(1, math.ceil(manifest.get("rows", 1) / max(manifest.get("passages", 1), 1)))
+
+
+def collapse_rows(hits: Sequence[Hit], k: int) -> list[Hit]:
+    """Multi-vector rows ``docid#i`` ranked by score -> the first (= max) row of each passage."""
+    seen: dict[str, float] = {}
+    for h in hits:
+        docid = h.docid.rsplit(MULTI_DELIMITER, 1)[0]
+        if docid not in seen:
+            seen[docid] = h.score
+            if len(seen) == k:
+                break
+    return [Hit(d, s) for d, s in seen.items()]
+
+
+def build_query_encoder(model_dir: str, config: SearchConfig):
+    if config.query_encoder == "pyserini":
+        from xqg_tevatron.query_encoder import pyserini_query_encoder
+
+        return pyserini_query_encoder(model_dir)
+    from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder
+
+    return XqgQueryEncoder(model_dir, QueryEncoderConfig(backend=config.query_encoder, batch_size=config.batch_size,
+                                                         max_length=config.max_query_length,
+                                                         threads=config.threads))
+
+
+class IndexSearcher:
+    """Search one index.  The vector layout (fused or multi-vector) comes from the manifest;
+    ``translator`` turns this into the query-translation baseline."""
+
+    def __init__(self, index_dir: str | Path, encoder_dir: str | Path | None = None, config: SearchConfig | None = None,
+                 translator: Optional[Translator] = None, query_encoder=None, vectors_only: bool = False):
+        """``vectors_only``: no query encoder is loaded; queries are given as vectors (benchmarks
+        that isolate the index cost)."""
+        from xqg_tevatron.pyserini import bootstrap
+
+        bootstrap()
+        import faiss
+        from pyserini.search.faiss import FaissSearcher
+
+        self.config = config or SearchConfig()
+        self.index_dir = Path(index_dir)
+        self.manifest = require_manifest(self.index_dir)
+        self.encoder_dir = str(encoder_dir or self.manifest.get("model") or "")
+        if not vectors_only and (not self.encoder_dir or not Path(self.encoder_dir).is_dir()):
+            raise FileNotFoundError(f"{self.index_dir}: no encoder directory (the manifest names "
+                                    f"{self.manifest.get('model')!r}); pass one explicitly")
+        self.multi = self.manifest.get("vector_mode") == "multi"
+        self.depth = multi_depth(self.manifest) if self.multi else 1
+        self.translator = translator
+        faiss.omp_set_num_threads(self.config.threads)
+        self.query_encoder = None if vectors_only else (query_encoder or build_query_encoder(self.encoder_dir, self.config))
+        self.searcher = FaissSearcher(str(self.index_dir), self.query_encoder)
+
+    @property
+    def kind(self) -> str:
+        return "translate" if self.translator is not None else ("multi" if self.multi else "dense")
+
+    def _query_text(self, text: str) -> str:
+        return self.translator.translate(text) if self.translator is not None else text
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors, batched where the encoder can (Pyserini's encodes one at a time)."""
+        texts = [self._query_text(t) for t in texts]
+        if hasattr(self.query_encoder, "encode_batch"):
+            return np.asarray(self.query_encoder.encode_batch(texts), dtype=np.float32)
+        return np.stack([self.query_encoder.encode(t) for t in texts]).astype(np.float32)
+
+    def search(self, query: str | np.ndarray, k: Optional[int] = None) -> list[Hit]:
+        """One query, as a live service sees it: encode + search (+ translation first); a
+        ``(1, dim)`` vector is searched as is."""
+        k = k or self.config.k
+        if isinstance(query, str):
+            if self.query_encoder is None:
+                raise ValueError("this searcher was opened for vectors only")
+            query = self._query_text(query)
+        hits = self.searcher.search(query, k=k * self.depth, threads=self.config.threads)
+        return self._finish([Hit(h.docid, float(h.score)) for h in hits], k)
+
+    def search_many(self, qids: Sequence[str], texts: Sequence[str], k: Optional[int] = None) -> dict[str, list[Hit]]:
+        """Many queries: batch-encoded, then one FAISS batch search."""
+        if len(qids) != len(texts):
+            raise ValueError("qids and texts differ in length")
+        k = k or self.config.k
+        if not qids:
+            return {}
+        found = self.searcher.batch_search(self.encode(texts), list(qids), k=k * self.depth,
+                                           threads=self.config.threads)
+        return {q: self._finish([Hit(h.docid, float(h.score)) for h in found[q]], k) for q in qids}
+
+    def _finish(self, hits: list[Hit], k: int) -> list[Hit]:
+        return collapse_rows(hits, k) if self.multi else hits[:k]
+
+
+def time_queries(searcher: IndexSearcher, texts: Sequence[str | np.ndarray], k: Optional[int] = None,
+                 warmup: int = 3) -> list[float]:
+    """Milliseconds per query, one query at a time (encoding + search), after ``warmup`` calls;
+    vectors instead of texts time the index alone."""
+    for t in texts[:warmup]:
+        searcher.search(t, k)
+    out = []
+    for t in texts:
+        started = time.perf_counter()
+        searcher.search(t, k)
+        out.append((time.perf_counter() - started) * 1000.0)
+    return out
+
+
+@dataclass
+class SearchRun:
+    run_file: Path
+    queries: int
+    seconds: float
+
+    @property
+    def ms_per_query(self) -> float:
+        return 1000.0 * self.seconds / max(self.queries, 1)
+
+
+def run_topics(searcher: IndexSearcher, topics: Sequence[tuple[str, str]], run_file: str | Path, tag: str,
+               k: Optional[int] = None) -> SearchRun:
+    """Search every topic (batched) and write the TREC run; the time covers encoding + search."""
+    started = time.perf_counter()
+    ranking = searcher.search_many([q for q, _ in topics], [t for _, t in topics], k)
+    seconds = time.perf_counter() - started
+    path = write_trec_run({q: [(h.docid, h.score) for h in hits] for q, hits in ranking.items()}, run_file, tag)
+    return SearchRun(path, len(topics), seconds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.corpus import CorpusFormatError, read_topics
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", required=True, help="index directory written by driver.encode (with manifest)")
+    parser.add_argument("--topics", required=True, help="topics tsv: qid<TAB>text")
+    parser.add_argument("--output", required=True, help="TREC run to write")
+    parser.add_argument("--encoder", help="query encoder model directory (default: the one the manifest names)")
+    parser.add_argument("--hits", type=int, default=100)
+    parser.add_argument("--query_encoder", choices=QUERY_ENCODERS, default="torch")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--translate", action="store_true",
+                        help="query-translation baseline: dictionary-translate each query to English first")
+    parser.add_argument("--languages", nargs="+", help="with --translate: source languages (default: XOR-TyDi's)")
+    parser.add_argument("--word_lists", nargs="+", default=[], help="with --translate: LANG=PATH or 'freedict'")
+    parser.add_argument("--tag", help="run tag (default: the index folder name)")
+    args = parser.parse_args(argv)
+    try:
+        require_manifest(args.index)
+        topics = read_topics(args.topics)
+        if not topics:
+            raise CorpusFormatError(f"{args.topics}: no topics")
+        config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, batch_size=args.batch_size,
+                              threads=args.threads)
+        translator = None
+        if args.translate:
+            from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
+            from xqg_tevatron.lexicon import resolve_word_lists
+            from xqg_tevatron.translate import DictionaryTranslator
+
+            langs = args.languages or list(XOR_TYDI_LANGUAGES)
+            translator = DictionaryTranslator(langs, word_lists=resolve_word_lists(args.word_lists, langs))
+        searcher = IndexSearcher(args.index, args.encoder, config, translator)
+        done = run_topics(searcher, topics, args.output, args.tag or Path(args.index).name.replace(" ", "_"))
+    except (ValueError, FileNotFoundError) as exc:  # CorpusFormatError included
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{done.run_file}: {done.queries} queries, {done.ms_per_query:.1f} ms/query "
+          f"({searcher.kind}, query encoder {config.query_encoder})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
