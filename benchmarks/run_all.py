@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-for script in ("bench_encode_throughput.py", "bench_fuse_memory.py", "bench_search_latency.py"):
+for script in ("bench_encode_throughput.py", "bench_fuse_memory.py", "bench_search_latency.py",
+               "bench_query_encoder.py", "bench_generate.py"):
     print(f"\n=== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -95,6 +95,11 @@ def train(argv: list[str]) -> int:
 # --------------------------------------------------------------------------------------- generate
 @dataclass
 class SamplingConfig:
+    """What is generated, identical for every backend.  ``max_length`` counts the decoder start
+    token as HF ``generate`` does for encoder-decoders (so at most ``max_length - 1`` new tokens);
+    ``min_new_tokens`` > 0 forces a minimum (benchmarks force equal lengths); ``greedy`` turns
+    sampling off (to check that two backends are the same model)."""
+
     n_per_lang: int = 5
     top_k: int = 10
     max_length: int = 32
@@ -102,11 +107,49 @@ class SamplingConfig:
     batch_size: int = 16
     seed: int = 42
     device: str = "cpu"
+    temperature: float = 1.0
+    min_new_tokens: int = 0
+    greedy: bool = False
+
+    def __post_init__(self):
+        if self.max_length < 2:
+            raise ValueError(f"max_length must be >= 2 (the decoder start token + 1), got {self.max_length}")
+        if self.top_k < 1 or self.temperature <= 0 or self.batch_size < 1 or self.n_per_lang < 1:
+            raise ValueError("top_k, batch_size and n_per_lang must be >= 1 and temperature > 0")
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"min_new_tokens {self.min_new_tokens} > max new tokens {self.max_new_tokens}")
+
+    @property
+    def max_new_tokens(self) -> int:
+        return self.max_length - 1
 
 
-class Seq2SeqQueryGenerator:
-    """``(passages, lang) -> n sampled questions each``; seeded per (first docid, lang) so that a
-    resumed or sharded run reproduces exactly what an uninterrupted run writes."""
+class BatchedGenerator:
+    """``(passages, lang) -> n questions each``, batch by batch; each batch is seeded by (its first
+    docid, lang, seed), so a resumed or sharded run reproduces exactly what an uninterrupted run
+    writes.  Backends implement ``_generate(prompts, seed) -> n texts per prompt``."""
+
+    config: SamplingConfig
+
+    def __call__(self, passages: list[Passage], lang: str) -> list[list[str]]:
+        cfg = self.config
+        out: list[list[str]] = []
+        for start in range(0, len(passages), cfg.batch_size):
+            batch = passages[start:start + cfg.batch_size]
+            seed = zlib.crc32(f"{batch[0].docid}\t{lang}\t{cfg.seed}".encode())
+            out += self._generate([make_prompt(lang, p.title, p.text) for p in batch], seed)
+        return out
+
+    def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:
+        raise NotImplementedError
+
+    def _split(self, texts: list[str], n_prompts: int) -> list[list[str]]:
+        n = self.config.n_per_lang
+        return [[t.strip() for t in texts[i * n:(i + 1) * n]] for i in range(n_prompts)]
+
+
+class Seq2SeqQueryGenerator(BatchedGenerator):
+    """Hugging Face ``generate`` (the reference backend)."""
 
     def __init__(self, model_dir: str, config: Optional[SamplingConfig] = None):
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -116,42 +159,67 @@ class Seq2SeqQueryGenerator:
         self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).to(self.config.device).eval()
 
     @torch.inference_mode()
-    def __call__(self, passages: list[Passage], lang: str) -> list[list[str]]:
+    def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:
         cfg = self.config
-        out: list[list[str]] = []
-        for start in range(0, len(passages), cfg.batch_size):
-            batch = passages[start:start + cfg.batch_size]
-            torch.manual_seed(zlib.crc32(f"{batch[0].docid}\t{lang}\t{cfg.seed}".encode()))
-            enc = self.tokenizer([make_prompt(lang, p.title, p.text) for p in batch], max_length=cfg.max_input_length,
-                                 truncation=True, padding=True, return_tensors="pt").to(cfg.device)
-            generated = self.model.generate(**enc, do_sample=True, top_k=cfg.top_k, max_length=cfg.max_length,
-                                            num_return_sequences=cfg.n_per_lang)
-            texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
-            for i in range(len(batch)):
-                out.append([t.strip() for t in texts[i * cfg.n_per_lang:(i + 1) * cfg.n_per_lang]])
-        return out
+        torch.manual_seed(seed)
+        enc = self.tokenizer(prompts, max_length=cfg.max_input_length, truncation=True, padding=True,
+                             return_tensors="pt").to(cfg.device)
+        sampling = {} if cfg.greedy else {"top_k": cfg.top_k, "temperature": cfg.temperature}
+        generated = self.model.generate(**enc, **sampling, do_sample=not cfg.greedy, num_beams=1,
+                                        max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.min_new_tokens or None,
+                                        num_return_sequences=cfg.n_per_lang)
+        return self._split(self.tokenizer.batch_decode(generated, skip_special_tokens=True), len(prompts))
+
+
+BACKENDS = ("hf", "ct2")
 
 
 def generate(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="xqg_tevatron.generate.seq2seq generate")
-    parser.add_argument("--model", required=True, help="trained seq2seq generator directory")
+    parser.add_argument("--model", required=True, help="trained seq2seq generator directory (HF format)")
     add_job_arguments(parser)
+    parser.add_argument("--backend", choices=BACKENDS, default="hf",
+                        help="hf: transformers generate; ct2: CTranslate2 (converted once, cached beside the model)")
+    parser.add_argument("--compute_type", default="default",
+                        help="ct2 only: int8 | int8_float32 | int16 | float32 | float16 | int8_float16 | bfloat16 "
+                             "(what the device supports; 'default': float32 as converted)")
+    parser.add_argument("--ct2_dir", help="ct2 only: where the converted model lives (default <model>.ct2)")
+    parser.add_argument("--threads", type=int, default=0, help="ct2 only: intra-op threads (0: all cores)")
     parser.add_argument("--top_k", type=int, default=10)
-    parser.add_argument("--max_length", type=int, default=32)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--max_length", type=int, default=32, help="decoder length incl. the start token (HF's)")
     parser.add_argument("--max_input_length", type=int, default=256, help="prompt tokens read (DSI-QG: 256)")
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length, args.batch_size,
-                              args.seed, args.device)
-    if not Path(args.model).is_dir():
-        print(f"error: generator model directory not found: {args.model}", file=sys.stderr)
+    try:
+        sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length,
+                                  args.batch_size, args.seed, args.device, args.temperature)
+        if not Path(args.model).is_dir():
+            raise FileNotFoundError(f"generator model directory not found: {args.model}")
+        if args.backend == "ct2":
+            from xqg_tevatron.generate.ct2_backend import check_compute_type
+
+            check_compute_type(args.compute_type, args.device)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     settings = {"kind": "seq2seq", "model": str(Path(args.model).resolve()),
                 "model_sha256": model_fingerprint(args.model), **dataclasses.asdict(sampling)}
-    settings.pop("device")  # where it runs does not change what it writes
-    return run_job_cli(args, lambda: Seq2SeqQueryGenerator(args.model, sampling), settings)
+    settings.pop("device")  # where it runs does not change what it is asked to write
+    if args.backend == "ct2":
+        # a different sampler (its own RNG and kernels): chunks of the two backends never mix
+        settings.update(backend="ct2", compute_type=args.compute_type)
+
+        def build():
+            from xqg_tevatron.generate.ct2_backend import Ct2QueryGenerator
+
+            return Ct2QueryGenerator(args.model, sampling, args.compute_type, args.ct2_dir, args.threads)
+    else:
+        def build():
+            return Seq2SeqQueryGenerator(args.model, sampling)
+    return run_job_cli(args, build, settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Query-time path: Pyserini's ``AutoQueryEncoder`` vs the plugin's query encoder (torch, ONNX,
+ONNX int8), side by side on one index and one set of questions.
+
+Per backend: per-query p50 / p95 milliseconds one query at a time (encode + FAISS search,
+``FaissSearcher.search``, 1 thread), batch throughput (``batch_search`` of every question),
+and MRR@100 / R@20 of that batch run through Pyserini's ``trec_eval`` (macro average over
+languages), so any accuracy cost of int8 shows.  Data: the XQuAD track (real questions, 11
+languages) when ``--xquad_dir`` (default ``../shared/data/xquad-dev``) exists, else the embedded
+default; encoder: the demo multilingual-e5-small.
+
+    python benchmarks/bench_query_encoder.py [--latency_queries 200 --threads 1]
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--xquad_dir", default=str(ROOT.parent / "shared" / "data" / "xquad-dev"))
+    ap.add_argument("--latency_queries", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backends", nargs="+", default=["pyserini", "torch", "onnx", "onnx-int8"])
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from xqg_tevatron.corpus import read_topics
+    from xqg_tevatron.demo_encoder import build_demo_encoder
+    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.evaluation.table import evaluate_run_table
+    from xqg_tevatron.index import IndexConfig
+    from xqg_tevatron.search import IndexSearcher, SearchConfig, run_topics, time_queries
+    from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+
+    encoder_dir = build_demo_encoder()
+    (ROOT / ".cache").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
+        tmp = Path(tmp)
+        if (Path(args.xquad_dir) / "xquad.en.json").is_file():
+            os.environ["XQG_XQUAD_DIR"] = str(Path(args.xquad_dir).resolve())
+            from xqg_tevatron.data.irds import xquad_files
+            from xqg_tevatron.data.xquad import prepare_xquad
+
+            data, name, p_max_len = prepare_xquad(tmp / "data", xquad_files()), "XQuAD dev half", 256
+        else:
+            from xqg_tevatron.data.xor_format import prepare_default
+
+            data, name, p_max_len = prepare_default(tmp / "data"), "embedded default", 128
+        enc = DenseEncoder(str(encoder_dir), config=EncodeConfig(p_max_len=p_max_len, show_progress=False))
+        indexer = XqgIndexer(enc, XqgConfig(), RunConfig(show_progress=False), tmp / "index.work")
+        indexer.encode_shard([str(data.corpus_jsonl)])
+        index = merge_work_dir(tmp / "index.work", tmp / "index", IndexConfig(), show_progress=False)
+        del enc, indexer
+        topics = read_topics(data.topics_dev)
+        timed = [t for _, t in topics[: args.latency_queries]]
+        rows = []
+        for backend in args.backends:
+            searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
+                                                                     threads=args.threads))
+            ms = time_queries(searcher, timed)
+            started = time.perf_counter()
+            run = run_topics(searcher, topics, tmp / f"{backend}.trec", tag=backend)
+            batch_s = time.perf_counter() - started
+            table = evaluate_run_table(run.run_file, data.qrels_dev, data.questions_dev, ("recall.20", "recip_rank"))
+            rows.append((backend, np.percentile(ms, 50), np.percentile(ms, 95), len(topics) / batch_s,
+                         table.avg("recip_rank"), table.avg("recall_20")))
+            del searcher
+    ref = rows[0]
+    print(f"query encoding + search, {name}: {len(topics)} questions ({len(timed)} timed one at a time), "
+          f"{args.threads} thread(s), multilingual-e5-small, flat index")
+    print(f"{'query encoder':<16}{'p50 ms':>8}{'p95 ms':>8}{'p50 / pyserini':>16}{'batch q/s':>11}"
+          f"{'x pyserini':>11}{'MRR@100':>9}{'R@20':>7}{'dMRR':>8}")
+    for backend, p50, p95, qps, mrr, r20 in rows:
+        print(f"{backend:<16}{p50:>8.2f}{p95:>8.2f}{p50 / ref[1]:>16.2f}{qps:>11.1f}{qps / ref[3]:>11.2f}"
+              f"{mrr:>9.4f}{r20:>7.4f}{mrr - ref[4]:>+8.4f}")
+
+
+if __name__ == "__main__":
+    main()
