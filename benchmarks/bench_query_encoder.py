@@ -3,13 +3,14 @@
 ONNX int8), side by side on one index and one set of questions.
 
 Per backend: per-query p50 / p95 milliseconds one query at a time (encode + FAISS search,
-``FaissSearcher.search``, 1 thread), batch throughput (``batch_search`` of every question),
+``FaissSearcher.search``) with 1 thread (one core of a live service) and with 2 (this machine's
+cores), batch throughput (``batch_search`` of every question, last thread count),
 and MRR@100 / R@20 of that batch run through Pyserini's ``trec_eval`` (macro average over
 languages), so any accuracy cost of int8 shows.  Data: the XQuAD track (real questions, 11
 languages) when ``--xquad_dir`` (default ``../shared/data/xquad-dev``) exists, else the embedded
 default; encoder: the demo multilingual-e5-small.
 
-    python benchmarks/bench_query_encoder.py [--latency_queries 200 --threads 1]
+    python benchmarks/bench_query_encoder.py [--latency_queries 200 --threads 1 2]
 """
 import argparse
 import os
@@ -28,12 +29,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--xquad_dir", default=str(ROOT.parent / "shared" / "data" / "xquad-dev"))
     ap.add_argument("--latency_queries", type=int, default=200)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--backends", nargs="+", default=["pyserini", "torch", "onnx", "onnx-int8"])
     args = ap.parse_args()
-    import torch
 
-    torch.set_num_threads(args.threads)
     from xqg_tevatron.corpus import read_topics
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
@@ -65,24 +64,26 @@ def main() -> None:
         timed = [t for _, t in topics[: args.latency_queries]]
         rows = []
         for backend in args.backends:
-            searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
-                                                                     threads=args.threads))
-            ms = time_queries(searcher, timed)
+            latency = []
+            for threads in args.threads:
+                searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
+                                                                         threads=threads))
+                ms = time_queries(searcher, timed)
+                latency.append((float(np.percentile(ms, 50)), float(np.percentile(ms, 95))))
             started = time.perf_counter()
             run = run_topics(searcher, topics, tmp / f"{backend}.trec", tag=backend)
             batch_s = time.perf_counter() - started
             table = evaluate_run_table(run.run_file, data.qrels_dev, data.questions_dev, ("recall.20", "recip_rank"))
-            rows.append((backend, np.percentile(ms, 50), np.percentile(ms, 95), len(topics) / batch_s,
-                         table.avg("recip_rank"), table.avg("recall_20")))
+            rows.append((backend, latency, len(topics) / batch_s, table.avg("recip_rank"), table.avg("recall_20")))
             del searcher
     ref = rows[0]
     print(f"query encoding + search, {name}: {len(topics)} questions ({len(timed)} timed one at a time), "
-          f"{args.threads} thread(s), multilingual-e5-small, flat index")
-    print(f"{'query encoder':<16}{'p50 ms':>8}{'p95 ms':>8}{'p50 / pyserini':>16}{'batch q/s':>11}"
-          f"{'x pyserini':>11}{'MRR@100':>9}{'R@20':>7}{'dMRR':>8}")
-    for backend, p50, p95, qps, mrr, r20 in rows:
-        print(f"{backend:<16}{p50:>8.2f}{p95:>8.2f}{p50 / ref[1]:>16.2f}{qps:>11.1f}{qps / ref[3]:>11.2f}"
-              f"{mrr:>9.4f}{r20:>7.4f}{mrr - ref[4]:>+8.4f}")
+          f"multilingual-e5-small, flat index; batch at {args.threads[-1]} threads")
+    head = "".join(f"{f'p50 ms {t}t':>11}{f'p95 ms {t}t':>11}{'x pyserini':>11}" for t in args.threads)
+    print(f"{'query encoder':<14}{head}{'batch q/s':>11}{'x pyserini':>11}{'MRR@100':>9}{'R@20':>7}{'dMRR':>8}")
+    for backend, latency, qps, mrr, r20 in rows:
+        cells = "".join(f"{p50:>11.2f}{p95:>11.2f}{p50 / ref[1][i][0]:>11.2f}" for i, (p50, p95) in enumerate(latency))
+        print(f"{backend:<14}{cells}{qps:>11.1f}{qps / ref[2]:>11.2f}{mrr:>9.4f}{r20:>7.4f}{mrr - ref[3]:>+8.4f}")
 
 
 if __name__ == "__main__":

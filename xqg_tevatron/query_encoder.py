@@ -31,13 +31,17 @@ from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, Encode
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ONNX_OPSET = 17
+EXPORT_VERSION = 3  # bump when the export recipe changes, so old exports are not reused
 
 
 @dataclass
 class QueryEncoderConfig:
-    """How queries are encoded.  ``backend``: ``torch`` (float32), ``onnx`` (ONNX Runtime, float32)
-    or ``onnx-int8`` (ONNX Runtime, dynamically quantised int8 weights: faster on CPU, may cost
-    accuracy, so report MRR for it).  ``max_length`` None: the tokenizer's own limit, as Pyserini."""
+    """How queries are encoded.  ``backend``: ``torch`` (float32), ``onnx`` (ONNX Runtime, float32,
+    with ONNX Runtime's fused transformer ops for BERT-like encoders) or ``onnx-int8`` (ONNX
+    Runtime, dynamically quantised per-channel int8 weights: fastest on CPU, costs some accuracy,
+    so report MRR for it).  ``max_length`` None: the tokenizer's own limit, as Pyserini.
+    ``threads`` sets torch's process-wide intra-op thread count (torch has no per-model
+    setting) and the ONNX Runtime session's own."""
 
     backend: str = "torch"
     batch_size: int = 64
@@ -70,7 +74,7 @@ def onnx_cache_dir(model_dir: str, quantized: bool, cache_dir: Optional[str] = N
     """One folder per (model weights, quantisation): a retrained model never reuses a stale export."""
     from xqg_tevatron.workdir import default_cache_dir, model_fingerprint
 
-    key = hashlib.sha256(f"{model_fingerprint(model_dir)}:{quantized}:{ONNX_OPSET}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{model_fingerprint(model_dir)}:{quantized}:{ONNX_OPSET}:{EXPORT_VERSION}".encode()).hexdigest()[:16]
     return Path(cache_dir or default_cache_dir()) / "onnx-query" / f"{Path(model_dir).name}-{key}"
 
 
@@ -106,16 +110,20 @@ class XqgQueryEncoder(QueryEncoder):
         if len(queries) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         texts = [self.settings.query_prefix + q for q in queries]
-        lengths = [len(x) for x in self._token_ids(texts)]
-        order = np.argsort([-n for n in lengths], kind="stable")
+        ids = self._token_ids(texts)  # one tokenizer call; batches are padded here
+        order = np.argsort([-len(x) for x in ids], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         bs = self.config.batch_size
+        pad = self.tokenizer.pad_token_id or 0
         for start in range(0, len(order), bs):
             idx = order[start:start + bs]
-            batch = self.tokenizer([texts[i] for i in idx], add_special_tokens=True, padding="longest",
-                                   truncation=True, max_length=self._max_length(), return_tensors="np",
-                                   return_token_type_ids=False)
-            out[idx] = self._run(batch["input_ids"].astype(np.int64), batch["attention_mask"].astype(np.int64))
+            width = len(ids[idx[0]])
+            input_ids = np.full((len(idx), width), pad, dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                input_ids[row, :len(ids[i])] = ids[i]
+                mask[row, :len(ids[i])] = 1
+            out[idx] = self._run(input_ids, mask)
         return out
 
     # ------------------------------------------------------------------ internals
@@ -147,6 +155,7 @@ class XqgQueryEncoder(QueryEncoder):
             folder.mkdir(parents=True, exist_ok=True)
             atomic_write_text(folder / "export.json", json.dumps({
                 "model_dir": os.path.abspath(self.model_dir), "quantized_int8": quantized, "opset": ONNX_OPSET,
+                "export_version": EXPORT_VERSION,
                 "settings": asdict(self.settings)}, indent=2))
             export_query_tower(self._tower, self.tokenizer, model_file, quantized)
         options = ort.SessionOptions()
@@ -171,17 +180,35 @@ def export_query_tower(tower: torch.nn.Module, tokenizer, path: Path, quantized:
                               dynamic_axes={"input_ids": {0: "batch", 1: "length"},
                                             "attention_mask": {0: "batch", 1: "length"}, "reps": {0: "batch"}},
                               opset_version=ONNX_OPSET, dynamo=False)
-        if quantized:
+        if quantized:  # the quantiser needs the plain graph (fused contrib ops defeat its shape inference)
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(float_path), str(final_tmp), weight_type=QuantType.QInt8)
+            quantize_dynamic(str(float_path), str(final_tmp), weight_type=QuantType.QInt8, per_channel=True)
         else:
+            fuse_transformer_ops(float_path, tower)
             os.replace(float_path, final_tmp)
         os.replace(final_tmp, path)
     finally:
         float_path.unlink(missing_ok=True)
         final_tmp.unlink(missing_ok=True)
     return path
+
+
+def fuse_transformer_ops(path: Path, tower: torch.nn.Module) -> bool:
+    """ONNX Runtime's transformer optimizer (fused attention, LayerNorm, GELU) for BERT-like
+    encoders, in place; other architectures keep the plain export.  Same maths: the tests
+    hold the float path to cosine > 0.999 against Pyserini's encoder."""
+    config = tower.model.lm_q.config
+    if getattr(config, "model_type", "") not in ("bert", "xlm-roberta", "roberta"):
+        return False
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        optimized = optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size, opt_level=1)
+    optimized.save_model_to_file(str(path))
+    return True
 
 
 def pyserini_query_encoder(model_dir: str):
