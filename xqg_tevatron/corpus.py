@@ -217,3 +217,16 @@ def _tsv_topics(path: Path) -> Iterator[tuple[str, Optional[str], Optional[str]]
             if line.strip():
                 parts = line.rstrip("\n").split("\t")
                 yield (f"{path}:{lineno}", *((parts[0], parts[1]) if len(parts) >= 2 else (None, None)))
+
+
+def iter_fields(path: str | os.PathLike, n_fields: int, layout: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, fields)`` of a whitespace-separated file (TREC qrels and runs), blank lines
+    skipped; a line with another number of fields is a one-line error naming the layout."""
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != n_fields:
+                raise CorpusFormatError(f"{path}:{lineno}: expected '{layout}' ({n_fields} fields), got {len(parts)}")
+            yield lineno, parts

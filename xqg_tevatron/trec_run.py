@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from xqg_tevatron.chunking import atomic_write_text
-from xqg_tevatron.corpus import CorpusFormatError
+from xqg_tevatron.corpus import iter_fields
 
 Ranking = Mapping[str, Sequence[tuple[str, float]]]  # qid -> [(docid, score)] best first
 
@@ -31,12 +31,6 @@ def write_trec_run(ranking: Ranking, path: str | os.PathLike, tag: str) -> Path:
 def read_trec_run(path: str | os.PathLike) -> "OrderedDict[str, list[str]]":
     """``qid -> docids`` by rank (ties broken by score, then docid)."""
     ranked: dict[str, list[tuple[int, float, str]]] = OrderedDict()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise CorpusFormatError(f"{path}:{lineno}: TREC run lines have 6 fields, got {len(parts)}")
-            ranked.setdefault(parts[0], []).append((int(parts[3]), -float(parts[4]), parts[2]))
+    for _, parts in iter_fields(path, 6, "qid Q0 docid rank score tag"):
+        ranked.setdefault(parts[0], []).append((int(parts[3]), -float(parts[4]), parts[2]))
     return OrderedDict((q, [d for *_, d in sorted(v)]) for q, v in ranked.items())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from xqg_tevatron.chunking import atomic_open, atomic_write_text
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_jsonl, iter_passages
+from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_fields, iter_jsonl, iter_passages
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -46,14 +46,8 @@ def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
 
 def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 4:
-                raise CorpusFormatError(f"{path}:{lineno}: qrels lines are 'qid 0 docid rel'")
-            qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    for _, parts in iter_fields(path, 4, "qid 0 docid rel"):
+        qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
     return qrels
 
 
