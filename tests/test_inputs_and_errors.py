@@ -163,6 +163,11 @@ def test_fuse_files_streams_the_formula(tmp_path, aggregation):
                      aggregation, chunk_rows=128, show_progress=False)
     agg = q1 + q2 if aggregation == "sum" else (q1 + q2) / 2
     np.testing.assert_allclose(np.load(out), 0.75 * p + 0.25 * agg, rtol=1e-5, atol=1e-6)
+    # one rule: the streaming path equals the indexer's fusion of the same queries, passage by passage
+    from xqg_tevatron.xqg.fusion import fuse_grouped
+    grouped = np.stack([q1, q2], axis=1).reshape(-1, 8)  # passage 0's two queries, then passage 1's ...
+    np.testing.assert_allclose(np.load(out), fuse_grouped(p, grouped, [2] * len(p), 0.25, aggregation),
+                               rtol=1e-6, atol=1e-6)
     np.save(tmp_path / "bad.npy", q1[:10])
     with pytest.raises(ValueError, match="rows must align"):
         fuse_files(tmp_path / "p.npy", [tmp_path / "bad.npy"], tmp_path / "g.npy", 0.1, show_progress=False)
