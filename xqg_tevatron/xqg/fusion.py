@@ -26,14 +26,22 @@ def check_aggregation(aggregation: str) -> None:
 
 def combine(passages: np.ndarray, query_sum: np.ndarray, counts: np.ndarray, alpha: float,
             aggregation: str = "sum") -> np.ndarray:
-    """The formula, given each passage's summed query vectors and how many were summed."""
+    """The formula, given each passage's summed query vectors and how many were summed.
+    ``query_sum`` is consumed (scaled in place): when every passage has queries, as in the
+    streaming path, no chunk-sized temporary is made beyond the output."""
     check_aggregation(aggregation)
     fused = passages.astype(np.float32, copy=True)
     if alpha == 0:
         return fused
     has = counts > 0
-    agg = query_sum[has] / counts[has, None] if aggregation == "mean" else query_sum[has]
-    fused[has] = (1.0 - alpha) * passages[has] + alpha * agg
+    if aggregation == "mean":
+        np.divide(query_sum, np.maximum(counts, 1)[:, None], out=query_sum, casting="unsafe")
+    np.multiply(query_sum, alpha, out=query_sum, casting="unsafe")
+    if has.all():
+        fused *= 1.0 - alpha
+        fused += query_sum
+    else:
+        fused[has] = (1.0 - alpha) * fused[has] + query_sum[has]
     return fused
 
 
