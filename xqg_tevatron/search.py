@@ -17,7 +17,6 @@ search.faiss --index ... --encoder-class auto`` reads it unchanged.
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import sys
 import time
@@ -31,7 +30,6 @@ from xqg_tevatron.index import require_manifest
 from xqg_tevatron.trec_run import write_trec_run
 from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
 
-logger = logging.getLogger(__name__)
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
 
 

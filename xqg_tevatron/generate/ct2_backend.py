@@ -91,27 +91,26 @@ class Ct2QueryGenerator(BatchedGenerator):
         self._ct2 = ctranslate2
 
     def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:
+        self._ct2.set_random_seed(seed)
+        # n samples per prompt: the prompt repeated n times, as HF's num_return_sequences does
+        hypotheses = self._translate(prompts, repeat=self.config.n_per_lang)
+        texts = [self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(h), skip_special_tokens=True)
+                 for h in hypotheses]
+        return self._split(texts, len(prompts))
+
+    def token_ids(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of one sample per prompt, end token included (for agreement checks)."""
+        return [self.tokenizer.convert_tokens_to_ids(h)
+                for h in self._translate(prompts, repeat=1, return_end_token=True)]
+
+    def _translate(self, prompts: list[str], repeat: int, return_end_token: bool = False) -> list[list[str]]:
+        """The first hypothesis (tokens) of each prompt, each prompt decoded ``repeat`` times."""
         cfg = self.config
         ids = self.tokenizer(prompts, max_length=cfg.max_input_length, truncation=True)["input_ids"]
-        source = [self.tokenizer.convert_ids_to_tokens(x) for x in ids]
-        # n samples per prompt: the prompt repeated n times, as HF's num_return_sequences does
-        source = [s for s in source for _ in range(cfg.n_per_lang)]
-        self._ct2.set_random_seed(seed)
+        source = [tokens for x in ids for tokens in [self.tokenizer.convert_ids_to_tokens(x)] * repeat]
         results = self.translator.translate_batch(
             source, beam_size=1, num_hypotheses=1, max_batch_size=0,
             sampling_topk=1 if cfg.greedy else cfg.top_k, sampling_temperature=cfg.temperature,
             max_input_length=cfg.max_input_length, max_decoding_length=cfg.max_new_tokens,
-            min_decoding_length=cfg.min_new_tokens)
-        texts = [self.tokenizer.decode(self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]), skip_special_tokens=True)
-                 for r in results]
-        return self._split(texts, len(prompts))
-
-    def token_ids(self, prompts: list[str]) -> list[list[int]]:
-        """Greedy/sampled token ids (first sample per prompt), for agreement checks."""
-        cfg = self.config
-        ids = self.tokenizer(prompts, max_length=cfg.max_input_length, truncation=True)["input_ids"]
-        results = self.translator.translate_batch(
-            [self.tokenizer.convert_ids_to_tokens(x) for x in ids], beam_size=1,
-            sampling_topk=1 if cfg.greedy else cfg.top_k, max_decoding_length=cfg.max_new_tokens,
-            min_decoding_length=cfg.min_new_tokens, return_end_token=True)
-        return [self.tokenizer.convert_tokens_to_ids(r.hypotheses[0]) for r in results]
+            min_decoding_length=cfg.min_new_tokens, return_end_token=return_end_token)
+        return [r.hypotheses[0] for r in results]
