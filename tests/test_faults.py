@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -98,14 +99,14 @@ def test_overwrite_refuses_folders_the_plugin_did_not_make(tmp_path, tiny_model)
     data.mkdir()
     (data / "precious.tsv").write_text("keep me")
     err = one_line_error(encode(tiny_model, corpus, tmp_path / "idx", "--work_dir", str(data), "--overwrite"))
-    assert "refusing to delete" in err and (data / "precious.tsv").read_text() == "keep me"
+    assert "not made by xqg_tevatron" in err and (data / "precious.tsv").read_text() == "keep me"
     out = tmp_path / "results"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     err = one_line_error(encode(tiny_model, corpus, out, "--overwrite"))
     assert "refusing to replace" in err and (out / "notes.txt").read_text() == "mine"
     err = one_line_error(dictionary(corpus, tmp_path / "g.jsonl", "--work_dir", str(data), "--overwrite"))
-    assert "refusing to delete" in err and (data / "precious.tsv").exists()
+    assert "not made by xqg_tevatron" in err and (data / "precious.tsv").exists()
 
 
 def test_overwrite_replaces_an_index_atomically(tmp_path, tiny_model):
@@ -130,7 +131,7 @@ def test_bad_arguments_fail_before_the_model_loads(tmp_path, tiny_model, extra, 
     started = time.perf_counter()
     proc = encode(tiny_model, corpus, tmp_path / "idx", *extra)
     assert expected in one_line_error(proc)
-    assert "loading model weight" not in proc.stderr  # nothing was loaded
+    assert "Loading weights" not in proc.stderr  # transformers' loading bar never appeared: nothing was loaded
     assert not (tmp_path / "idx.work").exists() and not (tmp_path / "idx").exists()
     assert time.perf_counter() - started < 60
 
@@ -192,15 +193,15 @@ def test_json_outputs_never_hold_nan(tmp_path, prepared):
 
 def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
     """torchrun ranks write settings.json at the same time: each through its own temporary."""
-    from xqg_tevatron.chunking import atomic_write_text
+    from xqg_tevatron.atomic_io import atomic_write_text
 
-    code = ("import sys; from pathlib import Path; from xqg_tevatron.chunking import atomic_write_text\n"
+    code = ("import sys; from pathlib import Path; from xqg_tevatron.atomic_io import atomic_write_text\n"
             "for i in range(300): atomic_write_text(Path(sys.argv[1]), 'x' * 5000 + sys.argv[2])\n")
     target = tmp_path / "settings.json"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(target), tag], cwd=ROOT) for tag in "ab"]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     assert target.read_text() in {"x" * 5000 + "a", "x" * 5000 + "b"}
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
     atomic_write_text(target, "done")
     assert target.read_text() == "done"
 
@@ -295,3 +296,484 @@ def test_kill_9_during_generation_resumes_to_the_identical_file(tmp_path, shards
     print("\n" + "\n".join(log))
     assert sum("killed" in line for line in log) >= 3
     assert out.read_bytes() == ref.read_bytes()
+
+
+# =====================================================================================================
+# Issue 16: no data loss, no silent wrong numbers.  One test (or more) per numbered case of the issue.
+# =====================================================================================================
+TMP_TAG = ".xqg-tmp-"  # the pid-tagged name of every temporary the plugin writes (atomic_io.TMP_TAG)
+
+KILL_WRAPPER = """
+import os, signal, sys
+import xqg_tevatron.atomic_io as aio
+kill_at, counting = int(sys.argv[1]), {"n": 0, "inside": 0}
+no_exchange = sys.argv[2] == "journal"
+def step(name):
+    if counting["inside"]:
+        counting["n"] += 1
+        if counting["n"] == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+def wrap_step(fn, name):
+    def inner(*a, **k):
+        step(name)
+        return fn(*a, **k)
+    return inner
+def wrap_scope(fn):
+    def inner(*a, **k):
+        counting["inside"] += 1
+        try:
+            return fn(*a, **k)
+        finally:
+            counting["inside"] -= 1
+    return inner
+aio.replace = wrap_step(aio.replace, "replace")
+real_exchange = aio.exchange
+aio.exchange = (lambda a, b: (step("exchange"), False)[1]) if no_exchange else wrap_step(real_exchange, "exchange")
+aio.shutil.rmtree = wrap_step(aio.shutil.rmtree, "rmtree")
+aio.Path.rmdir = wrap_step(aio.Path.rmdir, "rmdir")  # the last step of a removal: marker already gone
+aio.swap_dir = wrap_scope(aio.swap_dir)
+aio.remove_tree = wrap_scope(aio.remove_tree)
+import xqg_tevatron.index, xqg_tevatron.workdir
+xqg_tevatron.index.swap_dir = aio.swap_dir
+xqg_tevatron.index.remove_tree = aio.remove_tree
+xqg_tevatron.workdir.remove_tree = aio.remove_tree
+from xqg_tevatron.driver.encode import main
+code = main(sys.argv[3:])
+print(f"STEPS {counting['n']}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def small_encode_args(model: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
+    return ["--model_name_or_path", str(model), "--encode_in_path", str(corpus), "--encoded_save_path", str(out),
+            "--per_device_eval_batch_size", "4", "--chunk_size", "3", "--q_max_len", "16", "--p_max_len", "32",
+            "--disable_tqdm", "true", "--alpha", "0.3", "--aggregation", "mean", "--num_threads", "1", *extra]
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if TMP_TAG in p.name)
+
+
+# ------------------------------------------------------------------ case 1
+def test_1_overwrite_never_deletes_a_folder_that_merely_holds_settings_json(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "settings.json").write_text("{}")  # a common file name, not the plugin's marker
+    (project / "thesis.tex").write_text("years of work")
+    for proc in (encode(tiny_model, corpus, tmp_path / "idx", "--work_dir", str(project), "--overwrite"),
+                 encode(tiny_model, corpus, project, "--overwrite"),
+                 dictionary(corpus, tmp_path / "g.jsonl", "--work_dir", str(project), "--overwrite",
+                            "--languages", "ja")):
+        err = one_line_error(proc)
+        assert "not made by xqg_tevatron" in err or "refusing" in err, err
+        assert (project / "thesis.tex").read_text() == "years of work" and (project / "settings.json").exists()
+
+
+# ------------------------------------------------------------------ case 2
+@pytest.mark.parametrize("where", ["same", "parent", "inside"])
+def test_2_work_dir_and_output_may_not_overlap_refused_before_encoding(tmp_path, tiny_model, where):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c"])
+    out = tmp_path / "proj" / "idx"
+    assert encode(tiny_model, corpus, out).returncode == 0
+    before = (out / "index").read_bytes()
+    work = {"same": out, "parent": out.parent, "inside": out / "w"}[where]
+    started = time.perf_counter()
+    err = one_line_error(encode(tiny_model, corpus, out, "--work_dir", str(work), "--overwrite"))
+    assert "work dir" in err and ("output" in err), err
+    assert (out / "index").read_bytes() == before  # the index is intact
+    assert not list(tmp_path.rglob("chunk-*")), "refused only after encoding"
+    assert time.perf_counter() - started < 60
+
+
+# ------------------------------------------------------------------ case 3
+def test_3_work_dir_mistyped_as_an_existing_index_is_refused(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c"])
+    other = tmp_path / "other_index"
+    assert encode(tiny_model, corpus, other).returncode == 0
+    before = (other / "index").read_bytes()
+    err = one_line_error(encode(tiny_model, corpus, tmp_path / "idx", "--work_dir", str(other), "--overwrite"))
+    assert "is an xqg_tevatron index, not a encode-work work dir" in err
+    assert (other / "index").read_bytes() == before
+
+
+# ------------------------------------------------------------------ case 4
+@pytest.mark.slow
+def test_4_two_runs_on_one_work_dir_never_mix(tmp_path, tiny_model):
+    x = write_corpus(tmp_path / "x.jsonl", [f"x{i}" for i in range(120)])
+    y = write_corpus(tmp_path / "y.jsonl", [f"y{i}" for i in range(120)])
+    ref = tmp_path / "ref"
+    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, x, ref, "--per_device_eval_batch_size", "1"))
+    out, work = tmp_path / "idx", tmp_path / "idx.work"
+    a = subprocess.Popen([sys.executable, "-m", "xqg_tevatron.driver.encode",
+                          *small_encode_args(tiny_model, x, out, "--per_device_eval_batch_size", "1")],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(work.glob("chunk-*.json")) and time.time() < deadline and a.poll() is None:
+        time.sleep(0.05)
+    assert a.poll() is None, "run A finished before run B could start"
+    os.kill(a.pid, signal.SIGSTOP)  # A holds its locks mid-run for as long as B needs
+    try:
+        b = cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, y, out, "--overwrite"))
+    finally:
+        os.kill(a.pid, signal.SIGCONT)
+    err = one_line_error(b)
+    assert "in use by another xqg_tevatron process" in err and f"pid {a.pid}" in err, err
+    assert a.wait(timeout=600) == 0, a.stderr.read()[-3000:]
+    assert (out / "index").read_bytes() == (ref / "index").read_bytes()
+    assert (out / "docid").read_text() == (ref / "docid").read_text()
+
+
+# ------------------------------------------------------------------ case 5
+def test_5_search_takes_pooling_and_prefixes_from_the_manifest_and_checks_the_model(tmp_path, tiny_model, prepared):
+    import shutil
+
+    import numpy as np
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.search import IndexSearcher, SearchConfig
+    from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
+    out = tmp_path / "idx"
+    proc = encode(tiny_model, corpus, out, "--pooling", "mean", "--query_prefix", "q: ", "--normalize")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    searcher = IndexSearcher(out, config=SearchConfig(k=4))
+    text = "question about currency of country b"
+    want = DenseEncoder(str(tiny_model), settings_overrides=EncoderSettings("mean", True, "q: ", ""),
+                        config=EncodeConfig(show_progress=False)).encode([text], is_query=True, max_len=512)
+    plain = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False)).encode([text], is_query=True,
+                                                                                          max_len=512)
+    got = searcher.encode([text])
+    assert np.allclose(got, want, atol=1e-5) and not np.allclose(got, plain, atol=1e-3)
+    # a model folder with other weights is refused, unless asked for explicitly
+    other = tmp_path / "other_model"
+    shutil.copytree(tiny_model, other)
+    weights = load_file(str(other / "model.safetensors"))
+    save_file({k: v + 0.01 if v.dtype == torch.float32 else v for k, v in weights.items()},
+              str(other / "model.safetensors"))
+    topics = tmp_path / "t.tsv"
+    topics.write_text("q1\tcurrency of b\n", encoding="utf-8")
+    run = tmp_path / "run.trec"
+    err = one_line_error(cli("-m", "xqg_tevatron.search", "--index", str(out), "--topics", str(topics), "--output",
+                             str(run), "--encoder", str(other)))
+    assert "is not the encoder" in err and "--allow_encoder_mismatch" in err and not run.exists()
+    ok = cli("-m", "xqg_tevatron.search", "--index", str(out), "--topics", str(topics), "--output", str(run),
+             "--encoder", str(other), "--allow_encoder_mismatch")
+    assert ok.returncode == 0 and run.read_text().startswith("q1 Q0 ")
+
+
+# ------------------------------------------------------------------ case 6
+def test_6_passage_field_separator_is_part_of_the_work_dir_fingerprint(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
+    work = tmp_path / "w"
+    assert encode(tiny_model, corpus, tmp_path / "i1", "--work_dir", str(work), "--keep_work_dir").returncode == 0
+    err = one_line_error(encode(tiny_model, corpus, tmp_path / "i2", "--work_dir", str(work),
+                                "--passage_field_separator", "sep_token"))
+    assert "differs in: separator" in err
+    assert not (tmp_path / "i2").exists()
+
+
+# ------------------------------------------------------------------ case 7
+def test_7_a_truncated_generation_chunk_is_detected_and_generated_again(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"docid": f"d{i}", "title": "Finland",
+                                          "text": f"Finland {i} uses the euro."}) + "\n" for i in range(8)))
+    ref = tmp_path / "ref.jsonl"
+    run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(ref),
+            "--languages", "fi", "--chunk_size", "2", "--n_per_lang", "2")
+    out, work = tmp_path / "g.jsonl", tmp_path / "g.jsonl.work"
+
+    def shard(i: int) -> subprocess.CompletedProcess:
+        return dictionary(corpus, out, "--languages", "fi", "--num_shards", "2", "--shard_id", str(i))
+
+    assert shard(0).returncode == 0 and not out.exists()
+    chunk = work / "chunk-000000.jsonl"
+    chunk.write_text(chunk.read_text().splitlines(keepends=True)[0])  # a line lost
+    err = one_line_error(shard(1))  # shard 1 finishes last and merges: the damage is named, not trusted
+    assert "chunk-000000.jsonl" in err and "damaged" in err and not out.exists()
+    rerun = shard(0)
+    assert rerun.returncode == 0 and "damaged unit, done again" in rerun.stderr
+    assert out.read_bytes() == ref.read_bytes()
+
+
+# ------------------------------------------------------------------ case 8
+def test_8_queries_missing_from_a_run_count_as_zero_and_unknown_qrels_docids_are_reported(tmp_path):
+    from xqg_tevatron.evaluation.table import evaluate_run_table
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps({"id": f"q{i}", "question": "?", "answers": [], "lang": "ar"}) + "\n"
+                                 for i in range(4)))
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("q0 0 d0 1\nq1 0 d1 1\nq2 0 d2 1\nq3 0 dX 1\n")
+    run = tmp_path / "run.trec"
+    run.write_text("q0 Q0 d0 1 9.0 t\n")  # one of four queries, ranked perfectly
+    table = evaluate_run_table(run, qrels, questions, ("recip_rank",), corpus_docids={"d0", "d1", "d2"})
+    assert table.scores["Avg"]["recip_rank"] == pytest.approx(0.25)  # not 1.0
+    assert any("3 of 4 judged queries are missing" in n for n in table.notes)
+    assert any("1 docids of qrels.txt are not in the corpus (e.g. dX)" in n for n in table.notes)
+
+
+# ------------------------------------------------------------------ case 9
+@pytest.mark.parametrize("content,expected", [
+    ("q1\tcurrency\tof Japan\n", "t.tsv:1: 3 tab-separated field(s)"),
+    ("q1\tyen\nq2\teuro\nq1\tdollar\n", "t.tsv:3: duplicated query id 'q1' (first at"),
+    ("q1\tyen\nq2\t  \n", "t.tsv:2: query 'q2' has no text"),
+])
+def test_9_topics_are_read_strictly(tmp_path, content, expected):
+    from xqg_tevatron.corpus import CorpusFormatError, read_topics
+
+    topics = tmp_path / "t.tsv"
+    topics.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=re.escape(expected)):
+        read_topics(topics)
+
+
+# ------------------------------------------------------------------ case 10
+@pytest.mark.parametrize("keep", [0, 1])
+def test_10_an_xquad_language_file_missing_questions_is_refused(tmp_path, keep):
+    import shutil
+
+    from xqg_tevatron.data.xquad import XquadFiles
+
+    src = ROOT.parent / "shared" / "data" / "xquad-dev"
+    if not src.is_dir():
+        pytest.skip("the XQuAD development half is not beside this checkout")
+    for f in src.glob("xquad.*.json"):
+        shutil.copy(f, tmp_path / f.name)
+    de = json.loads((tmp_path / "xquad.de.json").read_text(encoding="utf-8"))
+    para = de["data"][3]["paragraphs"][1]
+    para["qas"] = para["qas"][:keep]  # none, or only the first, of this paragraph's questions
+    (tmp_path / "xquad.de.json").write_text(json.dumps(de, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"xquad\.de\.json: article 3 .* paragraph 1 lacks"):
+        XquadFiles(tmp_path).questions()
+
+
+# ------------------------------------------------------------------ case 11
+def test_11_an_onnx_cache_slot_holding_another_model_is_rebuilt(tmp_path, tiny_model):
+    import numpy as np
+
+    from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder
+
+    config = QueryEncoderConfig(backend="onnx", cache_dir=str(tmp_path / "cache"))
+    first = XqgQueryEncoder(str(tiny_model), config)
+    slot = next((tmp_path / "cache" / "onnx-query").glob("*/query_tower.onnx"))
+    want = first.encode_batch(["currency of japan"])
+    # another model's export lands in the slot (a copy, a stale sync, a bad disk)
+    other = XqgQueryEncoder(str(tiny_model), QueryEncoderConfig(backend="onnx-int8", cache_dir=str(tmp_path / "c2")))
+    int8_file = next((tmp_path / "c2" / "onnx-query").glob("*/query_tower.onnx"))
+    slot.write_bytes(int8_file.read_bytes())
+    again = XqgQueryEncoder(str(tiny_model), config)
+    assert np.allclose(again.encode_batch(["currency of japan"]), want, atol=1e-5)
+    assert not np.allclose(other.encode_batch(["currency of japan"]), want, atol=1e-7)
+    assert slot.read_bytes() != int8_file.read_bytes()  # rebuilt
+
+
+# ------------------------------------------------------------------ case 12
+def test_12_official_xquad_downloads_are_pinned_by_checksum(tmp_path):
+    home = tmp_path / "irds"
+    (home / "xquad").mkdir(parents=True)
+    for lang in ("en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"):
+        (home / "xquad" / f"xquad.{lang}.json").write_text('{"data": []}')  # a tampered / stale copy
+    code = ("import xqg_tevatron.data.irds as irds\n"
+            "try:\n    irds.xquad_files()\nexcept ValueError as e:\n    print('REFUSED', e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "XQG_XQUAD_DIR"} | {"IR_DATASETS_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+    assert "REFUSED" in proc.stdout and "not the official XQuAD file" in proc.stdout, proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ case 13
+@pytest.mark.slow
+def test_13_a_rerun_after_a_failed_merge_or_a_killed_overwrite_keeps_finished_chunks(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(12)])  # 4 chunks
+    out = tmp_path / "idx"
+    # the merge fails (IVF-PQ needs more training vectors than 12 passages give) ...
+    err = one_line_error(encode(tiny_model, corpus, out, "--index_type", "ivfpq", "--overwrite"))
+    assert "training vectors" in err
+    # ... the rerun with a flat index needs no --overwrite and encodes nothing again
+    rerun = encode(tiny_model, corpus, out, "--index_type", "flat")
+    assert rerun.returncode == 0 and "'encoded': 0, 'skipped': 4" in rerun.stderr
+    # kill -9 during a run with --overwrite: the rerun with --overwrite keeps what was finished
+    out2, work2 = tmp_path / "idx2", tmp_path / "idx2.work"
+    cmd = ["-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out2, "--overwrite",
+                                                                   "--per_device_eval_batch_size", "1")]
+    assert run_killed_at(cmd, work2, "chunk-*.json", 2)
+    done = len(list(work2.glob("chunk-*.json")))
+    final = cli(*cmd)
+    assert final.returncode == 0 and f"'skipped': {done}" in final.stderr, final.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ case 14
+def _kill_steps(tmp_path: Path, model: Path, corpus: Path, mode: str) -> list[str]:
+    out = tmp_path / f"idx-{mode}"
+    old_corpus = write_corpus(tmp_path / "old.jsonl", ["o1", "o2"])
+    ref = tmp_path / f"ref-{mode}"
+    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(model, corpus, ref))
+    log = []
+    kill_at = 1
+    while True:
+        if out.exists():
+            from xqg_tevatron.atomic_io import remove_tree
+
+            remove_tree(out)
+        run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(model, old_corpus, out))
+        old = (out / "index").read_bytes()
+        proc = subprocess.run([sys.executable, "-c", KILL_WRAPPER, str(kill_at), mode,
+                               *small_encode_args(model, corpus, out, "--overwrite")], cwd=ROOT, capture_output=True,
+                              text=True, timeout=300)
+        killed = proc.returncode == -signal.SIGKILL
+        if mode == "journal" and not out.exists():  # between the two renames: the journal says how to finish
+            from xqg_tevatron.index import require_manifest
+
+            assert (tmp_path / f".{out.name}.xqg-swap.json").exists()
+            require_manifest(out)  # any reader (the search stage) completes the swap
+        # a complete index is at the path: the old one or the new one
+        assert (out / "index").read_bytes() in (old, (ref / "index").read_bytes()), (kill_at, proc.stderr[-2000:])
+        rerun = cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(model, corpus, out, "--overwrite"))
+        assert rerun.returncode == 0, (kill_at, rerun.stderr[-3000:])
+        assert (out / "index").read_bytes() == (ref / "index").read_bytes()
+        assert hidden_leftovers(tmp_path) == [], (kill_at, hidden_leftovers(tmp_path))
+        assert not (tmp_path / f"idx-{mode}.work").exists()
+        log.append(f"{mode}: kill at step {kill_at}: {'killed' if killed else 'finished first'}")
+        if not killed:
+            return log
+        kill_at += 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["exchange", "journal"])
+def test_14_kill_9_at_every_step_of_the_index_swap_and_work_dir_clean_up(tmp_path, tiny_model, mode):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
+    log = _kill_steps(tmp_path, tiny_model, corpus, mode)
+    print("\n" + "\n".join(log))
+    assert sum("killed" in line for line in log) >= 4  # swap rename(s), old-index removal, work-dir removal
+
+
+# ------------------------------------------------------------------ case 15
+def test_15_damaged_chunks_are_named_before_work_and_encoded_again(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(15)])  # 5 chunks of 3
+    ref = tmp_path / "ref"
+    assert encode(tiny_model, corpus, ref).returncode == 0
+    out, work = tmp_path / "idx", tmp_path / "idx.work"
+    shard = ["--num_shards", "2", "--shard_id"]
+    assert encode(tiny_model, corpus, out, *shard, "0").returncode == 0  # chunks 0, 2, 4
+    npy = work / "chunk-000000.npy"
+    npy.write_bytes(npy.read_bytes()[:-16])  # truncated
+    ids = work / "chunk-000002.ids"
+    ids.write_text(ids.read_text().splitlines(keepends=True)[0])  # short
+    (work / "chunk-000004.json").write_text("")  # empty record
+    rerun = encode(tiny_model, corpus, out, *shard, "0")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    for name in ("chunk-000000.npy", "chunk-000002.ids", "chunk-000004.json"):
+        assert name in rerun.stderr
+    assert "'encoded': 3, 'skipped': 0" in rerun.stderr
+    assert encode(tiny_model, corpus, out, *shard, "1").returncode == 0
+    run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(work), "--output", str(out))
+    assert (out / "index").read_bytes() == (ref / "index").read_bytes()
+
+
+# ------------------------------------------------------------------ case 16
+def test_16_unknown_generated_query_docids_are_reported_before_encoding_with_file_and_line(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(6)], langs=())
+    gq = tmp_path / "gq.jsonl"
+    gq.write_text("".join(json.dumps({"docid": d, "text": "x", "generated_queries": {"ja": ["q"]}}) + "\n"
+                          for d in ["p0", "p1", "zzz"]))
+    err = one_line_error(encode(tiny_model, corpus, tmp_path / "idx", "--generated_queries", str(gq)))
+    assert f"{gq}:3: docid 'zzz'" in err and "not in the corpus" in err
+    assert not list((tmp_path / "idx.work").glob("chunk-*"))
+
+
+# ------------------------------------------------------------------ case 17
+def _in_private_mount(script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _need_mount_namespace():
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("no mount namespace here (unshare -m needs root)")
+
+
+def test_17_a_full_disk_is_one_line_that_says_so(tmp_path):
+    _need_mount_namespace()
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"docid": f"d{i}", "text": "Finland uses the euro. " * 40}) + "\n"
+                              for i in range(200)))
+    small = tmp_path / "small"
+    small.mkdir()
+    proc = _in_private_mount(f"mount -t tmpfs -o size=64k tmpfs {small} && {sys.executable} -m "
+                             f"xqg_tevatron.generate.dictionary --corpus {corpus} --output {small}/g.jsonl "
+                             f"--languages fi --chunk_size 50 --n_per_lang 2")
+    err = one_line_error(proc)
+    assert "no space left on device while writing" in err and str(small) in err
+
+
+def test_17_a_read_only_cache_is_one_line(tmp_path, tiny_model):
+    _need_mount_namespace()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    corpus = tmp_path / "t.tsv"
+    corpus.write_text("q1\tcurrency\n")
+    index = tmp_path / "idx"
+    assert encode(tiny_model, write_corpus(tmp_path / "c.jsonl", ["a", "b"]), index).returncode == 0
+    proc = _in_private_mount(f"mount --bind {cache} {cache} && mount -o remount,ro,bind {cache} && "
+                             f"XQG_CACHE={cache} {sys.executable} -m xqg_tevatron.search --index {index} --topics "
+                             f"{corpus} --output {tmp_path}/run.trec --query_encoder onnx")
+    err = one_line_error(proc)
+    assert "read-only file system" in err and str(cache) in err
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_17_sigint_and_sigterm_end_in_one_line_and_the_rerun_resumes(tmp_path, tiny_model, signum, code):
+    corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(90)])
+    out, work = tmp_path / "idx", tmp_path / "idx.work"
+    cmd = [sys.executable, "-m", "xqg_tevatron.driver.encode",
+           *small_encode_args(tiny_model, corpus, out, "--per_device_eval_batch_size", "1")]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(work.glob("chunk-*.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code and "Traceback" not in stderr, stderr[-3000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: interrupted by {signal.Signals(signum).name}; finished units are kept, rerun the "
+                      "same command to resume"]
+    done = len(list(work.glob("chunk-*.json")))
+    rerun = cli(*cmd[1:])
+    assert rerun.returncode == 0 and f"'skipped': {done}" in rerun.stderr
+
+
+def test_17_damaged_index_folders_and_wrong_arguments_are_one_line(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c"])
+    index = tmp_path / "idx"
+    assert encode(tiny_model, corpus, index).returncode == 0
+    topics = tmp_path / "t.tsv"
+    topics.write_text("q1\tcurrency\n")
+
+    def search(idx: Path, output: Path) -> subprocess.CompletedProcess:
+        return cli("-m", "xqg_tevatron.search", "--index", str(idx), "--topics", str(topics), "--output", str(output))
+
+    assert "is a directory" in one_line_error(search(index, tmp_path))
+    docid = index / "docid"
+    docid.write_text("".join(docid.read_text().splitlines(keepends=True)[:2]))
+    assert "2 docids, but the index holds 3 rows" in one_line_error(search(index, tmp_path / "r.trec"))
+    manifest = index / "xqg_manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    err = one_line_error(search(index, tmp_path / "r.trec"))
+    assert f"{manifest}: damaged index manifest" in err
+    err = one_line_error(cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path), "--output",
+                             str(tmp_path / "m")))
+    assert "is not an encode work dir" in err
+
+
+# ------------------------------------------------------------------ case 18
+def test_18_index_folders_are_readable_by_others_as_the_umask_allows(tmp_path, tiny_model):
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
+    out = tmp_path / "idx"
+    assert encode(tiny_model, corpus, out).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask

@@ -118,7 +118,7 @@ def test_generated_query_docids_must_exist_in_corpus(tmp_path):
                                        '{"docid": "zz", "text": "y", "generated_queries": {"ja": ["q"]}}'])
     idx = XqgIndexer(FakeDimEncoder(), XqgConfig(alpha=0.5), RunConfig(show_progress=False), tmp_path / "w",
                      generated_queries=[str(gen)])
-    with pytest.raises(CorpusFormatError, match=r"missing from the corpus, e\.g\. \['zz'\]"):
+    with pytest.raises(CorpusFormatError, match=r"g\.jsonl:2: docid 'zz' of the generated queries is not in the corpus"):
         idx.encode_shard([str(corpus)])
     dup = write(tmp_path / "d.jsonl", ['{"docid": "a", "text": "x", "generated_queries": {}}'] * 2)
     with pytest.raises(CorpusFormatError, match="duplicated docid"):
@@ -130,7 +130,7 @@ def test_dimension_mismatch_in_chunks_refused(tmp_path):
     idx = XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(chunk_size=1, show_progress=False), tmp_path / "w")
     idx.encode_shard([str(f)])
     np.save(tmp_path / "w" / "chunk-000001.npy", np.zeros((1, 5), np.float32))
-    with pytest.raises(ValueError, match=r"chunk 1 has shape \(1, 5\), expected \(\*, 4\)"):
+    with pytest.raises(ValueError, match=r"chunk-000001\.npy: \d+ bytes, its record says \d+"):
         merge_work_dir(tmp_path / "w", tmp_path / "out", IndexConfig())
 
 

@@ -196,27 +196,50 @@ def select_passages(passages: Iterable[Passage], docids: Iterable[str], what: st
 
 def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
     """Queries as ``(qid, text)``: Pyserini topics tsv (``qid<TAB>text``) or jsonl with
-    ``query_id``/``id`` and ``query``/``question``."""
+    ``query_id``/``id`` and ``query``/``question``.
+
+    Strict, because a query silently cut or dropped changes every number computed from it: a
+    query id is one non-empty word, each id occurs once, a query is non-empty, a tsv line has
+    exactly two tab-separated fields (a tab inside a query would be cut, as Pyserini's reader
+    cuts it), and the file is UTF-8.  Each violation is a one-line ``file:line`` error."""
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"topics file not found: {path}")
     if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
         rows = ((where, rec.get("query_id", rec.get("id")), rec.get("query", rec.get("question")))
                 for where, rec in iter_jsonl(path))
     else:
         rows = _tsv_topics(path)
     topics = []
+    first: dict[str, str] = {}
     for where, qid, text in rows:
         if qid is None or text is None:
             raise CorpusFormatError(f"{where}: expected a query id and text")
-        topics.append((str(qid), text))
+        qid = str(qid)
+        if not qid or any(ch.isspace() for ch in qid):
+            raise CorpusFormatError(f"{where}: query id {qid!r} is empty or contains whitespace (TREC runs are "
+                                    "whitespace-separated)")
+        if not isinstance(text, str) or not text.strip():
+            raise CorpusFormatError(f"{where}: query {qid!r} has no text")
+        if qid in first:
+            raise CorpusFormatError(f"{where}: duplicated query id {qid!r} (first at {first[qid]})")
+        first[qid] = where
+        topics.append((qid, text))
     return topics
 
 
 def _tsv_topics(path: Path) -> Iterator[tuple[str, Optional[str], Optional[str]]]:
     with _open_text(path) as fh:
         for lineno, line in enumerate(_decoded(fh, path), start=1):
-            if line.strip():
-                parts = line.rstrip("\n").split("\t")
-                yield (f"{path}:{lineno}", *((parts[0], parts[1]) if len(parts) >= 2 else (None, None)))
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            where = f"{path}:{lineno}"
+            if len(parts) != 2:
+                raise CorpusFormatError(f"{where}: {len(parts)} tab-separated field(s); a topics line is "
+                                        "'qid<TAB>query' (a tab inside a query would cut it)")
+            yield where, parts[0], parts[1]
 
 
 def iter_fields(path: str | os.PathLike, n_fields: int, layout: str) -> Iterator[tuple[int, list[str]]]:

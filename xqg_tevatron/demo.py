@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from xqg_tevatron.chunking import atomic_write_text, dumps_json
+from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, write_topics_tsv
 from xqg_tevatron.demo_encoder import build_demo_encoder
 from xqg_tevatron.evaluation.table import evaluate_run_table
@@ -195,6 +195,12 @@ def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepa
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=sorted(DEFAULTS), default="default",
                         help="default: the embedded CLDR data set; xquad: real XQuAD questions (XQG_XQUAD_DIR)")

@@ -215,6 +215,12 @@ def _is_demo_build(folder: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", help="model directory to write (default: <XQG_CACHE or ~/.cache/xqg_tevatron>"
                                          "/demo-encoder/multilingual-e5-small)")

@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from xqg_tevatron.chunking import atomic_write_text, dumps_json
+from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.index import read_manifest, require_manifest
 from xqg_tevatron.search import QUERY_ENCODERS, IndexSearcher, SearchConfig, time_queries
 
@@ -77,6 +77,12 @@ def parse_system(spec: str) -> tuple[str, bool, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.corpus import read_topics
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -26,7 +26,7 @@ import torch
 from pyserini.encode import QueryEncoder
 from transformers import AutoTokenizer
 
-from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.atomic_io import atomic_write_text, sha256_file
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -70,28 +70,40 @@ class _QueryTower(torch.nn.Module):
         return self.model.encode_query({"input_ids": input_ids, "attention_mask": attention_mask})[1]
 
 
-def onnx_cache_dir(model_dir: str, quantized: bool, cache_dir: Optional[str] = None) -> Path:
-    """One folder per (model weights, quantisation): a retrained model never reuses a stale export."""
-    from xqg_tevatron.workdir import default_cache_dir, model_fingerprint
+def export_key(model_dir: str, quantized: bool, settings: EncoderSettings) -> dict:
+    """What an export is made from: the weights, the pooling and prefixes baked into the graph,
+    the quantisation and the export recipe.  The cache slot is named by it and records it."""
+    from xqg_tevatron.workdir import model_fingerprint
 
-    key = hashlib.sha256(f"{model_fingerprint(model_dir)}:{quantized}:{ONNX_OPSET}:{EXPORT_VERSION}".encode()).hexdigest()[:16]
-    return Path(cache_dir or default_cache_dir()) / "onnx-query" / f"{Path(model_dir).name}-{key}"
+    return {"model_sha256": model_fingerprint(model_dir), "settings": asdict(settings), "quantized_int8": quantized,
+            "opset": ONNX_OPSET, "export_version": EXPORT_VERSION}
+
+
+def onnx_cache_dir(model_dir: str, key: dict, cache_dir: Optional[str] = None) -> Path:
+    """One folder per export key: a retrained model or other pooling never reuses a stale export."""
+    from xqg_tevatron.workdir import default_cache_dir
+
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return default_cache_dir(cache_dir) / "onnx-query" / f"{Path(model_dir).name}-{digest}"
 
 
 class XqgQueryEncoder(QueryEncoder):
     """Pyserini ``QueryEncoder`` over a Tevatron bi-encoder saved by this plugin (or any HF
     encoder with an ``xqg_encoder.json``)."""
 
-    def __init__(self, model_dir: str, config: QueryEncoderConfig | None = None):
+    def __init__(self, model_dir: str, config: QueryEncoderConfig | None = None,
+                 settings: EncoderSettings | None = None):
+        """``settings``: pooling / normalisation / prefixes to use (an index manifest's); default:
+        the model folder's own ``xqg_encoder.json``."""
         super().__init__()
         self.config = config or QueryEncoderConfig()
         self.model_dir = str(model_dir)
-        self.settings = EncoderSettings.load(self.model_dir)
+        self.settings = settings or EncoderSettings.load(self.model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.has_model = True
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
-        model = DenseModelForInference.load(self.model_dir).to(self.config.device)
+        model = DenseModelForInference.load(self.model_dir, overrides=self.settings).to(self.config.device)
         self.dim = int(model.lm_q.config.hidden_size) if model.pooler is None else int(model.pooler._config["output_dim"])
         self._tower = _QueryTower(model).eval()
         self._session = None
@@ -149,19 +161,37 @@ class XqgQueryEncoder(QueryEncoder):
         and open an ONNX Runtime session."""
         import onnxruntime as ort
 
-        folder = onnx_cache_dir(self.model_dir, quantized, self.config.cache_dir)
+        key = export_key(self.model_dir, quantized, self.settings)
+        folder = onnx_cache_dir(self.model_dir, key, self.config.cache_dir)
         model_file = folder / "query_tower.onnx"
-        if not model_file.exists():
+        record = folder / "export.json"
+        if not _export_is_valid(model_file, record, key):
             folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(folder / "export.json", json.dumps({
-                "model_dir": os.path.abspath(self.model_dir), "quantized_int8": quantized, "opset": ONNX_OPSET,
-                "export_version": EXPORT_VERSION,
-                "settings": asdict(self.settings)}, indent=2))
+            record.unlink(missing_ok=True)  # written last: a slot without it is rebuilt
             export_query_tower(self._tower, self.tokenizer, model_file, quantized)
+            atomic_write_text(record, json.dumps({**key, "model_dir": os.path.abspath(self.model_dir),
+                                                  "onnx_sha256": sha256_file(model_file)}, indent=2))
         options = ort.SessionOptions()
         if self.config.threads:
             options.intra_op_num_threads = self.config.threads
-        return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        try:
+            return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime's own errors are long and name no file
+            raise ValueError(f"{model_file}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:200]}); delete "
+                             f"{folder} to export it again") from None
+
+
+def _export_is_valid(model_file: Path, record: Path, key: dict) -> bool:
+    """A cached export is used only if its record names this key and its file is unchanged."""
+    if not model_file.is_file() or not record.is_file():
+        return False
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if any(recorded.get(k) != v for k, v in key.items()):
+        return False
+    return recorded.get("onnx_sha256") == sha256_file(model_file)
 
 
 def export_query_tower(tower: torch.nn.Module, tokenizer, path: Path, quantized: bool) -> Path:
@@ -211,12 +241,12 @@ def fuse_transformer_ops(path: Path, tower: torch.nn.Module) -> bool:
     return True
 
 
-def pyserini_query_encoder(model_dir: str):
-    """Pyserini's own ``AutoQueryEncoder`` configured from the model's ``xqg_encoder.json``
-    (the reference the fast encoder is compared with)."""
+def pyserini_query_encoder(model_dir: str, settings: EncoderSettings | None = None):
+    """Pyserini's own ``AutoQueryEncoder`` configured from ``settings`` (default: the model's
+    ``xqg_encoder.json``): the reference the fast encoder is compared with."""
     from pyserini.encode import AutoQueryEncoder
 
-    s = EncoderSettings.load(model_dir)
+    s = settings or EncoderSettings.load(model_dir)
     prefix = s.query_prefix.strip() or None  # pyserini adds the space itself
     return AutoQueryEncoder(model_dir, pooling=s.pooling, l2_norm=s.normalize, prefix=prefix)
 

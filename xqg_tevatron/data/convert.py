@@ -50,6 +50,12 @@ def qrels_of(ds) -> dict[str, dict[str, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["topics", "questions", "corpus", "qrels", "tevatron-train", "generator-pairs",
                                          "gold-queries"])

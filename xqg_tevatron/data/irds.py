@@ -183,8 +183,9 @@ def xquad_files() -> xquad.XquadFiles:
         return xquad.XquadFiles(root)
     root = ir_datasets.util.home_path() / XQUAD
     for lang in ("en", *xquad.XQUAD_LANGUAGES):
-        Download([RequestsDownload(xquad.OFFICIAL_URL.format(lang=lang))],
-                 cache_path=str(root / xquad.file_name(lang))).path()
+        path = Path(Download([RequestsDownload(xquad.OFFICIAL_URL.format(lang=lang))],
+                             cache_path=str(root / xquad.file_name(lang))).path())
+        xquad.check_official_file(path, lang)  # downloaded now or earlier: the pinned content only
     return xquad.XquadFiles(root)
 
 

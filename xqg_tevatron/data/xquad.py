@@ -32,6 +32,33 @@ from xqg_tevatron.data.xor_format import (PreparedDataset, XorQuestion, write_co
 
 from xqg_tevatron.languages import XQUAD_LANGUAGES
 OFFICIAL_URL = "https://raw.githubusercontent.com/deepmind/xquad/master/xquad.{lang}.json"
+# The official files, pinned by content: (bytes, sha256) as recorded by Hugging Face datasets'
+# xquad builder.  A download (or a cached copy) that differs is refused.
+OFFICIAL_FILES = {
+    "ar": (1582988, "abdabd7afed5c635d99cca0f3f0d0c9d9ed0bc77451e963c2e4e0638c29e486d"),
+    "de": (669810, "990b5d746746ed65ed4702ea5f35f99ffa4e2f1c390c07d003642acd937916f9"),
+    "el": (1918889, "821cf0f88e73fa258fd2f548b19b6ec39f7025059e16f6f9fc8cd797c9c3663e"),
+    "en": (609383, "e4c57d1c9143aaa1c5d265ba5987a65f4e69528d2a98f29d6e75019b10344f29"),
+    "es": (684322, "dcbae93ec3a9f4b9e78fd834a171d6f96c1a875e10e15b7530b7e4ef4971e37e"),
+    "hi": (1680538, "df2cce3532b37e9beb8979704b5c9a4bf874358f105395a298b89427b43b9d24"),
+    "ro": (661158, "94f8d54e93ad2b7dd2e76dd921a666b5b8eff2d4379df9f179c42b445f09643f"),
+    "ru": (1896368, "208d5b1aa154c52b1b5c5eda16281e455e8fd198cdb9af3f469f0d6037d973bf"),
+    "th": (1809143, "5cdda11d0e1e075f7872abf4e6ae830388ce7f617964d542308e9ae4257e0f43"),
+    "tr": (729506, "92179a564774b7696100d144c1e10870d0a966b6fccbdd254a65b9d2ab1971cc"),
+    "vi": (911401, "f619a1eb11fb42d3ab0834259e488a65f585447ef6154437bfb7199d85161a04"),
+    "zh": (808652, "691d0b3359bc6b8faa8de931dfdfe21d50a65861ae348e32a0d1a0190b0c8835"),
+}
+
+
+def check_official_file(path: Path, lang: str) -> None:
+    """A downloaded official file must be byte for byte the pinned one."""
+    from xqg_tevatron.atomic_io import sha256_file
+
+    size, digest = OFFICIAL_FILES[lang]
+    got_size = path.stat().st_size
+    if got_size != size or sha256_file(path) != digest:
+        raise CorpusFormatError(f"{path}: not the official XQuAD file ({got_size} bytes, sha256 differs from the pinned "
+                                f"{digest[:12]}...); delete it to download it again")
 
 
 @dataclass(frozen=True)
@@ -112,11 +139,17 @@ def iter_questions(lang_data: list[dict], en_data: list[dict], lang: str,
                                     f"{en_path} has {len(art_en['paragraphs'])}")
         for i, (para, para_en) in enumerate(zip(art["paragraphs"], art_en["paragraphs"])):
             english = {qa["id"]: qa for qa in para_en["qas"]}
-            for pos, qa in enumerate(para["qas"]):
-                en = english.get(qa["id"])
-                if en is None:
+            for qa in para["qas"]:
+                if qa["id"] not in english:
                     raise CorpusFormatError(f"{lang_path}: question {qa['id']} (article {title}, paragraph {i}) "
                                             f"is not in the same paragraph of {en_path}")
+            lacking = [qid for qid in english if qid not in {qa["id"] for qa in para["qas"]}]
+            if lacking:  # XQuAD is parallel: a question missing in one language is a damaged file
+                raise CorpusFormatError(f"{lang_path}: article {a} ({title}) paragraph {i} lacks {len(lacking)} of the "
+                                        f"{len(english)} questions of {en_path} (e.g. {lacking[0]}); XQuAD files are "
+                                        "parallel, so this file is incomplete or damaged")
+            for pos, qa in enumerate(para["qas"]):
+                en = english[qa["id"]]
                 answers = tuple(dict.fromkeys(a["text"] for a in en.get("answers", []) if a.get("text")))
                 yield XquadQuestion(f"xquad-{lang}-{qa['id']}", qa["id"], " ".join(qa["question"].split()), lang,
                                     answers, " ".join(en["question"].split()), docid_of(title, i), title, pos)

@@ -54,7 +54,7 @@ class CodeSwitchArguments:
         try:
             lists = resolve_word_lists(self.code_switch_word_lists or [], languages)
         except ValueError as exc:
-            raise SystemExit(f"error: --code_switch_word_lists: {exc}") from None
+            raise ValueError(f"--code_switch_word_lists: {exc}") from None
         return CodeSwitchConfig(p=self.code_switch_p, languages=languages,
                                 switch_passages=self.code_switch_passages, word_lists=lists, seed=self.code_switch_seed)
 
@@ -108,15 +108,21 @@ def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArgum
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     model_args, data_args, training_args, cs_args, out_args = parse_args(argv)
     if (os.path.exists(training_args.output_dir) and os.listdir(training_args.output_dir)
             and not out_args.overwrite_output_dir):
-        raise SystemExit(f"error: output directory {training_args.output_dir} is not empty; pass --overwrite_output_dir")
+        raise ValueError(f"output directory {training_args.output_dir} is not empty; pass --overwrite_output_dir")
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
                         level=logging.INFO if training_args.local_rank in (-1, 0) else logging.WARN)
     set_seed(training_args.seed)
     if training_args.grad_cache:
-        raise SystemExit("error: --grad_cache needs the GradCache package, which has no transformers-5 release; drop the flag")
+        raise ValueError("--grad_cache needs the GradCache package, which has no transformers-5 release; drop the flag")
     trainer, tokenizer = build_trainer(model_args, data_args, training_args, cs_args)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()

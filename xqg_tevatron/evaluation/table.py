@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from xqg_tevatron.chunking import atomic_write_text, dumps_json
+from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError
-from xqg_tevatron.data.xor_format import read_questions
+from xqg_tevatron.data.xor_format import read_qrels, read_questions
 from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
 from xqg_tevatron.evaluation.xor_retrieve import evaluate_run
 
@@ -57,16 +57,42 @@ def language_of_questions(questions_file: str | Path) -> dict[str, str]:
 
 def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path,
                        metrics: Sequence[str] = DEFAULT_METRICS, corpus: Optional[Sequence[str | Path]] = None,
-                       kt: Sequence[int] = (2, 5)) -> ResultsTable:
-    """Score ``run`` per language.  With ``corpus``, also the official R@kt (in [0, 1] here)."""
+                       kt: Sequence[int] = (2, 5), corpus_docids: Optional[set[str]] = None) -> ResultsTable:
+    """Score ``run`` per language.  With ``corpus``, also the official R@kt (in [0, 1] here).
+
+    Every query of the qrels counts: one the run does not hold scores 0 on every metric
+    (trec_eval's ``-c``), and the notes say how many.  With ``corpus_docids`` (or ``corpus``),
+    qrels naming passages that are not in the corpus are reported too."""
     lang_of = language_of_questions(questions)
+    judged = read_qrels(qrels)
     per_query = trec_eval_per_query(qrels, run, metrics)
     unknown = sorted(q for q in per_query if q != "all" and q not in lang_of)
     if unknown:
         raise CorpusFormatError(f"{run}: {len(unknown)} queries are not in {questions} (e.g. {unknown[0]!r}); "
                                 "run, qrels and questions must come from the same data set")
-    scores = by_language(per_query, lang_of.__getitem__)
+    no_question = sorted(q for q in judged if q not in lang_of)
+    if no_question:
+        raise CorpusFormatError(f"{qrels}: {len(no_question)} judged queries are not in {questions} "
+                                f"(e.g. {no_question[0]!r}); qrels and questions must come from the same data set")
     notes = []
+    names = {m for q, vals in per_query.items() if q != "all" for m in vals} or set(per_query.get("all", {}))
+    missing = [q for q in judged if q not in per_query]
+    for q in missing:
+        per_query[q] = {m: 0.0 for m in names}
+    if missing:
+        notes.append(f"{len(missing)} of {len(judged)} judged queries are missing from {Path(run).name} and count as 0 "
+                     f"(e.g. {missing[0]})")
+    per_query = {q: v for q, v in per_query.items() if q == "all" or q in judged}
+    if corpus_docids is None and corpus:
+        from xqg_tevatron.corpus import iter_passages
+
+        corpus_docids = {p.docid for p in iter_passages(corpus)}
+    if corpus_docids is not None:
+        absent = sorted({d for docs in judged.values() for d in docs if d not in corpus_docids})
+        if absent:
+            notes.append(f"{len(absent)} docids of {Path(qrels).name} are not in the corpus (e.g. {absent[0]}): those "
+                         "passages can never be retrieved")
+    scores = by_language(per_query, lang_of.__getitem__)
     if corpus:
         xor = evaluate_run(questions, run, list(corpus), ks=tuple(kt))
         for k in kt:
@@ -77,23 +103,36 @@ def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path
     return ResultsTable(scores, sorted(l for l in scores if l != "Avg"), notes)
 
 
+def index_docids(index_dir: str | Path) -> set[str]:
+    """The passages an index holds (multi-vector rows ``docid#k`` counted once)."""
+    from xqg_tevatron.index import read_manifest
+
+    multi = read_manifest(index_dir).get("vector_mode") == "multi"
+    with open(Path(index_dir) / "docid", encoding="utf-8") as fh:
+        return {line.rstrip("\n").rsplit("#", 1)[0] if multi else line.rstrip("\n") for line in fh}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True)
     parser.add_argument("--qrels", required=True)
     parser.add_argument("--questions", required=True, help="questions jsonl with id / lang (the language rule)")
     parser.add_argument("--corpus", nargs="+", help="passage files: adds the official R@2kt / R@5kt")
+    parser.add_argument("--index", help="the index searched: qrels docids it does not hold are reported")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="trec_eval -m arguments")
     parser.add_argument("--output", help="write the table as JSON here")
     args = parser.parse_args(argv)
-    try:
-        for path in [args.run, args.qrels, args.questions, *(args.corpus or [])]:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"{path}: no such file")
-        table = evaluate_run_table(args.run, args.qrels, args.questions, args.metrics, args.corpus)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    for path in [args.run, args.qrels, args.questions, *(args.corpus or [])]:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+    docids = index_docids(args.index) if args.index else None
+    table = evaluate_run_table(args.run, args.qrels, args.questions, args.metrics, args.corpus, corpus_docids=docids)
     print(table.format(name=Path(args.run).stem))
     for note in table.notes:
         print(f"note: {note}")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from xqg_tevatron.chunking import atomic_write_text, dumps_json
+from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, select_passages
 from xqg_tevatron.data.xor_format import SKIPPED_ANSWERS, read_questions
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
@@ -159,6 +159,12 @@ def evaluate_run(questions_path, run_path, corpus_paths, ks: Sequence[int] = (2,
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Official XOR-Retrieve R@kt for a TREC run")
     parser.add_argument("--questions", required=True, help="XOR-Retrieve jsonl with id/question/answers/lang")
     parser.add_argument("--run", required=True, help="TREC run file (e.g. from pyserini search.faiss)")

@@ -17,12 +17,10 @@ does not.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
-from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.atomic_io import atomic_write_text, new_tmp_dir, read_json, remove_tree, sha256_file, swap_dir
 from xqg_tevatron.generate.seq2seq import BatchedGenerator, SamplingConfig
 from xqg_tevatron.workdir import model_fingerprint
 
@@ -49,8 +47,14 @@ def conversion_record(model_dir: str) -> dict:
             "transformers": transformers.__version__, "weights": "float32 (compute type chosen at load)"}
 
 
+def _conversion_files(folder: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != CONVERSION_FILE}
+
+
 def convert_checkpoint(model_dir: str, ct2_dir: Optional[str] = None) -> Path:
-    """The CTranslate2 model of ``model_dir``, converted now or reused from an earlier run."""
+    """The CTranslate2 model of ``model_dir``, converted now or reused from an earlier run.  A
+    conversion is reused only if its record names this checkpoint and converter and its files
+    still have the recorded sha256; otherwise (ours) it is converted again."""
     from ctranslate2.converters import TransformersConverter
 
     out = Path(ct2_dir) if ct2_dir else Path(str(Path(model_dir).resolve()) + ".ct2")
@@ -59,17 +63,18 @@ def convert_checkpoint(model_dir: str, ct2_dir: Optional[str] = None) -> Path:
     if out.exists():
         if not marker.is_file():
             raise FileExistsError(f"{out}: exists and was not written by xqg_tevatron's converter; pass --ct2_dir")
-        recorded = json.loads(marker.read_text(encoding="utf-8"))
-        if all(recorded.get(k) == v for k, v in wanted.items()):
+        recorded = read_json(marker, "CTranslate2 conversion record")
+        if all(recorded.get(k) == v for k, v in wanted.items()) and recorded.get("files") == _conversion_files(out):
             return out
-        shutil.rmtree(out)  # ours, from another checkpoint or converter version
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
+        remove_tree(out)  # ours, from another checkpoint or converter version, or changed since
+    tmp = new_tmp_dir(out)
     try:
         TransformersConverter(str(model_dir)).convert(str(tmp), quantization=None, force=True)
-        atomic_write_text(tmp / CONVERSION_FILE, json.dumps(wanted, indent=2))
-        os.replace(tmp, out)
+        atomic_write_text(tmp / CONVERSION_FILE, json.dumps({**wanted, "files": _conversion_files(tmp)}, indent=2))
+        swap_dir(tmp, out)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            remove_tree(tmp)
     return out
 
 
@@ -86,8 +91,11 @@ class Ct2QueryGenerator(BatchedGenerator):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.ct2_dir = convert_checkpoint(model_dir, ct2_dir)
         device = "cuda" if self.config.device.startswith("cuda") else "cpu"
-        self.translator = ctranslate2.Translator(str(self.ct2_dir), device=device, compute_type=compute_type,
-                                                 intra_threads=threads)
+        try:
+            self.translator = ctranslate2.Translator(str(self.ct2_dir), device=device, compute_type=compute_type,
+                                                     intra_threads=threads)
+        except RuntimeError as exc:  # CTranslate2's message names no file
+            raise ValueError(f"{self.ct2_dir}: CTranslate2 cannot load it ({str(exc)[:200]})") from None
         self._ct2 = ctranslate2
 
     def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.lexicon import Lexicon, load_lexicon, resolve_word_lists, words
@@ -106,6 +107,10 @@ def _content(lex: Lexicon, tokens: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_job_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10, help="salient terms to sample from")
@@ -114,11 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="LANG=PATH (MUSE text file or dictd .index), or 'freedict' to add every installed "
                              "Debian FreeDict eng-xxx dictionary of the chosen languages")
     args = parser.parse_args(argv)
-    try:
-        word_lists = resolve_word_lists(args.word_lists, args.languages)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    word_lists = resolve_word_lists(args.word_lists, args.languages)
     config = DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
                                        word_lists=word_lists)
 

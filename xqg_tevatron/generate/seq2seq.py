@@ -27,6 +27,7 @@ from typing import Optional
 
 import torch
 
+from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage, iter_jsonl
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.languages import LANGUAGE_NAMES
@@ -193,18 +194,14 @@ def generate(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    try:
-        sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length,
-                                  args.batch_size, args.seed, args.device, args.temperature)
-        if not Path(args.model).is_dir():
-            raise FileNotFoundError(f"generator model directory not found: {args.model}")
-        if args.backend == "ct2":
-            from xqg_tevatron.generate.ct2_backend import check_compute_type
+    sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length,
+                              args.batch_size, args.seed, args.device, args.temperature)
+    if not Path(args.model).is_dir():
+        raise FileNotFoundError(f"generator model directory not found: {args.model}")
+    if args.backend == "ct2":
+        from xqg_tevatron.generate.ct2_backend import check_compute_type
 
-            check_compute_type(args.compute_type, args.device)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        check_compute_type(args.compute_type, args.device)
     settings = {"kind": "seq2seq", "model": str(Path(args.model).resolve()),
                 "model_sha256": model_fingerprint(args.model), **dataclasses.asdict(sampling)}
     settings.pop("device")  # where it runs does not change what it is asked to write
@@ -227,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in {"train", "generate"}:
         print("usage: python -m xqg_tevatron.generate.seq2seq {train,generate} [ARGS]   (--help after the verb)")
         return 2
-    return train(argv[1:]) if argv[0] == "train" else generate(argv[1:])
+    return run_main(train if argv[0] == "train" else generate, argv[1:])
 
 
 if __name__ == "__main__":

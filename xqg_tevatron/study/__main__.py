@@ -30,20 +30,22 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--max_cells", type=int, help="stop after this many cells (resume later)")
     parser.add_argument("--overwrite", action="store_true", help="start the output folder over (only if a study made it)")
     args = parser.parse_args(argv)
     started = time.time()
-    try:
-        cfg = StudyConfig.from_yaml(args.config)
-        if args.overwrite:
-            remove_plugin_dir(cfg.output)
-        rows = Study(cfg).run(max_cells=args.max_cells)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg = StudyConfig.from_yaml(args.config)
+    if args.overwrite:
+        remove_plugin_dir(cfg.output, kinds=["study"])
+    rows = Study(cfg).run(max_cells=args.max_cells)
     out = Path(cfg.output)
     png = plot(rows, out / "results.png")
     print()

@@ -19,8 +19,8 @@ from typing import Optional
 
 import numpy as np
 
-from xqg_tevatron.chunking import atomic_write_text, dumps_json
-from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs
+from xqg_tevatron.atomic_io import atomic_open, atomic_write_text, dumps_json
+from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, release, remove_plugin_dir
 from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
@@ -29,7 +29,7 @@ from xqg_tevatron.evaluation.table import evaluate_run_table
 from xqg_tevatron.index import IndexConfig
 from xqg_tevatron.search import IndexSearcher, SearchConfig, run_topics, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
-from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.xqg.pipeline import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
 COLUMNS = ["cell_id", "model", "code_switch_p", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang",
@@ -200,9 +200,12 @@ class Study:
                         languages=self.cfg.xqg.languages, n_per_lang=cell.n_per_lang, vector_mode=mode)
         work = out.with_name(out.name + ".work")
         indexer = XqgIndexer(enc, xqg, RunConfig(chunk_size=100_000, show_progress=False), work)
-        indexer.encode_shard([str(self.generated_corpus())])
-        merge_work_dir(work, out, IndexConfig(index_type=cell.index_type), overwrite=True, show_progress=False)
-        _rmtree(work)
+        try:
+            indexer.encode_shard([str(self.generated_corpus())], overwrite=True)
+            merge_work_dir(work, out, IndexConfig(index_type=cell.index_type), overwrite=True, show_progress=False)
+        finally:
+            indexer.release()
+        remove_plugin_dir(work, kinds=[WORK_KIND])
         manifest = json.loads((out / "xqg_manifest.json").read_text())
         n_q = manifest["generated_queries"] if alpha > 0 or mode == "multi" else 0
         est = manifest["passages"] * enc.seconds_per_text[False] + n_q * enc.seconds_per_text[True]
@@ -279,7 +282,13 @@ class Study:
         return [files.path(lang) for lang in ("en", *XQUAD_LANGUAGES) if files.path(lang).is_file()]
 
     def run(self, max_cells: Optional[int] = None) -> list[dict]:
-        claim_work_dir(self.out, self.settings(), "study configuration or data")
+        locks = claim_work_dir(self.out, self.settings(), "study", "study configuration or data")
+        try:
+            return self._run(max_cells)
+        finally:
+            release(locks)
+
+    def _run(self, max_cells: Optional[int]) -> list[dict]:
         cells = expand(self.cfg)
         for name in model_names(self.cfg):
             self.train(name)
@@ -295,13 +304,11 @@ class Study:
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_open(path, newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             w.writerow({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()})
-    tmp.replace(path)
 
 
 def _run(cmd: list[str]) -> None:
@@ -309,9 +316,3 @@ def _run(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-4000:]}")
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)

@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from xqg_tevatron.chunking import atomic_write_text
+from xqg_tevatron.atomic_io import atomic_write_text
 from xqg_tevatron.corpus import iter_passages
 from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds, gold_generated_queries
 from xqg_tevatron.xqg.fusion import fuse_grouped
@@ -138,6 +138,12 @@ def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.encoder import DenseEncoder, EncodeConfig

@@ -79,6 +79,12 @@ def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", required=True)
     parser.add_argument("--queries", nargs="+", required=True)

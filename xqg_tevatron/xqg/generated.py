@@ -22,14 +22,19 @@ def select_queries(generated: Optional[dict[str, list[str]]], languages: Optiona
     return picked
 
 
-def load_generated_queries(paths: Iterable[str | os.PathLike]) -> dict[str, dict[str, list[str]]]:
-    """``docid -> generated_queries`` from separate generated-query files (kept in memory: only
-    the query strings; for corpora of millions of passages feed the combined file as the corpus)."""
+def load_generated_queries(paths: Iterable[str | os.PathLike]
+                           ) -> tuple[dict[str, dict[str, list[str]]], dict[str, str]]:
+    """``docid -> generated_queries`` from separate generated-query files, and ``docid -> file:line``
+    of each record (kept in memory: only the query strings; for corpora of millions of passages
+    feed the combined file as the corpus)."""
     table: dict[str, dict[str, list[str]]] = {}
+    where: dict[str, str] = {}
     for p in iter_passages(paths):
         if p.docid in table:
-            raise CorpusFormatError(f"{p.where}: duplicated docid {p.docid!r} in generated queries")
+            raise CorpusFormatError(f"{p.where}: duplicated docid {p.docid!r} in generated queries (first at "
+                                    f"{where[p.docid]})")
         if p.generated_queries is None:
             raise CorpusFormatError(f"{p.where}: record {p.docid!r} has no 'generated_queries'")
         table[p.docid] = p.generated_queries
-    return table
+        where[p.docid] = p.where
+    return table, where
