@@ -130,7 +130,7 @@ def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpu
         XqgIndexer(CrashingEncoder(enc, crash_on_call=4), xqg, run, work).encode_shard([str(xqg_corpus)])
     finished = sorted(p.name for p in work.glob("chunk-*.json"))
     assert finished == ["chunk-000000.json", "chunk-000001.json", "chunk-000002.json"]
-    assert not list(work.glob("*.tmp"))
+    assert not list(work.glob("*.xqg-tmp-*"))
     # the second run (same CLI a user reruns) encodes only the 3 missing chunks of 6
     proc = run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(tiny_model), "--encode_in_path",
                    str(xqg_corpus), "--encoded_save_path", str(tmp_path / "resumed"), "--work_dir", str(work),
@@ -147,9 +147,13 @@ def test_resume_refuses_other_settings(tmp_path, tiny_model, xqg_corpus):
     with pytest.raises(KeyboardInterrupt):
         XqgIndexer(CrashingEncoder(enc, 2), XqgConfig(alpha=0.2), RunConfig(chunk_size=7, show_progress=False),
                    work).encode_shard([str(xqg_corpus)])
-    with pytest.raises(ValueError, match=r"started for another corpus or settings \(differs in: alpha\)"):
-        XqgIndexer(enc, XqgConfig(alpha=0.3), RunConfig(chunk_size=7, show_progress=False), work).encode_shard(
-            [str(xqg_corpus)])
+    with pytest.raises(ValueError, match=r"started for another corpus or settings \(differs in: languages\)"):
+        XqgIndexer(enc, XqgConfig(alpha=0.2, languages=["ja"]), RunConfig(chunk_size=7, show_progress=False),
+                   work).encode_shard([str(xqg_corpus)])
+    # another alpha or aggregation changes no stored byte: the run resumes (the merge re-fuses)
+    stats = XqgIndexer(enc, XqgConfig(alpha=0.5, aggregation="mean"), RunConfig(chunk_size=7, show_progress=False),
+                       work).encode_shard([str(xqg_corpus)])
+    assert stats["skipped"] == 1 and stats["complete"]
 
 
 def test_torchrun_two_processes_equals_single(tmp_path, tiny_model, xqg_corpus):

@@ -19,9 +19,9 @@ Embeddings are never pickled.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +30,17 @@ from typing import Optional
 import torch
 from transformers import HfArgumentParser
 
-from xqg_tevatron.chunking import atomic_save_npy, atomic_write_text
+from xqg_tevatron.atomic_io import atomic_save_npy, atomic_write_text
 from xqg_tevatron.corpus import corpus_files, read_topics
 from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.engine import executor_from_args
 from xqg_tevatron.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import resolve_separator
-from xqg_tevatron.workdir import check_replaceable, remove_plugin_dir
-from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.cli import run_main
+from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir
+from xqg_tevatron.xqg.pipeline import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +59,30 @@ class XqgEncodeArguments:
     generated_query_branch: str = field(default="query", metadata={
         "help": "encoder branch for generated queries: query (query prefix, as search-time questions) | passage "
                 "(the authors' scripts); both at q_max_len"})
-    index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES}"})
+    index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES} (ivfpq = ivf-pq)"})
+    index_shards: int = field(default=1, metadata={"help": "write the index as N Pyserini index folders of "
+                                                           "consecutive rows, searched together by the search stage"})
     hnsw_m: int = field(default=32)
-    ivf_nlist: int = field(default=0)
-    pq_m: int = field(default=0)
+    hnsw_ef_construction: int = field(default=200)
+    hnsw_ef_search: int = field(default=128, metadata={"help": "stored in the index: Pyserini searches with it"})
+    ivf_nlist: int = field(default=0, metadata={"help": "0: about 4*sqrt(rows)"})
+    ivf_nprobe: int = field(default=32, metadata={"help": "stored in the index: Pyserini searches with it"})
+    pq_m: int = field(default=0, metadata={"help": "ivf-pq bytes per vector (0: dim/4)"})
     chunk_size: int = field(default=10000, metadata={"help": "passages per resumable chunk"})
     work_dir: Optional[str] = field(default=None, metadata={"help": "chunk directory (default <encoded_save_path>.work)"})
     overwrite: bool = field(default=False, metadata={"help": "replace an existing index and work dir"})
     keep_work_dir: bool = field(default=False, metadata={"help": "keep chunk files after a successful merge"})
     num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = cores / processes)"})
     no_merge: bool = field(default=False, metadata={"help": "only encode this shard; merge later"})
+    component_n_per_lang: Optional[list[int]] = field(default=None, metadata={
+        "help": "also store the query sums of the first N per language for these N (0 = all), so driver.merge can "
+                "re-fuse at any of them; --n_per_lang is always stored"})
+    executor: str = field(default="local", metadata={"help": "local | ray (Ray actors; see --ray_address)"})
+    ray_address: Optional[str] = field(default=None, metadata={"help": "join this Ray cluster (default: an embedded "
+                                                                       "local Ray that starts and stops with the job)"})
+    ray_actors: int = field(default=1, metadata={"help": "Ray actors (one model load each)"})
+    ray_num_cpus: float = field(default=1.0, metadata={"help": "CPUs per Ray actor (fractions allowed)"})
+    ray_num_gpus: Optional[float] = field(default=None, metadata={"help": "GPUs per Ray actor (default: 1 if any)"})
     shard_id: Optional[int] = field(default=None, metadata={"help": "alias of --encode_shard_index"})
     num_shards: Optional[int] = field(default=None, metadata={"help": "alias of --encode_num_shard"})
 
@@ -101,16 +117,12 @@ def check_model_path(name: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Bad input ends in one line ``error: ...`` and exit 1 (``--debug`` shows the traceback)."""
-    argv = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in argv
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     asked = any(a.split("=")[0] in ("--alpha", "--languages", "--generated_queries", "--vector_mode") for a in argv)
-    try:
-        return run(parse_args([a for a in argv if a != "--debug"]), require_queries=asked)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
-        if debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run(parse_args(argv), require_queries=asked)
 
 
 def run(parsed, require_queries: bool = False) -> int:
@@ -131,6 +143,9 @@ def run(parsed, require_queries: bool = False) -> int:
     # everything that can be checked is checked before the model loads or a chunk is encoded
     check_model_path(model_args.model_name_or_path)
     inputs = corpus_files(data_args.encode_in_path)
+    locks = []
+    merging = False
+    xqg = run_config = index_config = None
     if not data_args.encode_is_qry:
         xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
                         n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
@@ -139,13 +154,25 @@ def run(parsed, require_queries: bool = False) -> int:
                         require_queries=require_queries and xqg_args.alpha > 0 or xqg_args.vector_mode == "multi")
         run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
                                show_progress=rank == 0 and not training_args.disable_tqdm)
-        index_config = IndexConfig(index_type=xqg_args.index_type, hnsw_m=xqg_args.hnsw_m,
-                                   ivf_nlist=xqg_args.ivf_nlist, pq_m=xqg_args.pq_m)
+        index_config = IndexConfig.from_args(xqg_args)
         if xqg_args.generated_queries:
             corpus_files(xqg_args.generated_queries)
+        check_separate(work_dir, out)
+        for path in inputs:
+            check_separate(work_dir, path, "--work_dir")
+        merging = not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0)
         check_replaceable(out, xqg_args.overwrite)
-        if xqg_args.overwrite and rank == 0 and num_shards == 1:
-            remove_plugin_dir(work_dir)
+        if merging:
+            locks.append(lock_output(out))  # held from before the first chunk to the last rename
+    try:
+        return _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_dir, rank, world, shard_id,
+                       num_shards, xqg, run_config, index_config, merging)
+    finally:
+        release(locks)
+
+
+def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_dir, rank, world, shard_id, num_shards,
+            xqg, run_config, index_config, merging) -> int:
     threads = xqg_args.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
     torch.set_num_threads(threads)
     encoder = DenseEncoder(
@@ -166,22 +193,32 @@ def run(parsed, require_queries: bool = False) -> int:
         return 0
 
     xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
-    indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries)
-    stats = indexer.encode_shard(data_args.encode_in_path)
-    logger.info("shard %d/%d: %s", shard_id, num_shards, stats)
-    if world > 1:
-        import torch.distributed as dist
+    executor = executor_from_args(xqg_args)
+    factory = None
+    if xqg_args.executor == "ray":  # each actor loads its own encoder, with the same settings
+        factory = functools.partial(DenseEncoder, model_args.model_name_or_path, settings_overrides=encoder.settings,
+                                    tokenizer_name=model_args.tokenizer_name, config=encoder.config)
+    indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries,
+                         executor=executor, component_n_per_lang=xqg_args.component_n_per_lang,
+                         encoder_factory=factory)
+    try:
+        stats = indexer.encode_shard(data_args.encode_in_path, overwrite=xqg_args.overwrite)
+        logger.info("shard %d/%d: %s", shard_id, num_shards, stats)
+        if world > 1:
+            import torch.distributed as dist
 
-        dist.barrier()
-    if xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0:
-        if rank == 0 and world == 1:
-            logger.info("shard done; merge with: python -m xqg_tevatron.driver.merge --work_dir %s --output %s",
-                        work_dir, out)
-        return 0
-    merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite, show_progress=run_config.show_progress,
-                   require_queries=xqg.require_queries)
+            dist.barrier()
+        if not merging:
+            if rank == 0 and world == 1:
+                logger.info("shard done; merge with: python -m xqg_tevatron.driver.merge --work_dir %s --output %s",
+                            work_dir, out)
+            return 0
+        merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite,
+                       show_progress=run_config.show_progress, require_queries=xqg.require_queries)
+    finally:
+        indexer.release()
     if not xqg_args.keep_work_dir:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        remove_plugin_dir(work_dir, kinds=[WORK_KIND])
     logger.info("wrote Pyserini index %s", out)
     return 0
 

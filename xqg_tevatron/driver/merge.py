@@ -1,38 +1,91 @@
-"""Merge the chunks of a sharded encode run into one Pyserini index directory.
+"""Merge the units of an encode work dir into one Pyserini index directory, or re-fuse them.
 
     python -m xqg_tevatron.driver.merge --work_dir indexes/xqg.work --output indexes/xqg [--index_type hnsw]
+    python -m xqg_tevatron.driver.merge --work_dir indexes/xqg.work --output indexes/xqg_a05 \
+        --alpha 0.5 --aggregation mean --languages ar ja --keep_work_dir          # a re-fuse: no model loaded
+
+A work dir holds passage vectors and per-language query sums and counts, so any alpha,
+aggregation, subset of the stored languages or stored n per language is a streaming re-fuse.
 """
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
+from pathlib import Path
+from typing import Optional
 
+from xqg_tevatron.cli import run_main
 from xqg_tevatron.index import INDEX_TYPES, IndexConfig
-from xqg_tevatron.xqg.pipeline import merge_work_dir
+from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir, work_dir_lock
+from xqg_tevatron.atomic_io import read_json
+from xqg_tevatron.languages import check_language_codes
+from xqg_tevatron.xqg.components import Fusion
+from xqg_tevatron.xqg.fusion import AGGREGATIONS
+from xqg_tevatron.xqg.pipeline import WORK_KIND, encode_work_settings, merge_work_dir
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work_dir", "--work-dir", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--index_type", "--index-type", default="flat", choices=INDEX_TYPES)
+    parser.add_argument("--index_shards", "--index-shards", type=int, default=1)
     parser.add_argument("--hnsw_m", type=int, default=32)
+    parser.add_argument("--hnsw_ef_construction", type=int, default=200)
+    parser.add_argument("--hnsw_ef_search", type=int, default=128)
     parser.add_argument("--ivf_nlist", type=int, default=0)
+    parser.add_argument("--ivf_nprobe", type=int, default=32)
     parser.add_argument("--pq_m", type=int, default=0)
+    parser.add_argument("--alpha", type=float, help="re-fuse with this alpha (default: the encode's)")
+    parser.add_argument("--aggregation", choices=AGGREGATIONS, help="re-fuse with this aggregation")
+    parser.add_argument("--languages", nargs="+", help="re-fuse with these of the stored languages")
+    parser.add_argument("--n_per_lang", type=int, help="re-fuse with this stored n per language (0 = all)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--keep_work_dir", action="store_true")
     args = parser.parse_args(argv)
-    config = IndexConfig(index_type=args.index_type, hnsw_m=args.hnsw_m, ivf_nlist=args.ivf_nlist, pq_m=args.pq_m)
+    config = IndexConfig.from_args(args)
+    work = Path(args.work_dir)
+    encode_work_settings(work)  # a folder that is not an encode work dir: one line, before anything
+    fusion = refusion(work, args)
+    check_separate(work, args.output)
+    check_replaceable(args.output, args.overwrite)
+    locks = [lock_output(args.output)]
     try:
-        out = merge_work_dir(args.work_dir, args.output, config, overwrite=args.overwrite)
-    except (RuntimeError, ValueError, FileExistsError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        shared = work_dir_lock(work)
+        locks.append(shared)
+        shared.require(exclusive=False)
+        out = merge_work_dir(work, args.output, config, overwrite=args.overwrite, fusion=fusion)
+    finally:
+        release(locks)
     if not args.keep_work_dir:
-        shutil.rmtree(args.work_dir, ignore_errors=True)
+        remove_plugin_dir(work, kinds=[WORK_KIND])
     print(out)
     return 0
+
+
+def refusion(work: Path, args) -> Optional[Fusion]:
+    """The fusion asked for on the command line, on top of the one the encode recorded."""
+    if all(getattr(args, k) is None for k in ("alpha", "aggregation", "languages", "n_per_lang")):
+        return None
+    done = sorted(work.glob("shard-*.done"))
+    if not done:
+        raise RuntimeError(f"cannot merge {work}: no shard has finished")
+    recorded = read_json(done[0], "shard record")["fusion"]
+    if args.languages:
+        check_language_codes(args.languages)
+    fusion = Fusion(alpha=recorded["alpha"] if args.alpha is None else args.alpha,
+                    aggregation=args.aggregation or recorded["aggregation"],
+                    languages=tuple(args.languages) if args.languages else (
+                        tuple(recorded["languages"]) if recorded["languages"] else None),
+                    n_per_lang=recorded["n_per_lang"] if args.n_per_lang is None else args.n_per_lang,
+                    vector_mode=recorded["vector_mode"])
+    if not 0.0 <= fusion.alpha <= 1.0:
+        raise ValueError(f"--alpha must be in [0, 1], got {fusion.alpha}")
+    return fusion
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from tqdm.auto import tqdm
 
-from xqg_tevatron.chunking import atomic_write_text, iter_chunks, shard_from_env
+from xqg_tevatron.atomic_io import atomic_open, read_json
+from xqg_tevatron.chunking import shard_from_env
+from xqg_tevatron.engine import (Executor, LocalExecutor, UnitPlan, add_executor_arguments, executor_from_args,
+                                 run_units, shard_done)
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
-from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, remove_plugin_dir
+from xqg_tevatron.units import DamagedUnitError, Unit, drop_damaged, existing_units
+from xqg_tevatron.workdir import (check_separate, claim_work_dir, fingerprint_inputs, lock_output, output_lock, release,
+                                  remove_plugin_dir)
 
 # (passages, language) -> n queries per passage
 GenerateFn = Callable[[list[Passage], str], list[list[str]]]
@@ -43,11 +45,42 @@ class GenerationJob:
         return Path(self.work_dir or f"{self.output}.work")
 
 
-def run_generation(job: GenerationJob, generate: GenerateFn, limit_chunks: Optional[int] = None,
-                   generator_settings: Optional[dict] = None) -> dict:
-    """Generate this shard's chunks, then (single shard, or the last shard to finish) merge.
-    The work dir records the inputs' fingerprints, languages, chunking and
-    ``generator_settings``; a rerun with any of them changed is refused, never mixed."""
+WORK_KIND = "generate-work"
+UNIT_FILES = (".jsonl",)
+
+
+def published_records(chunk: list[Passage], per_lang: dict[str, list[list[str]]], languages: Sequence[str]) -> bytes:
+    """A unit's passages with their generated queries, in the published xQG jsonl format."""
+    lines = []
+    for i, p in enumerate(chunk):
+        rec = {"docid": p.docid, "title": p.title, "text": p.text,
+               "generated_queries": {lang: per_lang[lang][i] for lang in languages}}
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+    return "".join(lines).encode("utf-8")
+
+
+@dataclass
+class GenerationWorker:
+    """The engine's worker for generation: one unit's passages -> its published jsonl."""
+
+    generate: GenerateFn
+    languages: Sequence[str]
+
+    def process(self, index: int, chunk: list[Passage]) -> tuple[dict[str, bytes], dict]:
+        per_lang = {lang: self.generate(chunk, lang) for lang in self.languages}
+        return {".jsonl": published_records(chunk, per_lang, self.languages)}, {"passages": len(chunk)}
+
+
+def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], GenerateFn], limit_chunks: Optional[int] = None,
+                   generator_settings: Optional[dict] = None, executor: Optional[Executor] = None,
+                   build: bool = False) -> dict:
+    """Generate this shard's units with the engine, then (single shard, or the last shard to
+    finish) write the output.  ``generate`` is the generator, or (``build=True``) a function
+    that builds it: then nothing is loaded when every unit is already done, and each Ray actor
+    loads its own.  The work dir records the inputs' fingerprints, languages, chunking and
+    ``generator_settings``; a rerun with any of them changed is refused, never mixed, and
+    ``--overwrite`` re-claims it.  Committed units are verified first; damaged ones are
+    generated again."""
     out = Path(job.output)
     if out.is_dir():
         raise FileExistsError(f"{out} is a directory; --output names the jsonl file to write")
@@ -55,55 +88,64 @@ def run_generation(job: GenerationJob, generate: GenerateFn, limit_chunks: Optio
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     if not job.languages:
         raise ValueError("no --languages given")
-    settings = {"inputs": fingerprint_inputs(corpus_files(job.corpus)), "languages": list(job.languages),
+    inputs = corpus_files(job.corpus)
+    check_separate(job.work, out)
+    for path in inputs:
+        check_separate(job.work, path)
+    plan = UnitPlan(job.work, UNIT_FILES, job.chunk_size, job.shard_id, job.num_shards)
+    settings = {"inputs": fingerprint_inputs(inputs), "languages": list(job.languages),
                 "chunk_size": job.chunk_size, "num_shards": job.num_shards, "generator": generator_settings or {}}
-    if job.overwrite and job.num_shards == 1:
-        remove_plugin_dir(job.work)
-    claim_work_dir(job.work, settings, "corpus or generator settings")
-    n_chunks = done = skipped = 0
-    with tqdm(desc=f"generate shard {job.shard_id}/{job.num_shards}", unit="chunk",
-              disable=not job.show_progress) as bar:
-        for c, chunk in enumerate(iter_chunks(iter_passages(job.corpus), job.chunk_size)):
-            n_chunks = c + 1
-            if c % job.num_shards != job.shard_id:
-                continue
-            path = job.work / f"chunk-{c:06d}.jsonl"
-            if path.exists():
-                skipped += 1
-                continue
-            if limit_chunks is not None and done >= limit_chunks:
-                return {"chunks": n_chunks, "generated": done, "skipped": skipped, "complete": False}
-            per_lang = {lang: generate(chunk, lang) for lang in job.languages}
-            lines = []
-            for i, p in enumerate(chunk):
-                rec = {"docid": p.docid, "title": p.title, "text": p.text,
-                       "generated_queries": {lang: per_lang[lang][i] for lang in job.languages}}
-                lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
-            atomic_write_text(path, "".join(lines))
-            done += 1
-            bar.update(1)
-    if n_chunks == 0:
-        raise CorpusFormatError(f"empty corpus: no passages in {list(job.corpus)}")
-    atomic_write_text(job.work / f"shard-{job.shard_id}-of-{job.num_shards}.done", json.dumps({"chunks": n_chunks}))
-    merged = merge_generation(job)
-    return {"chunks": n_chunks, "generated": done, "skipped": skipped, "complete": True, "merged": merged}
+    locks = [lock_output(out)] if job.num_shards == 1 else []  # shards lock it only to merge
+    languages = list(job.languages)
+    factory = (lambda: GenerationWorker(generate(), languages)) if build else \
+        (lambda: GenerationWorker(generate, languages))
+    try:
+        locks += claim_work_dir(job.work, settings, WORK_KIND, "corpus or generator settings", job.overwrite,
+                                shard=f"shard-{job.shard_id}-of-{job.num_shards}")
+        drop_damaged([u for u in existing_units(job.work, UNIT_FILES) if plan.mine(u.index)])
+        run = run_units(plan, iter_passages(job.corpus), factory, executor or LocalExecutor(), job.show_progress,
+                        limit_chunks)
+        stats = {"chunks": run.chunks, "generated": run.done, "skipped": run.skipped, "complete": run.complete}
+        if not run.complete:
+            return stats
+        if run.chunks == 0:
+            raise CorpusFormatError(f"empty corpus: no passages in {list(job.corpus)}")
+        shard_done(plan, run)
+        stats["merged"] = merge_generation(job, have_output_lock=job.num_shards == 1)
+    finally:
+        release(locks)
+    if stats["merged"]:
+        remove_plugin_dir(job.work, kinds=[WORK_KIND])
+    return stats
 
 
-def merge_generation(job: GenerationJob) -> bool:
-    """Concatenate the chunks into ``job.output`` once every shard is done; False if some are not."""
+def merge_generation(job: GenerationJob, have_output_lock: bool = False) -> bool:
+    """Concatenate the chunks into ``job.output`` once every shard is done; False if some are
+    not, or another shard is merging right now.  Every chunk is checked against its record
+    (size, sha256, line count) as it is copied."""
     markers = [job.work / f"shard-{s}-of-{job.num_shards}.done" for s in range(job.num_shards)]
     if not all(m.exists() for m in markers):
         return False
-    n_chunks = json.loads(markers[0].read_text())["chunks"]
-    out = Path(job.output)
-    tmp = out.with_name(out.name + ".tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for c in range(n_chunks):
-            with open(job.work / f"chunk-{c:06d}.jsonl", encoding="utf-8") as part:
-                shutil.copyfileobj(part, fh)
-    os.replace(tmp, out)
-    shutil.rmtree(job.work, ignore_errors=True)
+    lock = None
+    if not have_output_lock:
+        lock = output_lock(job.output)
+        if not lock.acquire(exclusive=True):
+            return False  # the other shard is writing the same output
+    try:
+        n_chunks = read_json(markers[0], "shard record")["chunks"]
+        with atomic_open(Path(job.output), "wb") as fh:
+            for c in range(n_chunks):
+                unit = Unit(job.work, c, UNIT_FILES)
+                if not unit.committed():
+                    raise DamagedUnitError(f"{unit.record_path}: missing; rerun the generation: missing chunks are "
+                                           "generated again")
+                data = unit.read_bytes(".jsonl")
+                if data.count(b"\n") != unit.record()["passages"]:
+                    raise DamagedUnitError(f"{unit.path('.jsonl')}: line count differs from its record")
+                fh.write(data)
+    finally:
+        if lock is not None:
+            lock.release()
     return True
 
 
@@ -120,6 +162,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
     parser.add_argument("--work_dir", help="chunk directory (default <output>.work)")
     parser.add_argument("--overwrite", action="store_true")
+    add_executor_arguments(parser)
 
 
 def check_job_arguments(args: argparse.Namespace) -> None:
@@ -137,17 +180,14 @@ def check_job_arguments(args: argparse.Namespace) -> None:
 def run_job_cli(args: argparse.Namespace, generate: Callable[[], GenerateFn],
                 generator_settings: Optional[dict] = None) -> int:
     """Run a generation job from parsed :func:`add_job_arguments`; ``generate`` builds the
-    generator (after the arguments are checked).  Errors become one line, exit 1."""
+    generator (after the arguments are checked).  The CLIs call this under ``cli.run_main``."""
     shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
     job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
                         args.work_dir, args.overwrite)
-    try:
-        check_job_arguments(args)
-        if not 0 <= shard_id < num_shards:
-            raise ValueError(f"--shard_id must be in [0, {num_shards}), got {shard_id}")
-        stats = run_generation(job, generate(), generator_settings=generator_settings)
-    except (FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    check_job_arguments(args)
+    if not 0 <= shard_id < num_shards:
+        raise ValueError(f"--shard_id must be in [0, {num_shards}), got {shard_id}")
+    stats = run_generation(job, generate, generator_settings=generator_settings, executor=executor_from_args(args),
+                           build=True)
     print(stats, file=sys.stderr)
     return 0

@@ -1,38 +1,44 @@
 """Chunked, sharded, resumable passage encoding with xQG augmentation -> Pyserini index.
 
-Work is split into chunks of ``chunk_size`` passages in corpus order; chunk ``c`` belongs to
-shard ``c % num_shards``.  Each finished chunk is saved atomically in the work directory as
-``chunk-XXXXXX.npy`` (vectors) + ``.ids`` (docids) + ``.json`` (counts), so a killed run
-resumes by skipping finished chunks, and shards (separate processes, machines or torchrun
-ranks) never touch each other's files.  The merge step streams the chunks in order into one
-FAISS index, so the result is independent of the number of shards.  Memory while encoding
-is bounded by the chunk size; the merge holds only what FAISS itself stores.
+Encoding runs on the one engine (:mod:`xqg_tevatron.engine`): units of ``chunk_size`` passages
+in corpus order, unit ``c`` belonging to shard ``c % num_shards``, each committed once with a
+verified record, on the local or the Ray executor.  A unit stores the passage vectors and, per
+language, the sums and counts of its generated-query vectors (:mod:`components`), not fused
+vectors: the merge fuses them (``fusion.combine``) while streaming them into the index, so
+another alpha, aggregation, language subset or stored n per language is a re-fuse of the same
+work dir (``driver.merge``), with no model loaded.  The result is independent of the number of
+shards and of the executor.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from xqg_tevatron.chunking import atomic_write_text, iter_chunks
+from xqg_tevatron.atomic_io import read_json
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
-from xqg_tevatron.index import IndexConfig, build_index, write_index_dir
-from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse_grouped
-from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs
+from xqg_tevatron.engine import Executor, LocalExecutor, UnitPlan, run_units, shard_done
+from xqg_tevatron.index import IndexConfig, write_index
+from xqg_tevatron.units import DamagedUnitError, Unit, drop_damaged, existing_units
+from xqg_tevatron.xqg.components import (FUSED_FILES, MULTI_FILES, Fusion, fuse_unit, layout_queries, npy_bytes,
+                                         npy_load, query_sums, selection)
+from xqg_tevatron.xqg.fusion import AGGREGATIONS
+from xqg_tevatron.workdir import WorkDirError, claim_work_dir, fingerprint_inputs, read_marker, release
 from xqg_tevatron.languages import check_language_codes
-from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
+from xqg_tevatron.xqg.generated import load_generated_queries
 
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
 GENERATED_QUERY_BRANCHES = ("query", "passage")
 MULTI_DELIMITER = "#"  # Pyserini's --max-passage-delimiter default
+WORK_KIND = "encode-work"
+COMPONENTS_FORMAT = 2  # units hold components (passage vectors, per-language query sums and counts)
 
 
 @dataclass
@@ -86,166 +92,196 @@ class RunConfig:
 
 
 @dataclass
-class ChunkResult:
-    vectors: np.ndarray
-    docids: list[str]
-    stats: dict = field(default_factory=dict)
+class EncodeWorker:
+    """The engine's worker for encoding: one unit's passages -> its components (picklable, so
+    Ray actors build one each)."""
+
+    encoder_factory: object  # () -> DenseEncoder, or a DenseEncoder
+    xqg: XqgConfig
+    prefixes: tuple[int, ...]
+    external: Optional[dict] = None
+    threads: int = 0  # torch threads of a Ray actor's process (0: leave as it is)
+
+    def __post_init__(self):
+        self._encoder = None
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(self.threads)
+            self._encoder = self.encoder_factory() if callable(self.encoder_factory) and not hasattr(
+                self.encoder_factory, "encode") else self.encoder_factory
+        return self._encoder
+
+    def generated(self, p: Passage) -> Optional[dict[str, list[str]]]:
+        """The passage's generated queries: from ``--generated_queries`` files, else its record."""
+        return self.external.get(p.docid) if self.external is not None else p.generated_queries
+
+    def process(self, index: int, chunk: list[Passage]) -> tuple[dict[str, bytes], dict]:
+        started = time.perf_counter()
+        enc = self.encoder
+        p_vecs = enc.encode([p.full_text(self.xqg.separator) for p in chunk], is_query=False, desc="passages")
+        generated = [self.generated(p) for p in chunk]
+        longest = 0 if 0 in self.prefixes else max(self.prefixes)
+        layout = layout_queries(generated, self.xqg.languages, longest)
+        q_vecs = enc.encode(layout.texts, is_query=self.xqg.generated_query_branch == "query",
+                            desc="generated queries", max_len=enc.config.q_max_len) if layout.texts else \
+            np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
+        qsum, qcount = query_sums(layout, q_vecs, len(chunk), self.prefixes, p_vecs.shape[1])
+        files = {".npy": npy_bytes(p_vecs), ".ids": "".join(f"{p.docid}\n" for p in chunk).encode("utf-8"),
+                 ".qsum.npy": npy_bytes(qsum), ".qcount.npy": npy_bytes(qcount)}
+        if self.xqg.vector_mode == "multi":
+            keep = np.ones(len(layout.texts), bool) if self.xqg.n_per_lang == 0 else \
+                layout.position < self.xqg.n_per_lang
+            files[".queries.npy"] = npy_bytes(q_vecs[keep])
+            files[".qowner.npy"] = npy_bytes(layout.owner[keep].astype(np.int32))
+        meta = {"rows": len(chunk), "passages": len(chunk), "languages": layout.languages,
+                "prefixes": list(self.prefixes), "with_generated_queries": sum(1 for g in generated if g and any(g.values())),
+                "encode_seconds": round(time.perf_counter() - started, 4)}
+        return files, meta
 
 
 class XqgIndexer:
-    """Encode a corpus chunk by chunk (this shard's chunks), then merge into a Pyserini index."""
+    """Encode a corpus unit by unit (this shard's units, on the engine), then merge into a
+    Pyserini index (fusing the stored components)."""
 
     def __init__(self, encoder, xqg: XqgConfig, run: RunConfig, work_dir: str | os.PathLike,
-                 generated_queries: Optional[list[str]] = None):
+                 generated_queries: Optional[list[str]] = None, executor: Optional[Executor] = None,
+                 component_n_per_lang: Optional[Sequence[int]] = None, encoder_factory=None):
+        """``encoder``: the loaded encoder (its settings go into the fingerprint); ``encoder_factory``
+        (optional) builds one per Ray actor instead of shipping this one."""
         self.encoder = encoder
         self.xqg = xqg
         self.run = run
         self.work_dir = Path(work_dir)
         self.generated_paths = list(generated_queries or [])
-        self.external = load_generated_queries(generated_queries) if generated_queries else None
+        self.external, self.external_where = load_generated_queries(generated_queries) if generated_queries \
+            else (None, {})
+        self.executor = executor or LocalExecutor()
+        self.prefixes = tuple(sorted(set(component_n_per_lang or [])) or (xqg.n_per_lang,))
+        if xqg.n_per_lang not in self.prefixes:
+            self.prefixes = tuple(sorted({*self.prefixes, xqg.n_per_lang}))
+        if any(n < 0 for n in self.prefixes):
+            raise ValueError(f"component_n_per_lang must be >= 0 (0 = all), got {list(self.prefixes)}")
+        self.encoder_factory = encoder_factory
+        self.locks: list = []
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return MULTI_FILES if self.xqg.vector_mode == "multi" else FUSED_FILES
+
+    @property
+    def plan(self) -> UnitPlan:
+        return UnitPlan(self.work_dir, self.suffixes, self.run.chunk_size, self.run.shard_id, self.run.num_shards)
 
     # ---------------------------------------------------------------- settings
     def settings(self) -> dict:
+        """What changes the bytes of a unit (the work dir's fingerprint).  Alpha and aggregation
+        do not: they are applied at the merge, so changing them is a re-fuse, not a re-encode."""
         return {
             **self.encoder.manifest_settings(),
-            "alpha": self.xqg.alpha,
-            "aggregation": self.xqg.aggregation,
             "languages": self.xqg.languages,
-            "n_per_lang": self.xqg.n_per_lang,
+            "component_n_per_lang": list(self.prefixes),
             "vector_mode": self.xqg.vector_mode,
+            "multi_n_per_lang": self.xqg.n_per_lang if self.xqg.vector_mode == "multi" else None,
             "generated_query_branch": self.xqg.generated_query_branch,
+            "separator": self.xqg.separator,
+            "batch_size": self.encoder.config.batch_size,
+            "device": str(self.encoder.config.device).split(":")[0],
             "chunk_size": self.run.chunk_size,
             "num_shards": self.run.num_shards,
+            "components": COMPONENTS_FORMAT,
         }
 
-    # ---------------------------------------------------------------- encoding
-    def _generated(self, p: Passage) -> Optional[dict[str, list[str]]]:
-        """The passage's generated queries: from ``--generated_queries`` files, else its record."""
-        return self.external.get(p.docid) if self.external is not None else p.generated_queries
+    def fusion(self) -> Fusion:
+        return Fusion(self.xqg.alpha, self.xqg.aggregation, tuple(self.xqg.languages) if self.xqg.languages else None,
+                      self.xqg.n_per_lang, self.xqg.vector_mode)
 
-    def _queries_for(self, p: Passage) -> list[str]:
-        if not self.xqg.uses_queries:
-            return []
-        return select_queries(self._generated(p), self.xqg.languages, self.xqg.n_per_lang)
-
-    def _has_generated(self, p: Passage) -> bool:
-        gq = self._generated(p)
-        return bool(gq) and any(gq.values())
-
-    def encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
-        started = time.perf_counter()
-        res = self._encode_chunk(chunk)
-        res.stats["encode_seconds"] = round(time.perf_counter() - started, 4)
-        return res
-
-    def _encode_chunk(self, chunk: list[Passage]) -> ChunkResult:
-        texts = [p.full_text(self.xqg.separator) for p in chunk]
-        p_vecs = self.encoder.encode(texts, is_query=False, desc="passages")
-        per_passage = [self._queries_for(p) for p in chunk]
-        flat = [q for qs in per_passage for q in qs]
-        q_vecs = self.encoder.encode(flat, is_query=self.xqg.generated_query_branch == "query",
-                                     desc="generated queries", max_len=self.encoder.config.q_max_len) if flat else \
-            np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
-        n_aug = int(sum(1 for qs in per_passage if qs))
-        sizes = [len(qs) for qs in per_passage]
-        with_any = sum(1 for p in chunk if self._has_generated(p))
-        stats = {"passages": len(chunk), "augmented": n_aug, "plain": len(chunk) - n_aug, "generated_queries": len(flat),
-                 "with_generated_queries": with_any,
-                 "queries_per_passage_min": min(sizes), "queries_per_passage_max": max(sizes)}
-        if self.xqg.vector_mode == "multi":
-            return self._multi_rows(chunk, p_vecs, q_vecs, sizes, stats)
-        vectors = fuse_grouped(p_vecs, q_vecs, sizes, self.xqg.alpha, self.xqg.aggregation)
-        stats["rows"] = len(chunk)
-        return ChunkResult(vectors, [p.docid for p in chunk], stats)
-
-    @staticmethod
-    def _multi_rows(chunk: list[Passage], p_vecs: np.ndarray, q_vecs: np.ndarray, sizes: list[int],
-                    stats: dict) -> ChunkResult:
-        """Pyserini's multi-passage convention: rows ``docid#0`` (the passage), ``docid#1``.. (its
-        queries), searched with max score per docid.  Laid out with index arithmetic, not a scan
-        of every query per passage."""
-        for p in chunk:
-            if MULTI_DELIMITER in p.docid:
-                raise CorpusFormatError(f"{p.where}: docid {p.docid!r} contains {MULTI_DELIMITER!r}, which "
-                                        "--vector_mode multi uses to number a passage's rows")
-        rows_per = np.asarray(sizes, dtype=np.int64) + 1
-        passage_rows = np.concatenate([[0], np.cumsum(rows_per)[:-1]]).astype(np.int64)
-        vectors = np.empty((int(rows_per.sum()), p_vecs.shape[1]), dtype=np.float32)
-        is_query_row = np.ones(len(vectors), dtype=bool)
-        is_query_row[passage_rows] = False
-        vectors[passage_rows] = p_vecs
-        vectors[is_query_row] = q_vecs  # queries are already in passage order
-        ids = [f"{p.docid}{MULTI_DELIMITER}{k}" for p, n in zip(chunk, sizes) for k in range(n + 1)]
-        stats["rows"] = len(ids)
-        return ChunkResult(vectors, ids, stats)
-
-    def _chunk_paths(self, c: int) -> tuple[Path, Path, Path]:
-        stem = self.work_dir / f"chunk-{c:06d}"
-        return stem.with_suffix(".npy"), stem.with_suffix(".ids"), stem.with_suffix(".json")
+    def unit(self, c: int) -> Unit:
+        return self.plan.unit(c)
 
     def chunk_done(self, c: int) -> bool:
-        return self._chunk_paths(c)[2].exists()
+        return self.unit(c).committed()
 
-    def _save_chunk(self, c: int, res: ChunkResult) -> None:
-        npy, ids, meta = self._chunk_paths(c)
-        tmp = npy.with_suffix(".npy.tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, res.vectors, allow_pickle=False)
-        os.replace(tmp, npy)
-        atomic_write_text(ids, "".join(f"{d}\n" for d in res.docids))
-        atomic_write_text(meta, json.dumps(res.stats))  # written last: marks the chunk complete
+    def worker(self) -> EncodeWorker:
+        threads = getattr(self.executor, "threads_per_actor", 0)
+        return EncodeWorker(self.encoder_factory or self.encoder, self.xqg, self.prefixes, self.external, threads)
 
-    def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None) -> dict:
-        """Encode this shard's unfinished chunks; returns counts. ``limit_chunks`` stops early
-        (used to simulate a crash in tests)."""
+    def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None, overwrite: bool = False) -> dict:
+        """Encode this shard's unfinished units; returns counts.  The work dir is claimed and
+        locked (kept until :meth:`release`); committed units are verified first and damaged
+        ones done again.  ``limit_chunks`` stops early (used to simulate a crash in tests)."""
         settings = dict(self.settings(), inputs=fingerprint_inputs(corpus_files(corpus)),
                         generated_query_files=fingerprint_inputs(self.generated_paths))
-        claim_work_dir(self.work_dir, settings, "corpus or settings")
-        stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
-        seen_external: set[str] = set()
-        n_chunks, done_now, skipped, warned = 0, 0, 0, False
-        with tqdm(desc=f"shard {self.run.shard_id}/{self.run.num_shards} chunks", unit="chunk",
-                  disable=not self.run.show_progress) as bar:
-            for c, chunk in enumerate(iter_chunks(stream, self.run.chunk_size)):
-                n_chunks = c + 1
-                if self.external is not None:
-                    seen_external.update(p.docid for p in chunk)
-                if c % self.run.num_shards != self.run.shard_id:
-                    continue
-                if self.chunk_done(c):
-                    skipped += 1
-                    continue
-                if limit_chunks is not None and done_now >= limit_chunks:
-                    return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": False}
-                res = self.encode_chunk(chunk)
-                self._save_chunk(c, res)
-                if not warned:  # say it at the first chunk, not only after hours of encoding
-                    for w in varying_sum_warning(settings, queries_per_passage([res.stats], res.stats)):
-                        logger.warning("%s (seen in chunk %d)", w, c)
-                        warned = True
-                    if self.xqg.uses_queries and res.stats["augmented"] < res.stats["passages"]:
-                        logger.warning("chunk %d: %d of %d passages have no generated queries in %s and stay plain", c,
-                                       res.stats["plain"], res.stats["passages"], self.xqg.languages or "any language")
-                        warned = True
-                done_now += 1
-                bar.update(1)
-        if n_chunks == 0:
-            raise CorpusFormatError(f"empty corpus: no passages in {corpus}")
-        if self.external is not None:
-            unknown = set(self.external) - seen_external
-            if unknown:
-                raise CorpusFormatError(f"{len(unknown)} docid(s) in the generated queries are missing from the corpus, "
-                                        f"e.g. {sorted(unknown)[:5]}")
-        atomic_write_text(self.work_dir / f"shard-{self.run.shard_id}-of-{self.run.num_shards}.done",
-                           json.dumps({"chunks": n_chunks}))
-        return {"chunks": n_chunks, "encoded": done_now, "skipped": skipped, "complete": True}
+        if not self.locks:
+            self.locks = claim_work_dir(self.work_dir, settings, WORK_KIND, "corpus or settings", overwrite,
+                                        shard=f"shard-{self.run.shard_id}-of-{self.run.num_shards}")
+        try:
+            return self._encode_shard(corpus, limit_chunks)
+        except BaseException:
+            self.release()  # a failed shard does not keep the work dir locked
+            raise
 
-    # ---------------------------------------------------------------- merge
+    def _encode_shard(self, corpus: list[str], limit_chunks: Optional[int]) -> dict:
+        plan = self.plan
+        drop_damaged([u for u in existing_units(self.work_dir, self.suffixes) if plan.mine(u.index)])
+        if self.external is not None:
+            self._check_external_docids(corpus)
+        stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
+        fusion = self.fusion()
+        warned = []
+
+        def first_unit_warnings(c: int, record: dict) -> None:  # said at the first unit, not after hours
+            if warned:
+                return
+            warned.append(c)
+            counts = fused_counts(self.unit(c), record, fusion)
+            meta = {"queries_per_passage_min": int(counts.min()), "queries_per_passage_max": int(counts.max())}
+            stats = {"generated_queries": int(counts.sum()), "passages": len(counts)}
+            for w in varying_sum_warning(asdict(fusion), queries_per_passage([meta], stats)):
+                logger.warning("%s (seen in chunk %d)", w, c)
+            plain = int((counts == 0).sum())
+            if self.xqg.uses_queries and plain:
+                logger.warning("chunk %d: %d of %d passages have no generated queries in %s and stay plain", c, plain,
+                               len(counts), self.xqg.languages or "any language")
+
+        run = run_units(plan, stream, self.worker, self.executor, self.run.show_progress, limit_chunks,
+                        after_commit=first_unit_warnings)
+        stats = {"chunks": run.chunks, "encoded": run.done, "skipped": run.skipped, "complete": run.complete}
+        if not run.complete:
+            return stats
+        if run.chunks == 0:
+            raise CorpusFormatError(f"empty corpus: no passages in {corpus}")
+        shard_done(plan, run, {"fusion": asdict(fusion)})
+        return stats
+
+    def _check_external_docids(self, corpus: list[str]) -> None:
+        """Every docid of ``--generated_queries`` must be a corpus passage: checked by one pass
+        over the corpus docids before anything is encoded, reported with the record's file:line."""
+        known = {p.docid for p in iter_passages(corpus)}
+        unknown = [d for d in self.external if d not in known]
+        if unknown:
+            raise CorpusFormatError(f"{self.external_where[unknown[0]]}: docid {unknown[0]!r} of the generated queries is "
+                                    f"not in the corpus ({len(unknown)} such docid(s))")
+
+    def release(self) -> None:
+        release(self.locks)
+        self.locks = []
+
     def merge(self, out_dir: str | os.PathLike, index_config: IndexConfig, overwrite: bool = False,
               extra_manifest: Optional[dict] = None) -> Path:
         return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
                               show_progress=self.run.show_progress, require_queries=self.xqg.require_queries)
 
+
+def fused_counts(unit: Unit, record: dict, fusion: Fusion) -> np.ndarray:
+    """How many generated queries each passage of a unit fuses under ``fusion``."""
+    qcount = npy_load(unit.read_bytes(".qcount.npy"))
+    p, chosen = selection(record, fusion, str(unit.record_path))
+    return qcount[:, p, chosen].sum(axis=1) if chosen else np.zeros(len(qcount), dtype=np.int64)
 
 def checked_docids(passages: Iterator[Passage], restart) -> Iterator[Passage]:
     """Passages with docids a Pyserini index and a TREC run can hold: no whitespace, each once.
@@ -265,87 +301,137 @@ def checked_docids(passages: Iterator[Passage], restart) -> Iterator[Passage]:
 
 def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, index_config: IndexConfig,
                    overwrite: bool = False, extra_manifest: Optional[dict] = None, show_progress: bool = True,
-                   require_queries: bool = False) -> Path:
-    """Stream every chunk of a finished work dir (all shards) into one Pyserini index dir.
-    ``require_queries``: refuse, rather than warn, when no passage had generated queries."""
+                   require_queries: bool = False, fusion: Optional[Fusion] = None) -> Path:
+    """Stream every unit of a finished work dir (all shards), fused by ``fusion`` (default: the
+    fusion the encode was run with), into one Pyserini index dir.  Another ``fusion`` is a
+    re-fuse: no model is loaded.  ``require_queries``: refuse, rather than warn, when no passage
+    had generated queries."""
     work = Path(work_dir)
-    settings = json.loads((work / "settings.json").read_text())
+    settings = encode_work_settings(work)
     num_shards = settings["num_shards"]
     done = [work / f"shard-{s}-of-{num_shards}.done" for s in range(num_shards)]
     missing = [p.name for p in done if not p.exists()]
     if missing:
         raise RuntimeError(f"cannot merge {work}: shards not finished: {missing}")
-    n_chunks = {json.loads(p.read_text())["chunks"] for p in done}
+    records = [read_json(p, "shard record") for p in done]
+    n_chunks = {r["chunks"] for r in records}
     if len(n_chunks) != 1:
         raise RuntimeError(f"shards disagree on the number of chunks: {n_chunks} (was the corpus changed?)")
-    n_chunks = n_chunks.pop()
-    metas = []
-    for c in range(n_chunks):
-        meta = work / f"chunk-{c:06d}.json"
-        if not meta.exists():
-            raise RuntimeError(f"cannot merge {work}: chunk {c} missing")
-        metas.append(json.loads(meta.read_text()))
-    n_rows = sum(m["rows"] for m in metas)
+    fusion = fusion or Fusion(**{**records[0]["fusion"], "languages": tuple(records[0]["fusion"]["languages"])
+                                 if records[0]["fusion"]["languages"] else None})
+    if fusion.vector_mode != settings["vector_mode"]:
+        raise ValueError(f"{work} was encoded for vector_mode {settings['vector_mode']}, not {fusion.vector_mode}")
+    suffixes = MULTI_FILES if settings["vector_mode"] == "multi" else FUSED_FILES
+    units = [Unit(work, c, suffixes) for c in range(n_chunks.pop())]
+    problems = [f"{u.stem}: not finished" if not u.committed() else u.problem(full=False) for u in units]
+    problems = [p for p in problems if p]
+    if problems:
+        raise DamagedUnitError(f"cannot merge {work}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if
+                               len(problems) > 1 else "") + "; rerun the encode command: damaged or missing chunks "
+                               "are encoded again")
+    metas = [u.record() for u in units]
     dim = settings["dim"]
+    multi = fusion.vector_mode == "multi"
+    per_unit = [fused_counts(u, m, fusion) if not multi else
+                np.bincount(npy_load(u.read_bytes(".qowner.npy")), minlength=m["rows"]) for u, m in zip(units, metas)]
+    n_rows = sum(m["rows"] + (int(c.sum()) if multi else 0) for m, c in zip(metas, per_unit))
 
-    def load(c: int) -> np.ndarray:
-        arr = np.load(work / f"chunk-{c:06d}.npy", allow_pickle=False)
-        if arr.ndim != 2 or arr.shape[1] != dim:
-            raise ValueError(f"chunk {c} has shape {arr.shape}, expected (*, {dim})")
-        return arr
-
-    def chunks() -> Iterator[np.ndarray]:
-        for c in tqdm(range(n_chunks), desc="merging", unit="chunk", disable=not show_progress):
-            yield load(c)
+    def load(c: int) -> tuple[np.ndarray, list[str]]:
+        unit, meta = units[c], metas[c]
+        files = {s: unit.read_bytes(s) for s in suffixes}
+        ids = files[".ids"].decode("utf-8").splitlines()
+        if len(ids) != meta["rows"]:
+            raise DamagedUnitError(f"{unit.path('.ids')}: {len(ids)} docids, its record says {meta['rows']}")
+        if multi:
+            vectors, ids = multi_rows(files, ids, unit.stem)
+        else:
+            vectors, _ = fuse_unit(files, meta, fusion, str(unit.record_path))
+        if vectors.ndim != 2 or vectors.shape[1] != dim:
+            raise DamagedUnitError(f"{unit.path('.npy')} has shape {vectors.shape}, expected (*, {dim})")
+        return vectors, ids
 
     def training_rows(k: int) -> np.ndarray:
         out, got = [], 0
-        for c in range(n_chunks):
-            arr = load(c)
+        for c in range(len(units)):
+            arr = load(c)[0]
             out.append(arr[: k - got])
             got += len(out[-1])
             if got >= k:
                 break
         return np.concatenate(out)
 
-    def docids() -> Iterator[str]:
+    def chunks() -> Iterator[tuple[np.ndarray, list[str]]]:
         seen: set[str] = set()
-        multi = settings["vector_mode"] == "multi"
-        for c in range(n_chunks):
-            with open(work / f"chunk-{c:06d}.ids", encoding="utf-8") as fh:
-                for line in fh:
-                    d = line.rstrip("\n")
-                    base, _, row = d.rpartition(MULTI_DELIMITER) if multi else (d, "", "0")
-                    if row == "0":  # the first row of a passage
-                        if base in seen:
-                            raise CorpusFormatError(f"duplicated docid {base!r} in the corpus (chunk {c})")
-                        seen.add(base)
-                    yield d
+        for c in tqdm(range(len(units)), desc="merging", unit="chunk", disable=not show_progress):
+            vectors, ids = load(c)
+            for d in ids:
+                base, _, row = d.rpartition(MULTI_DELIMITER) if multi else (d, "", "0")
+                if row == "0":  # the first row of a passage
+                    if base in seen:
+                        raise CorpusFormatError(f"duplicated docid {base!r} in the corpus (chunk {c})")
+                    seen.add(base)
+            yield vectors, ids
 
-    started = time.time()
-    index = build_index(index_config, dim, n_rows, chunks(), training_rows)
-    counts = {k: sum(m[k] for m in metas) for k in ("passages", "augmented", "plain", "generated_queries", "rows")}
+    all_counts = np.concatenate(per_unit) if per_unit else np.zeros(0, dtype=np.int64)
+    counts = {"passages": sum(m["passages"] for m in metas), "augmented": int((all_counts > 0).sum()),
+              "generated_queries": int(all_counts.sum()), "rows": n_rows}
+    counts["plain"] = counts["passages"] - counts["augmented"]
     counts["encode_seconds"] = round(sum(m.get("encode_seconds", 0.0) for m in metas), 3)
     warnings = []
-    if (settings.get("alpha") or settings["vector_mode"] == "multi") and counts["augmented"] == 0:
+    uses = fusion.alpha > 0 or multi
+    if uses and counts["augmented"] == 0:
         with_any = sum(m.get("with_generated_queries", 0) for m in metas)
         if with_any or require_queries:
             raise CorpusFormatError(
-                f"no passage has generated queries in {settings.get('languages') or 'any language'} "
+                f"no passage has generated queries in {list(fusion.languages) if fusion.languages else 'any language'} "
                 f"({with_any} of {counts['passages']} have some in other languages): the xQG index would be a plain "
                 "one (check --languages and the corpus' 'generated_queries', or use --alpha 0 for a plain index)")
-        warnings.append(f"the corpus has no generated queries: this is a plain index (alpha {settings['alpha']} "
+        warnings.append(f"the corpus has no generated queries: this is a plain index (alpha {fusion.alpha} "
                         "had nothing to fuse)")
-    per_passage = queries_per_passage(metas, counts)
-    warnings += varying_sum_warning(settings, per_passage)
+    stats = [{"queries_per_passage_min": int(c.min()), "queries_per_passage_max": int(c.max())}
+             for c in per_unit if len(c)]
+    per_passage = queries_per_passage(stats, counts)
+    fused_settings = dict(settings, alpha=fusion.alpha, aggregation=fusion.aggregation,
+                          languages=list(fusion.languages) if fusion.languages else settings.get("languages"),
+                          n_per_lang=fusion.n_per_lang)
+    warnings += varying_sum_warning(fused_settings, per_passage)
     for w in warnings:
         logger.warning(w)
-    if settings["vector_mode"] == "multi":
+    if multi:
         extra_manifest = dict(extra_manifest or {}, max_passage_delimiter=MULTI_DELIMITER)
-    manifest = dict(settings, **counts, queries_per_passage=per_passage, warnings=warnings, index_type=index_config.index_type, index_config=asdict(index_config),
-                    build_seconds=round(time.time() - started, 3), xqg_tevatron_version=_version(),
-                    **(extra_manifest or {}))
-    return write_index_dir(out_dir, index, docids(), manifest, overwrite=overwrite)
+    manifest = dict(fused_settings, **counts, queries_per_passage=per_passage, warnings=warnings,
+                    xqg_tevatron_version=_version(), **(extra_manifest or {}))
+    return write_index(out_dir, index_config, dim, n_rows, chunks(), manifest, training_rows, overwrite=overwrite)
+
+
+def multi_rows(files: dict[str, bytes], ids: list[str], where: str) -> tuple[np.ndarray, list[str]]:
+    """Pyserini's multi-passage convention: rows ``docid#0`` (the passage), ``docid#1``.. (its
+    queries), searched with max score per docid.  Laid out with index arithmetic."""
+    for d in ids:
+        if MULTI_DELIMITER in d:
+            raise CorpusFormatError(f"{where}: docid {d!r} contains {MULTI_DELIMITER!r}, which --vector_mode multi uses "
+                                    "to number a passage's rows")
+    p_vecs, q_vecs = npy_load(files[".npy"]), npy_load(files[".queries.npy"])
+    owner = npy_load(files[".qowner.npy"])
+    sizes = np.bincount(owner, minlength=len(ids))
+    rows_per = sizes + 1
+    passage_rows = np.concatenate([[0], np.cumsum(rows_per)[:-1]]).astype(np.int64)
+    vectors = np.empty((int(rows_per.sum()), p_vecs.shape[1]), dtype=np.float32)
+    is_query_row = np.ones(len(vectors), dtype=bool)
+    is_query_row[passage_rows] = False
+    vectors[passage_rows] = p_vecs
+    vectors[is_query_row] = q_vecs  # queries are in passage order
+    return vectors, [f"{d}{MULTI_DELIMITER}{k}" for d, n in zip(ids, sizes) for k in range(n + 1)]
+
+
+def encode_work_settings(work: Path) -> dict:
+    """The settings an encode work dir was started with; a one-line error for any other folder."""
+    if not work.is_dir():
+        raise FileNotFoundError(f"work dir not found: {work}")
+    marker = read_marker(work)
+    if marker is None or marker.get("kind") != WORK_KIND or "settings" not in marker:
+        raise WorkDirError(f"{work} is not an encode work dir of xqg_tevatron (written by driver.encode)")
+    return marker["settings"]
 
 
 def queries_per_passage(metas: list[dict], counts: dict) -> dict:

@@ -1,0 +1,246 @@
+"""The one engine for chunked corpus work (generation, encoding), with interchangeable executors.
+
+Why one: generation and encoding are the same shape of job at corpus scale.  The corpus is cut
+in corpus order into **units** of ``unit_size`` passages; unit ``c`` has the deterministic id
+``c`` and belongs to shard ``c % num_shards`` (Tevatron-style ``--shard-id/--num-shards``
+processes, e.g. a SLURM array).  A unit's worker is a pure function of the unit's passages
+and the job's settings, so a unit done twice writes the same bytes; its files are committed
+atomically with a record written last (:mod:`xqg_tevatron.units`).  A rerun skips committed,
+verified units.  So exactly-once output comes from deterministic units plus an atomic commit,
+whatever the executor retries:
+
+* :class:`LocalExecutor` (the default): units one after another in this process; no Ray import.
+* :class:`RayExecutor`: Ray Core actors, one model load per actor (``num_gpus`` per actor where
+  GPUs exist, fractional CPUs on small machines).  With no address an embedded Ray starts and
+  stops with the job; ``address`` joins an existing cluster (``ray start --head`` /
+  ``ray start --address``).  Actors commit units themselves into the work dir, which must be a
+  folder every node can read and write (a shared file system).  A killed actor is restarted
+  and its unit run again (at least once); the commit makes that harmless.
+
+Memory in the driver is bounded by the units in flight (``max_in_flight``), never the corpus.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
+
+from tqdm.auto import tqdm
+
+from xqg_tevatron.chunking import iter_chunks
+from xqg_tevatron.corpus import Passage
+from xqg_tevatron.units import Unit
+
+logger = logging.getLogger(__name__)
+EXECUTORS = ("local", "ray")
+
+
+class UnitWorker(Protocol):
+    """Turns one unit's passages into its files (``suffix -> bytes``) and record fields."""
+
+    def process(self, index: int, passages: list[Passage]) -> tuple[dict[str, bytes], dict]: ...
+
+
+WorkerFactory = Callable[[], UnitWorker]  # must pickle for Ray: a module-level class instance
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """Which units of a work dir this process does: shard ``shard_id`` of ``num_shards``."""
+
+    work: Path
+    suffixes: tuple[str, ...]
+    unit_size: int
+    shard_id: int = 0
+    num_shards: int = 1
+
+    def __post_init__(self):
+        if self.unit_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.unit_size}")
+        if not 0 <= self.shard_id < self.num_shards:
+            raise ValueError(f"shard_id must be in [0, {self.num_shards}), got {self.shard_id}")
+
+    def unit(self, index: int) -> Unit:
+        return Unit(self.work, index, self.suffixes)
+
+    def mine(self, index: int) -> bool:
+        return index % self.num_shards == self.shard_id
+
+
+@dataclass
+class RunStats:
+    chunks: int = 0
+    done: int = 0
+    skipped: int = 0
+    complete: bool = False
+
+
+def commit(plan: UnitPlan, index: int, files: dict[str, bytes], meta: dict) -> None:
+    plan.unit(index).commit({s: (lambda fh, data=files[s]: fh.write(data)) for s in plan.suffixes}, meta)
+
+
+def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactory, executor: "Executor",
+              show_progress: bool = True, limit: Optional[int] = None,
+              after_commit: Optional[Callable[[int, dict], None]] = None) -> RunStats:
+    """Do this shard's units that are not committed yet, streaming the corpus once.  ``limit``
+    stops after that many units (tests simulate a crash with it)."""
+    stats = RunStats()
+
+    def todo() -> Iterator[tuple[int, list[Passage]]]:
+        for c, chunk in enumerate(iter_chunks(passages, plan.unit_size)):
+            stats.chunks = c + 1
+            if not plan.mine(c):
+                continue
+            if plan.unit(c).committed():
+                stats.skipped += 1
+                continue
+            if limit is not None and stats.done >= limit:
+                stats.complete = False
+                return
+            yield c, chunk
+        stats.complete = True
+
+    with tqdm(desc=f"shard {plan.shard_id}/{plan.num_shards} units", unit="unit", disable=not show_progress) as bar:
+        def done(c: int) -> None:
+            stats.done += 1
+            bar.update(1)
+            if after_commit is not None:
+                after_commit(c, plan.unit(c).record())
+
+        executor.run(plan, todo(), factory, done)
+    return stats
+
+
+class Executor(Protocol):
+    def run(self, plan: UnitPlan, tasks: Iterator[tuple[int, list[Passage]]], factory: WorkerFactory,
+            done: Callable[[int], None]) -> None: ...
+
+
+class LocalExecutor:
+    """Units one after another in this process; the worker (and its model) is built at the
+    first unit that needs doing, so a fully resumed job loads nothing."""
+
+    def run(self, plan, tasks, factory, done) -> None:
+        worker = None
+        for c, passages in tasks:
+            worker = worker or factory()
+            files, meta = worker.process(c, passages)
+            commit(plan, c, files, meta)
+            done(c)
+
+
+class UnitActor:
+    """A Ray actor: builds its worker once, then processes and commits units."""
+
+    def __init__(self, factory: WorkerFactory, plan: UnitPlan):
+        self.factory, self.plan, self.worker = factory, plan, None
+
+    def process(self, index: int, passages: list[Passage]) -> tuple[int, str]:
+        self.worker = self.worker or self.factory()
+        files, meta = self.worker.process(index, passages)
+        commit(self.plan, index, files, meta)
+        import ray
+
+        return index, f"{ray.get_runtime_context().get_node_id()[:12]}:{os.getpid()}"
+
+
+@dataclass
+class RayExecutor:
+    """Ray Core actors (see module doc).  ``num_cpus`` may be fractional; ``num_gpus`` None
+    means one per actor when the cluster has GPUs, else none."""
+
+    address: Optional[str] = None
+    actors: int = 1
+    num_cpus: float = 1.0
+    num_gpus: Optional[float] = None
+    max_in_flight: int = 0  # 0: two units per actor
+    threads: int = 0  # compute threads a worker uses in its actor (0: its CPUs, at least 1)
+    where: Optional[dict] = None  # unit -> "node:pid" that committed it (for tests and logs)
+
+    @property
+    def threads_per_actor(self) -> int:
+        return self.threads or max(1, int(self.num_cpus))
+
+    def run(self, plan, tasks, factory, done) -> None:
+        import ray
+
+        started_here = not ray.is_initialized()
+        if started_here:
+            kwargs = {"address": self.address} if self.address else {
+                "num_cpus": max(1, int(round(self.actors * self.num_cpus + 0.5))), "include_dashboard": False}
+            ray.init(**kwargs, log_to_driver=False, configure_logging=False,
+                     runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
+        try:
+            gpus = self.num_gpus if self.num_gpus is not None else (
+                1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0)
+            # spread over the nodes; a restarted actor (its node lost) goes wherever there is room
+            actor_cls = ray.remote(num_cpus=self.num_cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=-1,
+                                   scheduling_strategy="SPREAD")(UnitActor)
+            pool = [actor_cls.remote(factory, plan) for _ in range(self.actors)]
+            in_flight: dict = {}
+            limit = self.max_in_flight or 2 * self.actors
+            turn = 0
+            self.where = self.where if self.where is not None else {}
+
+            def drain(block_until: int) -> None:
+                while len(in_flight) > block_until:
+                    ready, _ = ray.wait(list(in_flight), num_returns=1)
+                    for ref in ready:
+                        in_flight.pop(ref)
+                        index, who = ray.get(ref)
+                        self.where[index] = who
+                        done(index)
+
+            for c, passages in tasks:
+                drain(limit - 1)
+                ref = pool[turn % len(pool)].process.remote(c, passages)
+                turn += 1
+                in_flight[ref] = c
+            drain(0)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+def make_executor(name: str, ray_address: Optional[str] = None, ray_actors: int = 1, ray_num_cpus: float = 1.0,
+                  ray_num_gpus: Optional[float] = None, threads: int = 0) -> Executor:
+    if name == "local":
+        return LocalExecutor()
+    if name == "ray":
+        return RayExecutor(address=ray_address, actors=ray_actors, num_cpus=ray_num_cpus, num_gpus=ray_num_gpus,
+                           threads=threads)
+    raise ValueError(f"executor must be one of {EXECUTORS}, got {name!r}")
+
+
+def add_executor_arguments(parser) -> None:
+    """``--executor local|ray`` and the Ray options, one spelling for every command."""
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="local: in this process; ray: Ray actors (an embedded local Ray, or --ray_address)")
+    parser.add_argument("--ray_address", "--ray-address", help="join this Ray cluster (e.g. auto, or HOST:6379)")
+    parser.add_argument("--ray_actors", "--ray-actors", type=int, default=1, help="actors (one model load each)")
+    parser.add_argument("--ray_num_cpus", "--ray-num-cpus", type=float, default=1.0, help="CPUs per actor")
+    parser.add_argument("--ray_num_gpus", "--ray-num-gpus", type=float, help="GPUs per actor (default: 1 if any)")
+
+
+def executor_from_args(args, threads: int = 0) -> Executor:
+    if args.executor == "ray" and args.ray_actors < 1:
+        raise ValueError(f"--ray_actors must be >= 1, got {args.ray_actors}")
+    return make_executor(args.executor, args.ray_address, args.ray_actors, args.ray_num_cpus, args.ray_num_gpus,
+                         threads)
+
+
+def shard_done(plan: UnitPlan, stats: RunStats, extra: Optional[dict] = None) -> Path:
+    """Mark this shard finished (how many units the corpus has): what a merge waits for."""
+    import json
+
+    from xqg_tevatron.atomic_io import atomic_write_text
+
+    path = plan.work / f"shard-{plan.shard_id}-of-{plan.num_shards}.done"
+    atomic_write_text(path, json.dumps({"chunks": stats.chunks, **(extra or {})}))
+    return path
+
+
+def all_units(plan: UnitPlan, n_units: int) -> Sequence[Unit]:
+    return [plan.unit(c) for c in range(n_units)]

@@ -1,0 +1,229 @@
+"""The whole xQG job as one streaming command, at corpus scale: passages -> generated queries ->
+passage and query vectors -> stored components -> fused vectors -> Pyserini index + manifest.
+
+    python -m xqg_tevatron.job --corpus psgs_w100.tsv --encoder MODEL --work_dir /shared/xqg.store \\
+        --output indexes/xqg --generator dictionary --languages ar bn fi ja ko ru te --n_per_lang 5 \\
+        --alpha 0.2 --aggregation mean [--generated_output corpus.xqg.jsonl] \\
+        [--executor ray --ray_actors 8 --ray_num_gpus 1 --ray_address auto] [--shard-id I --num-shards N]
+
+Each unit (``--chunk_size`` passages) is generated and encoded by one worker (a Ray actor holds
+one generator and one encoder) and committed once into ``--work_dir``: the published generated
+queries (``.jsonl``) and the components (passage vectors, per-language query sums and counts).
+Nothing holds all generated queries or all query vectors.  A rerun resumes; another alpha,
+aggregation, language subset or stored n per language is a re-fuse of the same work dir
+(``python -m xqg_tevatron.driver.merge --work_dir ... --alpha ...``), with no model loaded.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from xqg_tevatron.atomic_io import atomic_open
+from xqg_tevatron.cli import run_main
+from xqg_tevatron.corpus import Passage, corpus_files
+from xqg_tevatron.engine import add_executor_arguments, executor_from_args
+from xqg_tevatron.generate.runner import published_records
+from xqg_tevatron.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
+from xqg_tevatron.units import DamagedUnitError, Unit
+from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release
+from xqg_tevatron.xqg.components import FUSED_FILES
+from xqg_tevatron.xqg.fusion import AGGREGATIONS
+from xqg_tevatron.xqg.pipeline import EncodeWorker, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+
+logger = logging.getLogger(__name__)
+JOB_FILES = FUSED_FILES + (".jsonl",)
+
+
+@dataclass
+class GenerateEncodeWorker:
+    """One unit: generate its queries (published jsonl), then encode its components."""
+
+    generator_factory: object  # () -> (passages, lang) -> n queries each
+    languages: tuple[str, ...]
+    encode: EncodeWorker
+
+    def __post_init__(self):
+        self._generate = None
+
+    def process(self, index: int, chunk: list[Passage]) -> tuple[dict[str, bytes], dict]:
+        self._generate = self._generate or self.generator_factory()
+        per_lang = {lang: self._generate(chunk, lang) for lang in self.languages}
+        with_queries = [Passage(p.docid, p.text, p.title, {lang: per_lang[lang][i] for lang in self.languages},
+                                p.where) for i, p in enumerate(chunk)]
+        files, meta = self.encode.process(index, with_queries)
+        files[".jsonl"] = published_records(chunk, per_lang, self.languages)
+        return files, meta
+
+
+class CorpusJob(XqgIndexer):
+    """The indexer whose units also generate: same engine, work dir kind and merge (re-fuse)."""
+
+    def __init__(self, *args, generator_factory, generator_settings: dict, generation_languages, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.generator_factory = generator_factory
+        self.generator_settings = generator_settings
+        self.generation_languages = tuple(generation_languages)
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return JOB_FILES
+
+    def settings(self) -> dict:
+        return dict(super().settings(), generator=self.generator_settings,
+                    generation_languages=list(self.generation_languages))
+
+    def worker(self) -> GenerateEncodeWorker:
+        return GenerateEncodeWorker(self.generator_factory, self.generation_languages, super().worker())
+
+
+def write_generated(work: Path, n_units: int, output: Path) -> Path:
+    """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order."""
+    with atomic_open(output, "wb") as fh:
+        for c in range(n_units):
+            unit = Unit(work, c, (".jsonl",))
+            if not unit.committed():
+                raise DamagedUnitError(f"{unit.record_path}: missing; rerun the job")
+            fh.write(unit.read_bytes(".jsonl"))
+    return output
+
+
+def dictionary_generator(n_per_lang: int, word_lists: dict, seed: int):
+    from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
+
+    return DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=n_per_lang, seed=seed, word_lists=word_lists))
+
+
+def seq2seq_generator(model: str, sampling, backend: str, compute_type: str):
+    from xqg_tevatron.generate.seq2seq import Seq2SeqQueryGenerator
+
+    if backend == "ct2":
+        from xqg_tevatron.generate.ct2_backend import Ct2QueryGenerator
+
+        return Ct2QueryGenerator(model, sampling, compute_type)
+    return Seq2SeqQueryGenerator(model, sampling)
+
+
+def generator_of(args) -> tuple[object, dict]:
+    """A picklable factory of the chosen generator, and the settings that change its output."""
+    if args.generator == "dictionary":
+        from xqg_tevatron.lexicon import resolve_word_lists
+        from xqg_tevatron.workdir import fingerprint_inputs
+
+        lists = resolve_word_lists(args.word_lists, args.languages)
+        settings = {"kind": "dictionary", "n_per_lang": args.n_per_lang, "seed": args.seed,
+                    "word_lists": fingerprint_inputs(p for ps in lists.values() for p in ps)}
+        return functools.partial(dictionary_generator, args.n_per_lang, lists, args.seed), settings
+    from xqg_tevatron.generate.seq2seq import SamplingConfig
+    from xqg_tevatron.workdir import model_fingerprint
+
+    if not Path(args.generator).is_dir():
+        raise FileNotFoundError(f"generator model directory not found: {args.generator}")
+    sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device)
+    settings = {"kind": "seq2seq", "backend": args.backend, "compute_type": args.compute_type,
+                "model_sha256": model_fingerprint(args.generator),
+                **{k: v for k, v in dataclasses.asdict(sampling).items() if k != "device"}}
+    return functools.partial(seq2seq_generator, args.generator, sampling, args.backend, args.compute_type), settings
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
+    parser.add_argument("--encoder", "--model_name_or_path", dest="encoder", required=True, help="encoder model dir")
+    parser.add_argument("--work_dir", "--work-dir", dest="work_dir", required=True,
+                        help="the store of units: generated queries and components (every node must reach it)")
+    parser.add_argument("--output", required=True, help="Pyserini index directory to write")
+    parser.add_argument("--generated_output", help="also write the published generated-query jsonl here")
+    parser.add_argument("--generator", default="dictionary", help="dictionary | a trained seq2seq model directory")
+    parser.add_argument("--backend", choices=["hf", "ct2"], default="hf", help="seq2seq backend")
+    parser.add_argument("--compute_type", default="default", help="ct2 compute type")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--word_lists", nargs="*", default=[], help="dictionary: LANG=PATH or freedict")
+    parser.add_argument("--languages", nargs="+", default=list(XOR_TYDI_LANGUAGES))
+    parser.add_argument("--n_per_lang", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--alpha", type=float, default=0.2)
+    parser.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
+    parser.add_argument("--component_n_per_lang", type=int, nargs="*", default=[],
+                        help="also store sums of the first N queries per language (re-fuse at those N)")
+    parser.add_argument("--index_type", choices=INDEX_TYPES, default="flat")
+    parser.add_argument("--index_shards", type=int, default=1)
+    parser.add_argument("--chunk_size", type=int, default=10_000, help="passages per unit")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--p_max_len", type=int, default=256)
+    parser.add_argument("--q_max_len", type=int, default=32)
+    parser.add_argument("--num_threads", type=int, default=0, help="torch threads in this process (0: all)")
+    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
+    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_executor_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+
+    # everything checkable is checked before a model loads
+    check_language_codes(args.languages)
+    if args.n_per_lang < 1:
+        raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
+    inputs = corpus_files(args.corpus)
+    if not Path(args.encoder).is_dir():
+        raise FileNotFoundError(f"encoder model directory not found: {args.encoder}")
+    work, out = Path(args.work_dir), Path(args.output)
+    check_separate(work, out)
+    for path in inputs:
+        check_separate(work, path)
+    check_replaceable(out, args.overwrite)
+    xqg = XqgConfig(alpha=args.alpha, aggregation=args.aggregation, languages=list(args.languages),
+                    n_per_lang=args.n_per_lang, require_queries=True)
+    run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
+                    show_progress=not args.quiet)
+    index_config = IndexConfig(index_type=args.index_type, shards=args.index_shards)
+    executor = executor_from_args(args)
+    factory, generator_settings = generator_of(args)
+
+    import torch
+
+    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    config = EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
+                          device=args.device, show_progress=False)
+    encoder = DenseEncoder(args.encoder, config=config)
+    encoder_factory = functools.partial(DenseEncoder, args.encoder, settings_overrides=encoder.settings, config=config)
+    job = CorpusJob(encoder, xqg, run, work, executor=executor, component_n_per_lang=args.component_n_per_lang,
+                    encoder_factory=encoder_factory if args.executor == "ray" else None,
+                    generator_factory=factory, generator_settings=generator_settings,
+                    generation_languages=args.languages)
+    merging = args.num_shards == 1
+    locks = [lock_output(out)] if merging else []
+    try:
+        stats = job.encode_shard(args.corpus, overwrite=args.overwrite)
+        logger.info("shard %d/%d: %s", args.shard_id, args.num_shards, stats)
+        if not merging:
+            logger.info("shard done; when every shard is: python -m xqg_tevatron.driver.merge --work_dir %s "
+                        "--output %s --keep_work_dir", work, out)
+            return 0
+        merge_work_dir(work, out, index_config, overwrite=args.overwrite, show_progress=not args.quiet,
+                       require_queries=True)
+        if args.generated_output:
+            write_generated(work, stats["chunks"], Path(args.generated_output))
+    finally:
+        job.release()
+        release(locks)
+    logger.info("wrote Pyserini index %s (the store %s is kept: re-fuse with driver.merge)", out, work)
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
