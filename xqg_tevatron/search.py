@@ -26,7 +26,7 @@ from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
-from xqg_tevatron.index import require_manifest
+from xqg_tevatron.index import check_docids, require_manifest
 from xqg_tevatron.trec_run import write_trec_run
 from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
 
@@ -53,6 +53,9 @@ class SearchConfig:
     batch_size: int = 64
     threads: int = 1
     max_query_length: Optional[int] = None
+    # the manifest's encoder (weights fingerprint, pooling, prefixes) is the source of truth; a
+    # different model is refused unless this is set explicitly
+    allow_encoder_mismatch: bool = False
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
@@ -81,16 +84,48 @@ def collapse_rows(hits: Sequence[Hit], k: int) -> list[Hit]:
     return [Hit(d, s) for d, s in seen.items()]
 
 
-def build_query_encoder(model_dir: str, config: SearchConfig):
+def manifest_encoder_settings(manifest: dict):
+    """How the index's vectors were made (pooling, normalisation, prefixes), from its manifest:
+    the query side must match them, whatever the model folder's own settings file says."""
+    from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+
+    keys = ("pooling", "normalize", "query_prefix", "passage_prefix")
+    missing = [k for k in keys if k not in manifest]
+    if missing:
+        raise ValueError(f"the index manifest records no {', '.join(missing)}; rebuild the index with driver.encode")
+    return EncoderSettings(**{k: manifest[k] for k in keys})
+
+
+def check_encoder_matches(index_dir: Path, manifest: dict, encoder_dir: str, allow_mismatch: bool) -> None:
+    """The encoder searched with must be the one the index was encoded with (weights fingerprint)."""
+    from xqg_tevatron.workdir import model_fingerprint
+
+    recorded = manifest.get("model_sha256")
+    if recorded is None or allow_mismatch:
+        return
+    if model_fingerprint(encoder_dir) != recorded:
+        raise ValueError(f"{encoder_dir} is not the encoder {index_dir} was encoded with (model_sha256 differs from "
+                         f"its manifest, which names {manifest.get('model')}); pass the right --encoder, or "
+                         "--allow_encoder_mismatch to search with this one anyway")
+
+
+def merge_shard_hits(per_shard: Sequence[Sequence], k: int) -> list[Hit]:
+    """Hits of the shards of one index, merged by score: ties keep shard order, then rank,
+    which is the row order an unsharded index holds them in."""
+    ranked = sorted(((-float(h.score), s, r, h.docid) for s, hits in enumerate(per_shard) for r, h in enumerate(hits)))
+    return [Hit(docid, -neg) for neg, _, _, docid in ranked[:k]]
+
+
+def build_query_encoder(model_dir: str, config: SearchConfig, settings=None):
     if config.query_encoder == "pyserini":
         from xqg_tevatron.query_encoder import pyserini_query_encoder
 
-        return pyserini_query_encoder(model_dir)
+        return pyserini_query_encoder(model_dir, settings)
     from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder
 
     return XqgQueryEncoder(model_dir, QueryEncoderConfig(backend=config.query_encoder, batch_size=config.batch_size,
                                                          max_length=config.max_query_length,
-                                                         threads=config.threads))
+                                                         threads=config.threads), settings=settings)
 
 
 class IndexSearcher:
@@ -110,16 +145,22 @@ class IndexSearcher:
         self.config = config or SearchConfig()
         self.index_dir = Path(index_dir)
         self.manifest = require_manifest(self.index_dir)
+        self.shard_dirs = [self.index_dir / s["dir"] for s in self.manifest.get("shards") or []] or [self.index_dir]
+        for folder in self.shard_dirs:
+            check_docids(folder, require_manifest(folder))
         self.encoder_dir = str(encoder_dir or self.manifest.get("model") or "")
-        if not vectors_only and (not self.encoder_dir or not Path(self.encoder_dir).is_dir()):
-            raise FileNotFoundError(f"{self.index_dir}: no encoder directory (the manifest names "
-                                    f"{self.manifest.get('model')!r}); pass one explicitly")
+        if not vectors_only and query_encoder is None:
+            if not self.encoder_dir or not Path(self.encoder_dir).is_dir():
+                raise FileNotFoundError(f"{self.index_dir}: no encoder directory (the manifest names "
+                                        f"{self.manifest.get('model')!r}); pass one explicitly")
+            check_encoder_matches(self.index_dir, self.manifest, self.encoder_dir, self.config.allow_encoder_mismatch)
         self.multi = self.manifest.get("vector_mode") == "multi"
         self.depth = multi_depth(self.manifest) if self.multi else 1
         self.translator = translator
         faiss.omp_set_num_threads(self.config.threads)
-        self.query_encoder = None if vectors_only else (query_encoder or build_query_encoder(self.encoder_dir, self.config))
-        self.searcher = FaissSearcher(str(self.index_dir), self.query_encoder)
+        self.query_encoder = None if vectors_only else (query_encoder or build_query_encoder(
+            self.encoder_dir, self.config, manifest_encoder_settings(self.manifest)))
+        self.searchers = [FaissSearcher(str(folder), self.query_encoder) for folder in self.shard_dirs]
 
     @property
     def kind(self) -> str:
@@ -142,9 +183,12 @@ class IndexSearcher:
         if isinstance(query, str):
             if self.query_encoder is None:
                 raise ValueError("this searcher was opened for vectors only")
-            query = self._query_text(query)
-        hits = self.searcher.search(query, k=k * self.depth, threads=self.config.threads)
-        return self._finish([Hit(h.docid, float(h.score)) for h in hits], k)
+            query = self.encode([query])
+        query = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        found = [s.batch_search(query, ["q"], k=k * self.depth, threads=self.config.threads)["q"]
+                 for s in self.searchers] if len(self.searchers) > 1 else \
+            [self.searchers[0].search(query, k=k * self.depth, threads=self.config.threads)]
+        return self._finish(merge_shard_hits(found, k * self.depth), k)
 
     def search_many(self, qids: Sequence[str], texts: Sequence[str], k: Optional[int] = None) -> dict[str, list[Hit]]:
         """Many queries: batch-encoded, then one FAISS batch search."""
@@ -153,9 +197,15 @@ class IndexSearcher:
         k = k or self.config.k
         if not qids:
             return {}
-        found = self.searcher.batch_search(self.encode(texts), list(qids), k=k * self.depth,
-                                           threads=self.config.threads)
-        return {q: self._finish([Hit(h.docid, float(h.score)) for h in found[q]], k) for q in qids}
+        return self.search_vectors(qids, self.encode(texts), k)
+
+    def search_vectors(self, qids: Sequence[str], vectors: np.ndarray, k: Optional[int] = None) -> dict[str, list[Hit]]:
+        """Precomputed query vectors ``(n, dim)``: one FAISS batch search per shard, merged by score."""
+        k = k or self.config.k
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        per_shard = [s.batch_search(vectors, list(qids), k=k * self.depth, threads=self.config.threads)
+                     for s in self.searchers]
+        return {q: self._finish(merge_shard_hits([found[q] for found in per_shard], k * self.depth), k) for q in qids}
 
     def _finish(self, hits: list[Hit], k: int) -> list[Hit]:
         return collapse_rows(hits, k) if self.multi else hits[:k]
@@ -197,6 +247,12 @@ def run_topics(searcher: IndexSearcher, topics: Sequence[tuple[str, str]], run_f
 
 
 def main(argv: list[str] | None = None) -> int:
+    from xqg_tevatron.cli import run_main
+
+    return run_main(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     from xqg_tevatron.corpus import CorpusFormatError, read_topics
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -213,27 +269,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--languages", nargs="+", help="with --translate: source languages (default: XOR-TyDi's)")
     parser.add_argument("--word_lists", nargs="+", default=[], help="with --translate: LANG=PATH or 'freedict'")
     parser.add_argument("--tag", help="run tag (default: the index folder name)")
+    parser.add_argument("--allow_encoder_mismatch", action="store_true",
+                        help="search with an encoder whose weights differ from the one the manifest records")
     args = parser.parse_args(argv)
-    try:
-        require_manifest(args.index)
-        topics = read_topics(args.topics)
-        if not topics:
-            raise CorpusFormatError(f"{args.topics}: no topics")
-        config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, batch_size=args.batch_size,
-                              threads=args.threads)
-        translator = None
-        if args.translate:
-            from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
-            from xqg_tevatron.lexicon import resolve_word_lists
-            from xqg_tevatron.translate import DictionaryTranslator
+    require_manifest(args.index)
+    if Path(args.output).is_dir():
+        raise IsADirectoryError(f"--output {args.output} is a directory; it names the TREC run file to write")
+    topics = read_topics(args.topics)
+    if not topics:
+        raise CorpusFormatError(f"{args.topics}: no topics")
+    config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, batch_size=args.batch_size,
+                          threads=args.threads, allow_encoder_mismatch=args.allow_encoder_mismatch)
+    translator = None
+    if args.translate:
+        from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
+        from xqg_tevatron.lexicon import resolve_word_lists
+        from xqg_tevatron.translate import DictionaryTranslator
 
-            langs = args.languages or list(XOR_TYDI_LANGUAGES)
-            translator = DictionaryTranslator(langs, word_lists=resolve_word_lists(args.word_lists, langs))
-        searcher = IndexSearcher(args.index, args.encoder, config, translator)
-        done = run_topics(searcher, topics, args.output, args.tag or Path(args.index).name.replace(" ", "_"))
-    except (ValueError, FileNotFoundError) as exc:  # CorpusFormatError included
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        langs = args.languages or list(XOR_TYDI_LANGUAGES)
+        translator = DictionaryTranslator(langs, word_lists=resolve_word_lists(args.word_lists, langs))
+    searcher = IndexSearcher(args.index, args.encoder, config, translator)
+    done = run_topics(searcher, topics, args.output, args.tag or Path(args.index).name.replace(" ", "_"))
     print(f"{done.run_file}: {done.queries} queries, {done.ms_per_query:.1f} ms/query "
           f"({searcher.kind}, query encoder {config.query_encoder})")
     return 0

@@ -1,0 +1,348 @@
+"""Index types at corpus scale: recall against exact search, MRR on real questions, latency, memory,
+build time, bytes on disk, and a projection to XOR-TyDi's 18.2M passages.
+
+    .venv/bin/python benchmarks/bench_index_scale.py [--n 1000000] [--types flat hnsw ivf-pq ...]
+
+What is measured, side by side in one run, for plain and for xQG-fused vectors:
+* the 6,732 real XQuAD questions of the development half (11 languages) are searched over their
+  120 real English paragraphs hidden among ``n - 120`` distractors;
+* recall@10 / @100 of each index against exact flat search on the same questions (the
+  ANN-benchmarks measure); MRR@100 of the questions' own paragraphs, beside flat's;
+* p50 / p95 ms per query at 1 thread (search only: query vectors precomputed), build seconds,
+  bytes on disk, and the resident memory the loaded index adds (measured in a fresh process).
+
+Distractors look like real passage vectors of the same encoder: ``--real`` passages of real
+English text (Debian's manual pages under /usr/share/man, section 1, stripped of roff markup and cut
+into 100-word passages) are encoded by the demo encoder; a Gaussian mixture is fitted to those
+vectors (64 spherical k-means topics plus the covariance of the residuals) and sampled, and each
+sample is L2-normalised as e5's vectors are.  Fused
+distractors are ``(1 - a) e + a q``, with ``e`` a plain distractor and ``q`` drawn from a Gaussian
+fitted to the per-passage means of dictionary-generated query vectors of real passages (the XQuAD
+paragraphs and the first 300 manual-page passages), as the recommended recipe fuses them (mean,
+a = 0.2, 5 queries per language, 11 languages).
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ALPHA, N_PER_LANG = 0.2, 5
+TIMED_SCRIPT = r"""
+import json, sys, time
+import numpy as np, faiss
+path, queries_file, out, timed, knob, values = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6:]
+def rss():
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith("VmRSS"))
+queries = np.load(queries_file)
+before = rss()
+index = faiss.read_index(path)
+loaded = rss() - before
+results = []
+for value in values or [None]:
+    if knob == "efSearch":
+        faiss.downcast_index(index).hnsw.efSearch = int(value)
+    elif knob == "nprobe":
+        faiss.extract_index_ivf(index).nprobe = int(value)
+    faiss.omp_set_num_threads(1)
+    for q in queries[:5]:
+        index.search(q[None, :], 100)
+    ms = []
+    for q in queries[:timed]:
+        t = time.perf_counter(); index.search(q[None, :], 100); ms.append((time.perf_counter() - t) * 1000)
+    faiss.omp_set_num_threads(2)
+    _, ids = index.search(queries, 100)
+    np.save(f"{out}-{value}.npy", ids)
+    results.append({"setting": None if value is None else f"{knob} {value}", "ids": f"{out}-{value}.npy",
+                    "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))})
+print(json.dumps({"rss_bytes": loaded, "results": results}))
+"""
+
+
+def man_page_passages(limit: int, words: int = 100) -> list[str]:
+    """Real English prose: Debian's section-1 manual pages, roff markup stripped, cut into passages."""
+    out: list[str] = []
+    for path in sorted(Path("/usr/share/man/man1").glob("*.1.gz")):
+        try:
+            raw = gzip.open(path, "rt", encoding="utf-8", errors="ignore").read()
+        except (OSError, EOFError):
+            continue
+        lines = [ln for ln in raw.splitlines() if ln and not ln.startswith((".", "'", '\\"'))]
+        text = re.sub(r"\\f[BIRP]|\\\(..|\\[-&e|^]|\\s[-+]?\d", "", " ".join(lines))
+        tokens = [t for t in text.split() if re.search(r"[A-Za-z]", t)]
+        for start in range(0, len(tokens) - words + 1, words):
+            out.append(" ".join(tokens[start:start + words]))
+            if len(out) >= limit:
+                return out
+    if len(out) < limit:
+        raise SystemExit(f"only {len(out)} manual-page passages found (need {limit}); lower --real")
+    return out
+
+
+def gaussian_sampler(vectors: np.ndarray, seed: int, shrink: float = 0.05):
+    """Draws from N(mean, cov) of ``vectors`` (covariance shrunk toward its diagonal)."""
+    mean = vectors.mean(axis=0)
+    cov = np.cov(vectors, rowvar=False)
+    cov = (1 - shrink) * cov + shrink * np.diag(np.diag(cov))
+    chol = np.linalg.cholesky(cov + 1e-8 * np.eye(len(cov)))
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> np.ndarray:
+        return (mean + rng.standard_normal((n, len(mean))) @ chol.T).astype(np.float32)
+
+    return draw
+
+
+def mixture_sampler(vectors: np.ndarray, components: int, seed: int):
+    """Draws from a Gaussian mixture fitted to ``vectors``: spherical k-means centroids (topics),
+    weighted by their share, plus the covariance of the residuals.  One Gaussian has no topic
+    structure at all, which makes nearest neighbours unrealistically hard to find; the mixture
+    keeps it (nearest-neighbour cosine 0.91 against 0.93 for the real passages, 0.88 for one
+    Gaussian, measured on 1,000 manual-page passages)."""
+    import faiss
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    km = faiss.Kmeans(x.shape[1], components, niter=20, seed=seed, spherical=True)
+    km.train(x)
+    _, assign = km.index.search(x, 1)
+    assign = assign[:, 0]
+    residual = gaussian_sampler(x - km.centroids[assign], seed)
+    weights = np.bincount(assign, minlength=components) / len(assign)
+    rng = np.random.default_rng(seed + 1)
+
+    def draw(n: int) -> np.ndarray:
+        return (km.centroids[rng.choice(components, size=n, p=weights)] + residual(n)).astype(np.float32)
+
+    return draw
+
+
+def encode_cached(cache: Path, name: str, fn) -> np.ndarray:
+    path = cache / f"{name}.npy"
+    if path.exists():
+        return np.load(path)
+    cache.mkdir(parents=True, exist_ok=True)
+    arr = fn()
+    np.save(path, arr)
+    return arr
+
+
+def real_vectors(args, cache: Path) -> dict:
+    """Encoded real text: background passages, XQuAD paragraphs (plain + fused), questions."""
+    from xqg_tevatron.corpus import Passage
+    from xqg_tevatron.data.xquad import XquadFiles
+    from xqg_tevatron.demo_encoder import build_demo_encoder
+    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
+    from xqg_tevatron.languages import XQUAD_LANGUAGES
+    from xqg_tevatron.lexicon import resolve_word_lists
+    from xqg_tevatron.xqg.fusion import fuse_grouped
+
+    files = XquadFiles(Path(args.xquad_dir))
+    paragraphs = files.passages()
+    questions = files.questions()
+    encoder = DenseEncoder(str(build_demo_encoder()), config=EncodeConfig(batch_size=64, p_max_len=256,
+                                                                         show_progress=True))
+    langs = list(XQUAD_LANGUAGES)
+    generator = DictionaryQueryGenerator(DictionaryGeneratorConfig(
+        n_per_lang=N_PER_LANG, word_lists=resolve_word_lists(["freedict"], langs)))
+
+    def query_means(passages: list) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        per = [[q for lang in langs for q in generator.queries(p, lang)] for p in passages]
+        flat = [q for qs in per for q in qs]
+        vecs = encoder.encode(flat, is_query=True, max_len=32, desc="generated queries")
+        sizes = [len(qs) for qs in per]
+        return vecs, np.repeat(np.arange(len(per)), sizes), sizes
+
+    background = man_page_passages(args.real)
+    bg = encode_cached(cache, f"man_{args.real}", lambda: encoder.encode(background, is_query=False,
+                                                                         max_len=128, desc="man pages"))
+    para = encode_cached(cache, "xquad_paragraphs", lambda: encoder.encode(
+        [p.full_text() for p in paragraphs], is_query=False, desc="XQuAD paragraphs"))
+    qv = encode_cached(cache, "xquad_questions", lambda: encoder.encode(
+        [q.question for q in questions], is_query=True, max_len=512, desc="questions"))
+
+    def fused_and_means():
+        sample = [Passage(f"m{i}", t) for i, t in enumerate(background[:300])] + paragraphs
+        vecs, owner, sizes = query_means(sample)
+        sums = np.zeros((len(sample), vecs.shape[1]), np.float32)
+        np.add.at(sums, owner, vecs)
+        means = sums / np.maximum(np.array(sizes), 1)[:, None]
+        fused = fuse_grouped(para, vecs[owner >= 300], [s for s in sizes[300:]], ALPHA, "mean")
+        return np.concatenate([fused, means[np.array(sizes) > 0]])
+
+    both = encode_cached(cache, "xquad_fused_and_query_means", fused_and_means)
+    row = {p.docid: i for i, p in enumerate(paragraphs)}
+    return {"background": bg, "plain": para, "fused": both[:len(paragraphs)], "query_means": both[len(paragraphs):],
+            "questions": qv, "gold": np.array([row[q.docid] for q in questions]),
+            "langs": np.array([q.lang for q in questions])}
+
+
+def vector_set(real: dict, kind: str, n: int, seed: int) -> np.ndarray:
+    """``n`` rows: distractors, then the 120 real paragraphs (plain or fused) as the last rows."""
+    draw_e = mixture_sampler(real["background"], 64, seed)
+    draw_q = gaussian_sampler(real["query_means"], seed + 1) if kind == "fused" else None
+    own = real[kind]
+    out = np.empty((n, own.shape[1]), np.float32)
+    for start in range(0, n - len(own), 100_000):
+        stop = min(start + 100_000, n - len(own))
+        e = draw_e(stop - start)
+        e /= np.linalg.norm(e, axis=1, keepdims=True)
+        out[start:stop] = e if draw_q is None else (1 - ALPHA) * e + ALPHA * draw_q(stop - start)
+    out[n - len(own):] = own
+    return out
+
+
+def mrr_at_100(ids: np.ndarray, gold_rows: np.ndarray, langs: np.ndarray) -> float:
+    hit = ids == gold_rows[:, None]
+    rank = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
+    rr = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
+    return float(np.mean([rr[langs == l].mean() for l in np.unique(langs)]))
+
+
+def recall(ids: np.ndarray, exact: np.ndarray, k: int) -> float:
+    return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(ids, exact)]))
+
+
+CONFIGS = {  # build settings; the search knob is swept at search time (stored in the file for Pyserini)
+    "flat": ({}, None, []),
+    "hnsw": ({"hnsw_m": 32}, "efSearch", [128, 512]),
+    "hnsw-sq8": ({"hnsw_m": 32}, "efSearch", [128, 512]),
+    "ivf-pq": ({"pq_m": 192, "train_sample": 50_000}, "nprobe", [64, 256, 1024]),
+    "ivf-sq8": ({}, "nprobe", [64, 256, 1024]),
+}
+
+
+def measure(kind: str, x: np.ndarray, real: dict, types: list[str], args, work: Path) -> list[dict]:
+    from xqg_tevatron.index import IndexConfig, write_index
+
+    n, dim = x.shape
+    gold_rows = real["gold"] + (n - len(real[kind]))
+    queries = work / "queries.npy"
+    np.save(queries, real["questions"])
+    rng = np.random.default_rng(7)
+    sample = np.sort(rng.choice(n, size=min(n, 100_000), replace=False))
+    rows, exact = [], None
+    for index_type in types:
+        build, knob, values = CONFIGS[index_type]
+        config = IndexConfig(index_type=index_type, hnsw_ef_construction=args.hnsw_ef_construction, **build)
+
+        def chunks():
+            for start in range(0, n, 50_000):
+                yield x[start:start + 50_000], [str(i) for i in range(start, min(start + 50_000, n))]
+
+        out = work / f"{kind}-{index_type}"
+        started = time.perf_counter()
+        write_index(out, config, dim, n, chunks(), {"vector_mode": "fused"}, training_rows=lambda k: x[sample[:k]])
+        build_s = time.perf_counter() - started
+        proc = subprocess.run([sys.executable, "-c", TIMED_SCRIPT, str(out / "index"), str(queries),
+                               str(work / f"{kind}-{index_type}-ids"), str(args.timed), str(knob),
+                               *map(str, values)], capture_output=True, text=True, check=True)
+        measured = json.loads(proc.stdout.strip().splitlines()[-1])
+        for result in measured["results"]:
+            ids = np.load(result["ids"])
+            if index_type == "flat":
+                exact = ids
+            row = {"vectors": kind, "index": index_type, "setting": result["setting"] or "-", "build_s": build_s,
+                   "disk_bytes": (out / "index").stat().st_size, "rss_bytes": measured["rss_bytes"],
+                   "p50_ms": result["p50_ms"], "p95_ms": result["p95_ms"],
+                   "recall@10": recall(ids, exact, 10), "recall@100": recall(ids, exact, 100),
+                   "mrr@100": mrr_at_100(ids, gold_rows, real["langs"])}
+            rows.append(row)
+            print(f"  {kind:<6}{index_type:<10}{row['setting']:<13} built in {build_s:7.1f} s, p50 "
+                  f"{row['p50_ms']:.2f} ms, R@100 {row['recall@100']:.3f}, MRR@100 {row['mrr@100']:.4f}", flush=True)
+        import shutil
+
+        shutil.rmtree(out)
+    return rows
+
+
+def project(rows: list[dict], n: int) -> list[str]:
+    """Projection to 18.2M passages from per-vector costs measured here (labelled as such):
+    bytes and memory scale with rows (x2 for 768 dims except graph links and ids); flat latency
+    scales with rows; IVF latency with the scanned share (nprobe / nlist, nlist ~ 4 sqrt(N)),
+    i.e. with sqrt(N); HNSW latency with log(N)."""
+    big = 18_200_000
+    lines = [f"PROJECTION to {big:,} passages (not measured: per-vector costs above scaled)",
+             f"{'index':<22}{'disk GB x384':>14}{'disk GB x768':>14}{'p50 ms x384':>13}{'build h x384':>14}"]
+    for r in rows:
+        if r["vectors"] != "plain":
+            continue
+        label = f"{r['index']} {r['setting']}".replace(" -", "")
+        per_vec = r["disk_bytes"] / n
+        code = {"flat": 4 * 384, "hnsw": 4 * 384, "hnsw-sq8": 384, "ivf-pq": 192, "ivf-sq8": 384}[r["index"]]
+        per_vec_768 = per_vec + code  # the vector part doubles, links / ids do not
+        scale = {"flat": big / n, "hnsw": np.log(big) / np.log(n)}.get(r["index"].split("-")[0],
+                                                                           np.sqrt(big / n))
+        if r["index"] == "hnsw-sq8":
+            scale = np.log(big) / np.log(n)
+        build = r["build_s"] * big / n * (np.log(big) / np.log(n) if r["index"].startswith("hnsw") else 1.0)
+        lines.append(f"{label:<22}{per_vec * big / 1e9:>14.1f}{per_vec_768 * big / 1e9:>14.1f}"
+                     f"{r['p50_ms'] * scale:>13.1f}{build / 3600:>14.2f}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="vectors per index (real paragraphs included)")
+    parser.add_argument("--real", type=int, default=5_000, help="manual-page passages encoded to fit distractors")
+    parser.add_argument("--types", nargs="+", default=list(CONFIGS))
+    parser.add_argument("--timed", type=int, default=200, help="queries timed one at a time")
+    parser.add_argument("--hnsw_ef_construction", type=int, default=64)
+    parser.add_argument("--xquad_dir", default=str(ROOT.parent / "shared" / "data" / "xquad-dev"))
+    parser.add_argument("--cache", default=str(ROOT / ".cache" / "bench-index-scale"))
+    parser.add_argument("--json", help="write the rows here")
+    args = parser.parse_args(argv)
+    if "flat" not in args.types:
+        args.types = ["flat", *args.types]
+    args.types = ["flat", *[t for t in args.types if t != "flat"]]
+    started = time.perf_counter()
+    real = real_vectors(args, Path(args.cache))
+    print(f"real vectors: {len(real['background'])} manual-page passages, {len(real['plain'])} XQuAD paragraphs, "
+          f"{len(real['questions'])} questions, {len(real['query_means'])} passages' query means", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
+        for kind in ("plain", "fused"):
+            x = vector_set(real, kind, args.n, seed=11)
+            rows += measure(kind, x, real, args.types, args, Path(tmp))
+            del x
+    flat = {r["vectors"]: r for r in rows if r["index"] == "flat"}
+    print(f"\nindex scale: {args.n:,} x {real['questions'].shape[1]} vectors ({len(real['plain'])} real XQuAD paragraphs + "
+          f"{args.n - len(real['plain']):,} distractors), {len(real['questions'])} real questions, k=100, "
+          "search 1 thread")
+    head = (f"{'vectors':<8}{'index':<10}{'search':<13}{'R@10':>7}{'R@100':>7}{'MRR@100':>9}{'dMRR':>8}{'p50 ms':>8}{'p95 ms':>8}"
+            f"{'x flat':>8}{'disk MB':>9}{'RSS MB':>8}{'mem/flat':>9}{'build s':>9}")
+    print(head + "\n" + "-" * len(head))
+    for r in rows:
+        f = flat[r["vectors"]]
+        print(f"{r['vectors']:<8}{r['index']:<10}{r['setting']:<13}{r['recall@10']:>7.3f}{r['recall@100']:>7.3f}{r['mrr@100']:>9.4f}"
+              f"{r['mrr@100'] - f['mrr@100']:>+8.4f}{r['p50_ms']:>8.2f}{r['p95_ms']:>8.2f}"
+              f"{r['p50_ms'] / f['p50_ms']:>8.3f}{r['disk_bytes'] / 2**20:>9.0f}{r['rss_bytes'] / 2**20:>8.0f}"
+              f"{r['rss_bytes'] / f['rss_bytes']:>9.3f}{r['build_s']:>9.1f}")
+    def pick(kind: str, r: dict) -> dict:
+        return next(x for x in rows if x["vectors"] == kind and x["index"] == r["index"] and x["setting"] == r["setting"])
+
+    print("\nfused minus plain recall@100 under the same index and setting: " + ", ".join(
+        f"{r['index']} {r['setting']} {pick('fused', r)['recall@100'] - r['recall@100']:+.3f}"
+        for r in rows if r["vectors"] == "plain" and r["index"] != "flat"))
+    print()
+    print("\n".join(project(rows, args.n)))
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

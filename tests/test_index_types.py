@@ -1,0 +1,107 @@
+"""Index types for corpus scale (flat written as it streams, HNSW, HNSW-SQ8, IVF-PQ, IVF-SQ8) and
+sharded indexes: every one is a folder Pyserini's own FaissSearcher reads, and sharded search
+merges to exactly what one flat index returns."""
+from __future__ import annotations
+
+import json
+
+import faiss
+import numpy as np
+import pytest
+
+from xqg_tevatron.index import FlatFileWriter, IndexConfig, write_index
+
+DIM = 32
+
+
+def unit_vectors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, DIM)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def chunks(x: np.ndarray, size: int = 700):
+    for start in range(0, len(x), size):
+        yield x[start:start + size], [f"d{i}" for i in range(start, min(start + size, len(x)))]
+
+
+def build(tmp_path, x: np.ndarray, name: str, **config) -> tuple:
+    cfg = IndexConfig(**config)
+    out = write_index(tmp_path / name, cfg, DIM, len(x), chunks(x), {"model": None, "vector_mode": "fused"},
+                      training_rows=lambda k: x[:k])
+    return out, cfg
+
+
+def test_streamed_flat_file_is_byte_for_byte_what_faiss_writes(tmp_path):
+    x = unit_vectors(1234, 0)
+    writer = FlatFileWriter(tmp_path / "streamed", DIM, len(x))
+    for rows, _ in chunks(x, 100):
+        writer.add(rows)
+    writer.close()
+    ref = faiss.IndexFlatIP(DIM)
+    ref.add(x)
+    faiss.write_index(ref, str(tmp_path / "ref"))
+    assert (tmp_path / "streamed").read_bytes() == (tmp_path / "ref").read_bytes()
+    writer = FlatFileWriter(tmp_path / "short", DIM, 10)
+    writer.add(x[:9])
+    with pytest.raises(ValueError, match="9 rows written, 10 announced"):
+        writer.close()
+
+
+@pytest.mark.parametrize("index_type,settings", [
+    ("flat", {}), ("hnsw", {"hnsw_ef_search": 64}), ("hnsw-sq8", {"hnsw_ef_search": 64}),
+    ("ivf-pq", {"ivf_nlist": 16, "ivf_nprobe": 8, "pq_m": 8}), ("ivf-sq8", {"ivf_nlist": 16, "ivf_nprobe": 8}),
+])
+def test_every_index_type_is_read_by_pyserinis_searcher(tmp_path, index_type, settings):
+    from xqg_tevatron.pyserini import bootstrap
+
+    bootstrap()
+    from pyserini.search.faiss import FaissSearcher
+
+    x, q = unit_vectors(3000, 1), unit_vectors(50, 2)
+    out, cfg = build(tmp_path, x, index_type, index_type=index_type, **settings)
+    manifest = json.loads((out / "xqg_manifest.json").read_text())
+    assert manifest["index_type"] == index_type and manifest["rows"] == 3000
+    searcher = FaissSearcher(str(out), None)  # Pyserini's own searcher, unpatched
+    found = searcher.batch_search(q, [f"q{i}" for i in range(len(q))], k=10, threads=1)
+    exact = np.argsort(-(q @ x.T), axis=1)[:, :10]
+    recall = np.mean([len({h.docid for h in found[f"q{i}"]} & {f"d{j}" for j in exact[i]}) / 10
+                      for i in range(len(q))])
+    assert recall >= (0.999 if index_type == "flat" else 0.5), recall
+    index = faiss.read_index(str(out / "index"))  # the search settings travel in the file
+    if index_type.startswith("hnsw"):
+        assert faiss.downcast_index(index).hnsw.efSearch == 64
+    if index_type.startswith("ivf"):
+        assert faiss.extract_index_ivf(index).nprobe == 8
+
+
+@pytest.mark.parametrize("index_type,shards", [("flat", 3), ("flat", 7), ("ivf-sq8", 3)])
+def test_sharded_search_equals_one_index(tmp_path, index_type, shards):
+    from xqg_tevatron.search import IndexSearcher, SearchConfig
+
+    x, q = unit_vectors(2500, 3), unit_vectors(40, 4)
+    settings = {"ivf_nlist": 16, "ivf_nprobe": 16} if index_type != "flat" else {}
+    one, _ = build(tmp_path, x, "one", index_type=index_type, **settings)
+    many, _ = build(tmp_path, x, "many", index_type=index_type, shards=shards, **settings)
+    manifest = json.loads((many / "xqg_manifest.json").read_text())
+    assert sum(s["rows"] for s in manifest["shards"]) == 2500 and max(s["rows"] for s in manifest["shards"]) - min(
+        s["rows"] for s in manifest["shards"]) <= 1
+    assert not (many / "index").exists() and all((many / s["dir"] / "index").exists() for s in manifest["shards"])
+    qids = [f"q{i}" for i in range(len(q))]
+    a = IndexSearcher(one, config=SearchConfig(k=20), vectors_only=True).search_vectors(qids, q)
+    b = IndexSearcher(many, config=SearchConfig(k=20), vectors_only=True).search_vectors(qids, q)
+    for qid in qids:
+        assert [h.docid for h in a[qid]] == [h.docid for h in b[qid]]
+        assert np.allclose([h.score for h in a[qid]], [h.score for h in b[qid]], atol=1e-6)
+    single = IndexSearcher(many, config=SearchConfig(k=20), vectors_only=True).search(q[:1])
+    assert [h.docid for h in single] == [h.docid for h in a["q0"]]
+    if index_type == "flat":  # exact: the merged hits are the true top 20
+        exact = np.argsort(-(q @ x.T), axis=1)[:, :20]
+        assert [h.docid for h in a["q0"]] == [f"d{j}" for j in exact[0]]
+
+
+def test_a_trained_index_refuses_too_small_a_sample(tmp_path):
+    x = unit_vectors(100, 5)
+    with pytest.raises(ValueError, match="needs at least 256 training vectors"):
+        build(tmp_path, x, "pq", index_type="ivf-pq", ivf_nlist=4, pq_m=8)
+    assert not (tmp_path / "pq").exists()
