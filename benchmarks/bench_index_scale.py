@@ -270,9 +270,10 @@ def measure(kind: str, x: np.ndarray, real: dict, types: list[str], args, work: 
 
 def project(rows: list[dict], n: int) -> list[str]:
     """Projection to 18.2M passages from per-vector costs measured here (labelled as such):
-    bytes and memory scale with rows (x2 for 768 dims except graph links and ids); flat latency
-    scales with rows; IVF latency with the scanned share (nprobe / nlist, nlist ~ 4 sqrt(N)),
-    i.e. with sqrt(N); HNSW latency with log(N)."""
+    bytes and memory scale with rows (the vector part x2 for 768 dims, graph links and ids not);
+    flat latency scales with rows; IVF latency with the rows scanned at the same nprobe (nlist ~
+    4 sqrt(N), so sqrt(N); keeping the recall measured here needs nprobe to grow with nlist, and
+    then latency scales with N); HNSW latency with log(N)."""
     big = 18_200_000
     lines = [f"PROJECTION to {big:,} passages (not measured: per-vector costs above scaled)",
              f"{'index':<22}{'disk GB x384':>14}{'disk GB x768':>14}{'p50 ms x384':>13}{'build h x384':>14}"]
