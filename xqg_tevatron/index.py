@@ -160,7 +160,7 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
     """Stream ``(vectors, docids)`` chunks into a Pyserini index folder (or ``config.shards``
     shard folders), in a hidden sibling swapped in atomically.  Memory: one chunk for flat;
     what the index itself holds for the others.  The caller holds the output's lock."""
-    from xqg_tevatron.workdir import check_replaceable, write_marker
+    from xqg_tevatron.workdir import check_replaceable
 
     out = Path(out_dir)
     check_replaceable(out, overwrite)
@@ -216,13 +216,20 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
                 shard_manifest = dict(full, rows=bounds[s + 1] - bounds[s], shard=s, shards=None)
                 (d / MANIFEST).write_text(dumps_json(shard_manifest, indent=2, sort_keys=True) + "\n",
                                           encoding="utf-8")
-        (tmp / MANIFEST).write_text(dumps_json(full, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        write_marker(tmp, "index")
-        swap_dir(tmp, out)
+        publish(tmp, out, full)
     except BaseException:
         remove_tree(tmp)
         raise
     return out
+
+
+def publish(tmp: Path, out: Path, manifest: dict) -> None:
+    """The last steps of every index write: manifest, ownership marker, atomic swap into place."""
+    from xqg_tevatron.workdir import write_marker
+
+    (tmp / MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_marker(tmp, "index")
+    swap_dir(tmp, out)
 
 
 def _finish_part(part, folder: Path) -> None:
@@ -237,7 +244,7 @@ def write_index_dir(out_dir: str | os.PathLike, index: faiss.Index, docids: Iter
     """Write ``index``, ``docid``, the manifest and the ownership marker to ``out_dir``: built in a
     hidden sibling folder, then swapped in atomically (the old index stays whole until then).
     The caller holds the output's lock (``workdir.lock_output``)."""
-    from xqg_tevatron.workdir import check_replaceable, write_marker
+    from xqg_tevatron.workdir import check_replaceable
 
     out = Path(out_dir)
     check_replaceable(out, overwrite)
@@ -251,9 +258,7 @@ def write_index_dir(out_dir: str | os.PathLike, index: faiss.Index, docids: Iter
                 n += 1
         if n != index.ntotal:
             raise ValueError(f"{out}: {n} docids for {index.ntotal} vectors; the index was not written")
-        (tmp / MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        write_marker(tmp, "index")
-        swap_dir(tmp, out)
+        publish(tmp, out, manifest)
     except BaseException:
         remove_tree(tmp)
         raise

@@ -84,11 +84,8 @@ class RunConfig:
     num_shards: int = 1
     show_progress: bool = True
 
-    def __post_init__(self):
-        if self.chunk_size < 1:
-            raise ValueError("chunk_size must be >= 1")
-        if not 0 <= self.shard_id < self.num_shards:
-            raise ValueError(f"shard_id must be in [0, {self.num_shards}), got {self.shard_id}")
+    def __post_init__(self):  # checked where the engine checks them, before any model loads
+        UnitPlan(Path("."), (), self.chunk_size, self.shard_id, self.num_shards)
 
 
 @dataclass
