@@ -228,3 +228,16 @@ def test_the_one_command_job_writes_the_index_and_the_published_queries(tmp_path
     manifest = json.loads((tmp_path / "idx" / "xqg_manifest.json").read_text())
     assert manifest["passages"] == 10 and manifest["alpha"] == 0.2 and manifest["aggregation"] == "mean"
     assert (tmp_path / "store" / ".xqg_tevatron").exists()  # kept: the store to re-fuse from
+
+
+def test_a_plain_index_encodes_no_generated_query_and_refuses_a_refuse(tmp_path, tiny_model):
+    c = tmp_path / "g.jsonl"
+    generate(corpus(tmp_path / "c.jsonl", 6), c)
+    run_cli(*encode_args(tiny_model, c, tmp_path / "plain", "--alpha", "0", "--keep_work_dir"))
+    import numpy as np
+
+    qcount = np.load(tmp_path / "plain.work" / "chunk-000000.qcount.npy")
+    assert qcount.sum() == 0  # nothing was encoded for the generated queries
+    err = subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "plain.work"),
+                          "--output", str(tmp_path / "x"), "--alpha", "0.5"], cwd=ROOT, capture_output=True, text=True)
+    assert err.returncode == 1 and "encoded for a plain index (alpha 0)" in err.stderr and not (tmp_path / "x").exists()

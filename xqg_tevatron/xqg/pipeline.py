@@ -123,7 +123,9 @@ class EncodeWorker:
         p_vecs = enc.encode([p.full_text(self.xqg.separator) for p in chunk], is_query=False, desc="passages")
         generated = [self.generated(p) for p in chunk]
         longest = 0 if 0 in self.prefixes else max(self.prefixes)
-        layout = layout_queries(generated, self.xqg.languages, longest)
+        # a plain index (alpha 0) encodes no generated query: its store cannot be re-fused to alpha > 0
+        layout = layout_queries(generated if self.xqg.uses_queries else [None] * len(chunk),
+                                self.xqg.languages, longest)
         q_vecs = enc.encode(layout.texts, is_query=self.xqg.generated_query_branch == "query",
                             desc="generated queries", max_len=enc.config.q_max_len) if layout.texts else \
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
@@ -191,6 +193,7 @@ class XqgIndexer:
             "chunk_size": self.run.chunk_size,
             "num_shards": self.run.num_shards,
             "components": COMPONENTS_FORMAT,
+            "generated_queries_encoded": self.xqg.uses_queries,
         }
 
     def fusion(self) -> Fusion:
@@ -316,6 +319,9 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
         raise RuntimeError(f"shards disagree on the number of chunks: {n_chunks} (was the corpus changed?)")
     fusion = fusion or Fusion(**{**records[0]["fusion"], "languages": tuple(records[0]["fusion"]["languages"])
                                  if records[0]["fusion"]["languages"] else None})
+    if (fusion.alpha > 0 or fusion.vector_mode == "multi") and not settings.get("generated_queries_encoded", True):
+        raise ValueError(f"{work} was encoded for a plain index (alpha 0): its generated queries were not encoded, so "
+                         "it cannot be fused; encode again with --alpha > 0")
     if fusion.vector_mode != settings["vector_mode"]:
         raise ValueError(f"{work} was encoded for vector_mode {settings['vector_mode']}, not {fusion.vector_mode}")
     suffixes = MULTI_FILES if settings["vector_mode"] == "multi" else FUSED_FILES
