@@ -25,13 +25,13 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from tqdm.auto import tqdm
 
 from xqg_tevatron.chunking import iter_chunks
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.units import Unit
+from xqg_tevatron.units import Unit, drop_damaged, existing_units
 
 logger = logging.getLogger(__name__)
 EXECUTORS = ("local", "ray")
@@ -84,8 +84,10 @@ def commit(plan: UnitPlan, index: int, files: dict[str, bytes], meta: dict) -> N
 def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactory, executor: "Executor",
               show_progress: bool = True, limit: Optional[int] = None,
               after_commit: Optional[Callable[[int, dict], None]] = None) -> RunStats:
-    """Do this shard's units that are not committed yet, streaming the corpus once.  ``limit``
-    stops after that many units (tests simulate a crash with it)."""
+    """Do this shard's units that are not committed yet, streaming the corpus once.  Committed
+    units are verified first; damaged ones are named and done again.  ``limit`` stops after that
+    many units (tests simulate a crash with it)."""
+    drop_damaged([u for u in existing_units(plan.work, plan.suffixes) if plan.mine(u.index)])
     stats = RunStats()
 
     def todo() -> Iterator[tuple[int, list[Passage]]]:
@@ -240,7 +242,3 @@ def shard_done(plan: UnitPlan, stats: RunStats, extra: Optional[dict] = None) ->
     path = plan.work / f"shard-{plan.shard_id}-of-{plan.num_shards}.done"
     atomic_write_text(path, json.dumps({"chunks": stats.chunks, **(extra or {})}))
     return path
-
-
-def all_units(plan: UnitPlan, n_units: int) -> Sequence[Unit]:
-    return [plan.unit(c) for c in range(n_units)]

@@ -124,11 +124,6 @@ def write_marker(path: Path, kind: str, settings: Optional[dict] = None) -> None
     atomic_write_text(path / MARKER, json.dumps(record, indent=2, sort_keys=True))
 
 
-def kind_of(path: str | os.PathLike) -> Optional[str]:
-    marker = read_marker(path) if Path(path).is_dir() else None
-    return marker.get("kind") if marker else None
-
-
 def _ours(name: str) -> bool:
     return name == MARKER or name.startswith(_LOCK) or TMP_TAG in name
 

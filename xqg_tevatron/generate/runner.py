@@ -20,7 +20,7 @@ from xqg_tevatron.chunking import shard_from_env
 from xqg_tevatron.engine import (Executor, LocalExecutor, UnitPlan, add_executor_arguments, executor_from_args,
                                  run_units, shard_done)
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
-from xqg_tevatron.units import DamagedUnitError, Unit, drop_damaged, existing_units
+from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.workdir import (check_separate, claim_work_dir, fingerprint_inputs, lock_output, output_lock, release,
                                   remove_plugin_dir)
 
@@ -102,7 +102,6 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
     try:
         locks += claim_work_dir(job.work, settings, WORK_KIND, "corpus or generator settings", job.overwrite,
                                 shard=f"shard-{job.shard_id}-of-{job.num_shards}")
-        drop_damaged([u for u in existing_units(job.work, UNIT_FILES) if plan.mine(u.index)])
         run = run_units(plan, iter_passages(job.corpus), factory, executor or LocalExecutor(), job.show_progress,
                         limit_chunks)
         stats = {"chunks": run.chunks, "generated": run.done, "skipped": run.skipped, "complete": run.complete}

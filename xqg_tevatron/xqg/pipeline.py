@@ -25,7 +25,7 @@ from xqg_tevatron.atomic_io import read_json
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
 from xqg_tevatron.engine import Executor, LocalExecutor, UnitPlan, run_units, shard_done
 from xqg_tevatron.index import IndexConfig, write_index
-from xqg_tevatron.units import DamagedUnitError, Unit, drop_damaged, existing_units
+from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.xqg.components import (FUSED_FILES, MULTI_FILES, Fusion, fuse_unit, layout_queries, npy_bytes,
                                          npy_load, query_sums, selection)
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
@@ -227,7 +227,6 @@ class XqgIndexer:
 
     def _encode_shard(self, corpus: list[str], limit_chunks: Optional[int]) -> dict:
         plan = self.plan
-        drop_damaged([u for u in existing_units(self.work_dir, self.suffixes) if plan.mine(u.index)])
         if self.external is not None:
             self._check_external_docids(corpus)
         stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
