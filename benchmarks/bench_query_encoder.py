@@ -7,8 +7,8 @@ Per backend: per-query p50 / p95 milliseconds one query at a time (encode + FAIS
 cores), batch throughput (``batch_search`` of every question, last thread count),
 and MRR@100 / R@20 of that batch run through Pyserini's ``trec_eval`` (macro average over
 languages), so any accuracy cost of int8 shows.  Data: the XQuAD track (real questions, 11
-languages) when ``--xquad_dir`` (default ``../shared/data/xquad-dev``) exists, else the embedded
-default; encoder: the demo multilingual-e5-small.
+languages, the development half shipped in the package), or ``--data xor`` the embedded
+synthetic set; encoder: the demo multilingual-e5-small.
 
     python benchmarks/bench_query_encoder.py [--latency_queries 200 --threads 1 2]
 """
@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--xquad_dir", default=str(ROOT.parent / "shared" / "data" / "xquad-dev"))
+    ap.add_argument("--data", choices=["xquad", "xor"], default="xquad",
+                    help="xquad: the XQuAD dev half shipped in the package; xor: the embedded synthetic set")
     ap.add_argument("--latency_queries", type=int, default=200)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--backends", nargs="+", default=["pyserini", "torch", "onnx", "onnx-int8"])
@@ -35,22 +36,21 @@ def main() -> None:
 
     from xqg_tevatron.corpus import read_topics
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.evaluation.table import evaluate_run_table
-    from xqg_tevatron.index import IndexConfig
-    from xqg_tevatron.search import IndexSearcher, SearchConfig, run_topics, time_queries
-    from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+    from xqg_tevatron.indexing.index import IndexConfig
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, time_queries
+    from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
     encoder_dir = build_demo_encoder()
     (ROOT / ".cache").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
         tmp = Path(tmp)
-        if (Path(args.xquad_dir) / "xquad.en.json").is_file():
-            os.environ["XQG_XQUAD_DIR"] = str(Path(args.xquad_dir).resolve())
+        if args.data == "xquad":
             from xqg_tevatron.data.irds import xquad_files
             from xqg_tevatron.data.xquad import prepare_xquad
 
-            data, name, p_max_len = prepare_xquad(tmp / "data", xquad_files()), "XQuAD dev half", 256
+            data, name, p_max_len = prepare_xquad(tmp / "data", xquad_files("dev")), "XQuAD dev half", 256
         else:
             from xqg_tevatron.data.xor_format import prepare_default
 

@@ -77,7 +77,7 @@ def demo_encoder_costs(n: int = 200) -> dict:
     from bench_index_scale import man_page_passages
     from xqg_tevatron.corpus import Passage
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.generate.dictionary import DictionaryQueryGenerator
     from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 

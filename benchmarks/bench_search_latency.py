@@ -38,8 +38,8 @@ def main() -> None:
     bootstrap()
     import faiss
 
-    from xqg_tevatron.index import write_index_dir
-    from xqg_tevatron.search import IndexSearcher, SearchConfig, time_queries
+    from xqg_tevatron.indexing.index import write_index_dir
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, time_queries
 
     rng = np.random.default_rng(0)
     p = unit(rng, args.passages, args.dim)

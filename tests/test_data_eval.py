@@ -36,9 +36,8 @@ def test_default_dataset_through_ir_datasets(tmp_path):
     assert not list((ROOT / "xqg_tevatron" / "resources").rglob("*.pklz4"))
 
 
-@pytest.mark.parametrize("how", ["prepopulated_home", "local_dir"])
-def test_official_ids_read_local_files_offline(tmp_path, how):
-    folder = tmp_path / ("home/xor-tydi" if how == "prepopulated_home" else "mirror")
+def test_official_ids_read_local_files_offline(tmp_path):
+    folder = tmp_path / "home/xor-tydi"  # the official file names copied into ir_datasets' home
     folder.mkdir(parents=True)
     (folder / "xor_dev_retrieve_eng_span_v1_1.jsonl").write_text(
         json.dumps({"id": "q1", "question": "東京はどこ？", "answers": ["Japan"], "lang": "ja"}, ensure_ascii=False) + "\n",
@@ -47,8 +46,6 @@ def test_official_ids_read_local_files_offline(tmp_path, how):
         'id\ttext\ttitle\n1\tTokyo is in Japan.\tTokyo\n2\t"He said ""hello"" to her."\t"""Hello"" (song)"\n',
         encoding="utf-8")
     env = {"IR_DATASETS_HOME": str(tmp_path / "home")}
-    if how == "local_dir":
-        env["XQG_XOR_TYDI_DIR"] = str(folder)
     out = run_py("import json, ir_datasets, xqg_tevatron.data.irds\n"
                  "ds = ir_datasets.load('xor-tydi/dev')\n"
                  "docs = list(ds.docs_iter())\n"
@@ -189,8 +186,8 @@ def test_has_answer_matches_whole_tokens_case_insensitively():
 
 def test_answer_matched_training_data_for_splits_without_qrels(tmp_path):
     """The official train split has no gold passages: positives come from answers in a run."""
-    mirror = tmp_path / "mirror"
-    mirror.mkdir()
+    mirror = tmp_path / "home" / "xor-tydi"  # the official file names in ir_datasets' home
+    mirror.mkdir(parents=True)
     questions = [
         {"id": "q1", "question": "フィンランドの首都は？", "answers": ["Helsinki"], "lang": "ja"},
         {"id": "q2", "question": "Onko se totta?", "answers": ["yes"], "lang": "fi"},
@@ -209,7 +206,7 @@ def test_answer_matched_training_data_for_splits_without_qrels(tmp_path):
     run = tmp_path / "run.trec"
     run.write_text("q1 Q0 1 1 9 bm25\nq1 Q0 2 2 8 bm25\nq1 Q0 4 3 7 bm25\nq1 Q0 5 4 6 bm25\n"
                    "q2 Q0 1 1 9 bm25\nq3 Q0 3 1 9 bm25\nq3 Q0 4 2 8 bm25\n")
-    env = {**os.environ, "IR_DATASETS_HOME": str(tmp_path / "home"), "XQG_XOR_TYDI_DIR": str(mirror)}
+    env = {**os.environ, "IR_DATASETS_HOME": str(tmp_path / "home")}
 
     def convert(what, *extra):
         return subprocess.run([sys.executable, "-m", "xqg_tevatron.data.convert", what, "xor-tydi/train",

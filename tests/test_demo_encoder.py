@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from xqg_tevatron.demo_encoder import dequantize_q4_0
-from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.data.xor_format import RESOURCES
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 

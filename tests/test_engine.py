@@ -185,8 +185,8 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
     # re-fuse: another alpha, aggregation, language subset and n per language; no model is loaded
     proc = run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "first.work"), "--output",
                    str(tmp_path / "refused"), "--alpha", "0.6", "--aggregation", "mean", "--languages", "ja", "ru",
-                   "--n_per_lang", "1", "--keep_work_dir")
-    assert "Loading weights" not in proc.stderr
+                   "--n_per_lang", "1", "--keep_work_dir", "--verbose")
+    assert "Loading weights" not in proc.stderr  # --verbose shows it whenever a model loads (test_faults)
     fresh = tmp_path / "fresh"
     run_cli(*encode_args(tiny_model, c, fresh, "--alpha", "0.6", "--aggregation", "mean", "--languages", "ja", "ru",
                          "--n_per_lang", "1"))
@@ -198,7 +198,7 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
         (0.6, "mean", ["ja", "ru"], 1)
     # and the formula, computed independently from the encoder's own vectors
     from xqg_tevatron.corpus import iter_passages
-    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=4, q_max_len=16, p_max_len=32,
                                                             show_progress=False))

@@ -119,6 +119,20 @@ def test_overwrite_replaces_an_index_atomically(tmp_path, tiny_model):
     assert (tmp_path / "idx" / "docid").read_text().split() == ["a", "b", "c"]
 
 
+def test_quiet_by_default_and_verbose_shows_model_loading(tmp_path, tiny_model):
+    """The signal the before-work tests rely on: --verbose shows the model loading; by default the
+    libraries' loading bars and tokenizer warnings stay quiet and the command prints its result."""
+    corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
+    long_text = json.loads(corpus.read_text().splitlines()[0]) | {"text": "currency " * 3000}  # > any tokenizer limit
+    corpus.write_text(json.dumps(long_text) + "\n" + corpus.read_text().splitlines()[1] + "\n")
+    loud = encode(tiny_model, corpus, tmp_path / "loud", "--verbose")
+    quiet = encode(tiny_model, corpus, tmp_path / "quiet")
+    assert loud.returncode == quiet.returncode == 0, loud.stderr + quiet.stderr
+    assert "Loading weights" in loud.stderr and "Token indices sequence length" in loud.stderr
+    assert "Loading weights" not in quiet.stderr and "Token indices sequence length" not in quiet.stderr
+    assert quiet.stderr.strip().splitlines()[-1] == f"wrote Pyserini index {tmp_path / 'quiet'}"
+
+
 # ------------------------------------------------------------------ 4-9: bad input, one line, before work
 @pytest.mark.parametrize("extra,expected", [
     (["--n_per_lang", "-3"], "n_per_lang must be >= 0"),
@@ -129,9 +143,10 @@ def test_overwrite_replaces_an_index_atomically(tmp_path, tiny_model):
 def test_bad_arguments_fail_before_the_model_loads(tmp_path, tiny_model, extra, expected):
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
     started = time.perf_counter()
-    proc = encode(tiny_model, corpus, tmp_path / "idx", *extra)
+    proc = encode(tiny_model, corpus, tmp_path / "idx", *extra, "--verbose")
     assert expected in one_line_error(proc)
-    assert "Loading weights" not in proc.stderr  # transformers' loading bar never appeared: nothing was loaded
+    # with --verbose, transformers' loading bar shows whenever a model loads (see test_verbose_shows_model_loading)
+    assert "Loading weights" not in proc.stderr
     assert not (tmp_path / "idx.work").exists() and not (tmp_path / "idx").exists()
     assert time.perf_counter() - started < 60
 
@@ -333,9 +348,9 @@ aio.shutil.rmtree = wrap_step(aio.shutil.rmtree, "rmtree")
 aio.Path.rmdir = wrap_step(aio.Path.rmdir, "rmdir")  # the last step of a removal: marker already gone
 aio.swap_dir = wrap_scope(aio.swap_dir)
 aio.remove_tree = wrap_scope(aio.remove_tree)
-import xqg_tevatron.index, xqg_tevatron.workdir
-xqg_tevatron.index.swap_dir = aio.swap_dir
-xqg_tevatron.index.remove_tree = aio.remove_tree
+import xqg_tevatron.indexing.index, xqg_tevatron.workdir
+xqg_tevatron.indexing.index.swap_dir = aio.swap_dir
+xqg_tevatron.indexing.index.remove_tree = aio.remove_tree
 xqg_tevatron.workdir.remove_tree = aio.remove_tree
 from xqg_tevatron.driver.encode import main
 code = main(sys.argv[3:])
@@ -432,8 +447,8 @@ def test_5_search_takes_pooling_and_prefixes_from_the_manifest_and_checks_the_mo
     import torch
     from safetensors.torch import load_file, save_file
 
-    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
-    from xqg_tevatron.search import IndexSearcher, SearchConfig
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig
     from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
 
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
@@ -555,7 +570,7 @@ def test_10_an_xquad_language_file_missing_questions_is_refused(tmp_path, keep):
 def test_11_an_onnx_cache_slot_holding_another_model_is_rebuilt(tmp_path, tiny_model):
     import numpy as np
 
-    from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder
+    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder
 
     config = QueryEncoderConfig(backend="onnx", cache_dir=str(tmp_path / "cache"))
     first = XqgQueryEncoder(str(tiny_model), config)
@@ -578,8 +593,8 @@ def test_12_official_xquad_downloads_are_pinned_by_checksum(tmp_path):
     for lang in ("en", "ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh"):
         (home / "xquad" / f"xquad.{lang}.json").write_text('{"data": []}')  # a tampered / stale copy
     code = ("import xqg_tevatron.data.irds as irds\n"
-            "try:\n    irds.xquad_files()\nexcept ValueError as e:\n    print('REFUSED', e)\n")
-    env = {k: v for k, v in os.environ.items() if k != "XQG_XQUAD_DIR"} | {"IR_DATASETS_HOME": str(home)}
+            "try:\n    irds.xquad_files('full')\nexcept ValueError as e:\n    print('REFUSED', e)\n")
+    env = os.environ | {"IR_DATASETS_HOME": str(home)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert "REFUSED" in proc.stdout and "not the official XQuAD file" in proc.stdout, proc.stdout + proc.stderr
 
@@ -625,7 +640,7 @@ def _kill_steps(tmp_path: Path, model: Path, corpus: Path, mode: str) -> list[st
                               text=True, timeout=300)
         killed = proc.returncode == -signal.SIGKILL
         if mode == "journal" and not out.exists():  # between the two renames: the journal says how to finish
-            from xqg_tevatron.index import require_manifest
+            from xqg_tevatron.indexing.manifest import require_manifest
 
             assert (tmp_path / f".{out.name}.xqg-swap.json").exists()
             require_manifest(out)  # any reader (the search stage) completes the swap

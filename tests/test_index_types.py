@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from xqg_tevatron.index import FlatFileWriter, IndexConfig, write_index
+from xqg_tevatron.indexing.index import FlatFileWriter, IndexConfig, write_index
 
 DIM = 32
 
@@ -77,7 +77,7 @@ def test_every_index_type_is_read_by_pyserinis_searcher(tmp_path, index_type, se
 
 @pytest.mark.parametrize("index_type,shards", [("flat", 3), ("flat", 7), ("ivf-sq8", 3)])
 def test_sharded_search_equals_one_index(tmp_path, index_type, shards):
-    from xqg_tevatron.search import IndexSearcher, SearchConfig
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig
 
     x, q = unit_vectors(2500, 3), unit_vectors(40, 4)
     settings = {"ivf_nlist": 16, "ivf_nprobe": 16} if index_type != "flat" else {}

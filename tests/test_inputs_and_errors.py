@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, read_topics
-from xqg_tevatron.index import IndexConfig, write_index_dir
+from xqg_tevatron.indexing.index import IndexConfig, write_index_dir
 from xqg_tevatron.xqg.fusion import fuse
 from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
-from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 
 def write(path: Path, lines: list[str]) -> Path:
@@ -84,7 +84,7 @@ class FakeDimEncoder:
     model_dir = "."
 
     def __init__(self, dim=4):
-        from xqg_tevatron.encoder import EncodeConfig
+        from xqg_tevatron.indexing.encoder import EncodeConfig
         from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
         self.dim, self.settings, self.config = dim, EncoderSettings(), EncodeConfig()
 

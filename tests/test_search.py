@@ -16,8 +16,8 @@ from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_corpus_jsonl
 from xqg_tevatron.evaluation.table import evaluate_run_table
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
-from xqg_tevatron.latency import format_results, summarise
-from xqg_tevatron.search import Hit, IndexSearcher, SearchConfig, collapse_rows, run_topics, time_queries
+from xqg_tevatron.search.latency import format_results, summarise
+from xqg_tevatron.search.searcher import Hit, IndexSearcher, SearchConfig, collapse_rows, run_topics, time_queries
 from xqg_tevatron.trec_run import read_trec_run
 
 
@@ -90,15 +90,34 @@ def test_translation_changes_the_query_only(indexes, prepared):
 
 
 def test_time_queries_and_latency_report(indexes, prepared):
-    searcher = IndexSearcher(indexes["plain"], config=SearchConfig(k=5))
+    """Per-query times include query encoding: an encoder that takes 30 ms makes every timed
+    query take at least 30 ms more than the same search with vectors given."""
+    import time as clock
+
+    base = IndexSearcher(indexes["plain"], config=SearchConfig(k=5))
+
+    class SlowEncoder:  # the same vectors, 30 ms later
+        def encode(self, text, **kw):
+            clock.sleep(0.03)
+            return base.query_encoder.encode(text, **kw)
+
+        def encode_batch(self, texts):
+            clock.sleep(0.03)
+            return base.query_encoder.encode_batch(texts)
+
+    searcher = IndexSearcher(indexes["plain"], config=SearchConfig(k=5), query_encoder=SlowEncoder())
     texts = [t for _, t in read_topics(prepared.topics_dev)[:8]]
+    assert [h.docid for h in searcher.search(texts[0])] == [h.docid for h in base.search(texts[0])]
     ms = time_queries(searcher, texts, warmup=2)
-    assert len(ms) == 8 and all(m > 0 for m in ms)
+    vectors_only = time_queries(base, [base.query_encoder.encode(t) for t in texts], warmup=2)
+    assert len(ms) == 8 and all(m >= 30 for m in ms) and all(v < 30 for v in vectors_only)
     r = summarise("plain", searcher.kind, indexes["plain"], ms)
     assert r.queries == 8 and r.p50_ms == pytest.approx(float(np.percentile(ms, 50)), abs=1e-3)
     assert r.qps == pytest.approx(1000 / np.mean(ms), rel=1e-2) and r.rows == len(list(iter_passages([
         prepared.corpus_file])))
-    assert "plain" in format_results([r])
+    report = format_results([r]).splitlines()
+    assert report[0].split() == ["system", "kind", "p50", "ms", "p95", "ms", "q/s", "index", "MB", "rows", "build", "s"]
+    assert report[2].split()[:3] == ["plain", "dense", f"{r.p50_ms:.2f}"]
 
 
 def test_search_cli_writes_run_and_refuses_foreign_dirs(indexes, prepared, tmp_path):
@@ -152,7 +171,7 @@ def test_query_encoder_matches_pyserini(demo_encoder, prepared, tmp_path, backen
     from xqg_tevatron.pyserini import bootstrap
 
     bootstrap()
-    from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
+    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
 
     texts = [t for _, t in read_topics(prepared.topics_dev)[::20]] + ["x " * 600]  # one beyond 512 tokens
     ref = np.stack([pyserini_query_encoder(str(demo_encoder)).encode(t) for t in texts])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from xqg_tevatron.translate import _SPACED, DictionaryTranslator
+from xqg_tevatron.search.translate import _SPACED, DictionaryTranslator
 
 
 def translator(pairs: dict[str, str]) -> DictionaryTranslator:

@@ -13,10 +13,10 @@ from transformers import AutoModel, AutoTokenizer
 from conftest import run_cli
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import write_corpus_jsonl
-from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
-from xqg_tevatron.index import IndexConfig
-from xqg_tevatron.xqg.pipeline import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 LANGS = ["ja", "ru"]
 
@@ -171,7 +171,7 @@ def test_separate_shards_then_merge(tmp_path, tiny_model, xqg_corpus):
     single = encode_cli(tiny_model, xqg_corpus, tmp_path / "single", "--alpha", "0.1")
     work = tmp_path / "sharded.work"
     encode_cli(tiny_model, xqg_corpus, tmp_path / "sharded", "--alpha", "0.1", "--work_dir", str(work),
-               "--encode_num_shard", "2", "--encode_shard_index", "0")
+               "--num-shards", "2", "--shard-id", "0")
     encode_cli(tiny_model, xqg_corpus, tmp_path / "sharded", "--alpha", "0.1", "--work_dir", str(work),
                "--num-shards", "2", "--shard-id", "1")
     assert not (tmp_path / "sharded").exists()
@@ -181,8 +181,8 @@ def test_separate_shards_then_merge(tmp_path, tiny_model, xqg_corpus):
 
 def test_merge_refuses_unfinished_shards(tmp_path, tiny_model, xqg_corpus):
     work = tmp_path / "w"
-    encode_cli(tiny_model, xqg_corpus, tmp_path / "x", "--work_dir", str(work), "--encode_num_shard", "2",
-               "--encode_shard_index", "0")
+    encode_cli(tiny_model, xqg_corpus, tmp_path / "x", "--work_dir", str(work), "--num-shards", "2",
+               "--shard-id", "0")
     with pytest.raises(RuntimeError, match="shards not finished"):
         merge_work_dir(work, tmp_path / "out", IndexConfig())
 

@@ -1,9 +1,10 @@
-"""XQuAD as a retrieval track: ir_datasets ids over the development half and over a superset
-of it, stable ids, clear errors for bad files, leave-fold-out gold queries, converters."""
+"""XQuAD as a retrieval track: the development half shipped in the package, ir_datasets ids over
+it, a superset of it, stable ids, clear errors for bad files, leave-fold-out gold queries,
+converters."""
 from __future__ import annotations
 
+import gzip
 import json
-import shutil
 from pathlib import Path
 
 import ir_datasets
@@ -12,22 +13,37 @@ import pytest
 import xqg_tevatron.data.irds  # noqa: F401  (registers the ids)
 from conftest import ROOT, run_cli
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages
-from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadFiles, article_folds, gold_generated_queries, prepare_xquad
+from xqg_tevatron.data.irds import xquad_files
+from xqg_tevatron.data.xquad import (PACKAGED_DEV_HALF, XQUAD_LANGUAGES, XquadFiles, article_folds,
+                                     gold_generated_queries, prepare_xquad)
 
-DEV_HALF = ROOT.parent / "shared" / "data" / "xquad-dev"
-pytestmark = pytest.mark.skipif(not (DEV_HALF / "xquad.en.json").is_file(), reason="no XQuAD development half")
-
-
-@pytest.fixture
-def dev_half(monkeypatch) -> Path:
-    monkeypatch.setenv("XQG_XQUAD_DIR", str(DEV_HALF))
-    return DEV_HALF
+DEV_HALF = PACKAGED_DEV_HALF
+SHARED_HALF = ROOT.parent / "shared" / "data" / "xquad-dev"
 
 
-def test_ir_datasets_counts_on_the_development_half(dev_half):
-    docs = list(ir_datasets.load("xquad").docs_iter())
-    per_lang = {lang: sum(1 for _ in ir_datasets.load(f"xquad/{lang}").queries_iter()) for lang in XQUAD_LANGUAGES}
-    everything = ir_datasets.load("xquad/all")
+def unpacked(lang: str) -> bytes:
+    return gzip.decompress((DEV_HALF / f"xquad.{lang}.json.gz").read_bytes())
+
+
+def write_plain_copy(folder: Path, langs=("en", *XQUAD_LANGUAGES)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang in langs:
+        (folder / f"xquad.{lang}.json").write_bytes(unpacked(lang))
+    return folder
+
+
+@pytest.mark.skipif(not (SHARED_HALF / "xquad.en.json").is_file(), reason="no ../shared copy to compare with")
+def test_the_shipped_half_is_the_shared_development_half_byte_for_byte():
+    for lang in ("en", *XQUAD_LANGUAGES):
+        assert unpacked(lang) == (SHARED_HALF / f"xquad.{lang}.json").read_bytes(), lang
+    assert (DEV_HALF / "LICENSE-CC-BY-SA-4.0.txt").read_bytes() == (SHARED_HALF / "LICENSE-CC-BY-SA-4.0.txt").read_bytes()
+    assert "CC BY-SA 4.0" in (DEV_HALF / "NOTICE.md").read_text()
+
+
+def test_ir_datasets_counts_on_the_development_half():
+    docs = list(ir_datasets.load("xquad-dev").docs_iter())
+    per_lang = {lang: sum(1 for _ in ir_datasets.load(f"xquad-dev/{lang}").queries_iter()) for lang in XQUAD_LANGUAGES}
+    everything = ir_datasets.load("xquad-dev/all")
     print(f"xquad dev half: {len(docs)} English paragraphs, questions per language {per_lang}")
     assert len(docs) == 120 and len({d.doc_id for d in docs}) == 120
     assert set(per_lang.values()) == {612}
@@ -35,8 +51,8 @@ def test_ir_datasets_counts_on_the_development_half(dev_half):
     assert all(" " not in d.doc_id and "#" not in d.doc_id for d in docs)
 
 
-def test_every_question_points_at_the_paragraph_holding_its_english_answer(dev_half):
-    ds = ir_datasets.load("xquad/all")
+def test_every_question_points_at_the_paragraph_holding_its_english_answer():
+    ds = ir_datasets.load("xquad-dev/all")
     text = {d.doc_id: d.text for d in ds.docs_iter()}
     qrels = {r.query_id: r.doc_id for r in ds.qrels_iter()}
     by_squad_id: dict[str, set[str]] = {}
@@ -53,12 +69,12 @@ def _extra_article(title: str, lang: str) -> dict:
          "answers": [{"answer_start": 0, "text": title}]}]}]}
 
 
-def test_a_superset_of_the_development_half_keeps_every_id(tmp_path, monkeypatch):
+def test_a_superset_of_the_development_half_keeps_every_id(tmp_path):
     """The same code reads the official 48-article files: ids never depend on the subset."""
     full = tmp_path / "full"
     full.mkdir()
     for lang in ("en", *XQUAD_LANGUAGES):
-        data = json.loads((DEV_HALF / f"xquad.{lang}.json").read_text(encoding="utf-8"))
+        data = json.loads(unpacked(lang))
         data["data"].insert(1, _extra_article("Extra_Article", lang))  # an odd-position article
         (full / f"xquad.{lang}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     half, bigger = XquadFiles(DEV_HALF), XquadFiles(full)
@@ -68,31 +84,30 @@ def test_a_superset_of_the_development_half_keeps_every_id(tmp_path, monkeypatch
     bigger_q = {q.qid: q.docid for q in bigger.questions(["ar"])}
     assert all(bigger_q[qid] == docid for qid, docid in half_q.items())
     assert bigger_q["xquad-ar-Extra_Article-q0"] == "Extra_Article_p0"
-    monkeypatch.setenv("XQG_XQUAD_DIR", str(full))
-    assert sum(1 for _ in ir_datasets.load("xquad/ar").queries_iter()) == 613
+    assert len(xquad_files(full).questions(["ar"])) == 613
 
 
-def test_bad_or_missing_files_name_the_file(tmp_path, monkeypatch):
-    folder = tmp_path / "x"
-    folder.mkdir()
-    shutil.copy(DEV_HALF / "xquad.en.json", folder)
-    monkeypatch.setenv("XQG_XQUAD_DIR", str(folder))
+def test_bad_or_missing_files_name_the_file(tmp_path):
+    folder = write_plain_copy(tmp_path / "x", ["en"])
+    files = xquad_files(folder)
     with pytest.raises(FileNotFoundError, match=r"xquad\.ar\.json"):
-        list(ir_datasets.load("xquad/ar").queries_iter())
+        files.questions(["ar"])
     (folder / "xquad.de.json").write_text('{"data": [', encoding="utf-8")
     with pytest.raises(CorpusFormatError, match=r"xquad\.de\.json:1: malformed JSON"):
-        list(ir_datasets.load("xquad/de").queries_iter())
-    es = json.loads((DEV_HALF / "xquad.es.json").read_text(encoding="utf-8"))
+        files.questions(["de"])
+    es = json.loads(unpacked("es"))
     es["data"][0]["paragraphs"][0]["qas"][0]["id"] = "not-in-english"
     (folder / "xquad.es.json").write_text(json.dumps(es), encoding="utf-8")
     with pytest.raises(CorpusFormatError, match=r"xquad\.es\.json: question not-in-english"):
-        list(ir_datasets.load("xquad/es").queries_iter())
+        files.questions(["es"])
     (folder / "xquad.el.json").write_bytes(b'{"data": "\xff"}')
     with pytest.raises(CorpusFormatError, match=r"xquad\.el\.json: not UTF-8"):
-        list(ir_datasets.load("xquad/el").queries_iter())
-    monkeypatch.setenv("XQG_XQUAD_DIR", str(tmp_path / "nowhere"))
-    with pytest.raises(FileNotFoundError, match="nowhere"):
-        list(ir_datasets.load("xquad").docs_iter())
+        files.questions(["el"])
+    (folder / "xquad.ru.json.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
+    with pytest.raises(CorpusFormatError, match=r"xquad\.ru\.json\.gz: damaged gzip file"):
+        files.questions(["ru"])
+    with pytest.raises(FileNotFoundError, match="nowhere: no xquad.en.json there"):
+        xquad_files(tmp_path / "nowhere")
 
 
 def test_gold_queries_never_hold_a_question_of_the_left_out_fold():
@@ -136,12 +151,16 @@ def test_prepare_xquad_splits_by_article(tmp_path):
         prepare_xquad(tmp_path / "bad", files, test_articles=test, train_articles=test[:1])
 
 
-def test_converters_work_on_xquad(tmp_path, dev_half):
-    env_run = lambda *a: run_cli("-m", "xqg_tevatron.data.convert", *a)  # noqa: E731 (env is inherited)
-    env_run("topics", "xquad/de", str(tmp_path / "topics.tsv"))
-    env_run("qrels", "xquad/de", str(tmp_path / "qrels.txt"))
-    env_run("tevatron-train", "xquad/de", str(tmp_path / "train.jsonl"), "--negatives", "3")
-    env_run("gold-queries", "xquad/all", str(tmp_path / "gold.jsonl"), "--folds", "2", "--leave_out", "1")
+def test_converters_work_on_xquad(tmp_path):
+    convert = lambda *a: run_cli("-m", "xqg_tevatron.data.convert", *a)  # noqa: E731
+    convert("topics", "xquad-dev/de", str(tmp_path / "topics.tsv"))
+    convert("qrels", "xquad-dev/de", str(tmp_path / "qrels.txt"))
+    convert("tevatron-train", "xquad-dev/de", str(tmp_path / "train.jsonl"), "--negatives", "3")
+    convert("gold-queries", "xquad-dev/all", str(tmp_path / "gold.jsonl"), "--folds", "2", "--leave-out", "1")
+    local = write_plain_copy(tmp_path / "local")
+    convert("gold-queries", "xquad/all", str(tmp_path / "gold_local.jsonl"), "--folds", "2", "--leave_out", "1",
+            "--xquad-dir", str(local))
+    assert (tmp_path / "gold_local.jsonl").read_bytes() == (tmp_path / "gold.jsonl").read_bytes()
     topics = (tmp_path / "topics.tsv").read_text(encoding="utf-8").splitlines()
     qrels = (tmp_path / "qrels.txt").read_text(encoding="utf-8").splitlines()
     assert len(topics) == len(qrels) == 612 and topics[0].startswith("xquad-de-")

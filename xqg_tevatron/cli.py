@@ -6,14 +6,22 @@ matters, and a killed job must say what survived.  :func:`run_main` wraps a comm
 
 * bad input, a damaged file, a folder in use, a full disk, a read-only cache: one line, exit 1
   (``--debug`` anywhere on the command line shows the traceback instead);
-* SIGINT / SIGTERM: one line saying finished units are kept and a rerun resumes, exit 130 / 143.
+* SIGINT / SIGTERM: one line saying finished units are kept and a rerun resumes, exit 130 / 143;
+* quiet by default: the libraries' model-loading bars and tokenizer length warnings are off
+  unless ``--verbose`` is on the command line (the plugin's own bars are for long work only).
+
+One flag style: :class:`FlagParser` accepts every long option in Pyserini's hyphenated form and
+in the underscored form (``--batch-size`` and ``--batch_size``), as HfArgumentParser already does
+for the Tevatron drivers; :func:`rename_flags` maps another tool's names (Tevatron v2's) onto ours.
 """
 from __future__ import annotations
 
+import argparse
 import errno
+import logging
 import signal
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 EXIT_ERROR = 1
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -66,7 +74,12 @@ def run_main(main: Callable[[Sequence[str]], Optional[int]], argv: Optional[Sequ
     """Run ``main(argv)`` with the one error path (see module doc); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a not in ("--debug", "--verbose")]
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+                        level=logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        quiet_libraries()
     previous = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -104,3 +117,76 @@ def _close_progress_bars() -> None:
             bar.close()
     except Exception:
         pass
+
+
+def quiet_libraries() -> None:
+    """Model-loading progress bars and transformers' warnings (e.g. "Token indices sequence
+    length is longer than the specified maximum", said for every long passage that is then cut
+    as asked) off; errors still show.  Called by :func:`run_main`, the process's entry point,
+    never by a constructor."""
+    import huggingface_hub.utils
+    import transformers.utils.logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
+
+
+def twin(option: str) -> Optional[str]:
+    """The other spelling of a long option: ``--batch-size`` <-> ``--batch_size``."""
+    if not option.startswith("--"):
+        return None
+    body = option[2:]
+    other = body.replace("-", "_") if "-" in body else body.replace("_", "-")
+    return None if other == body else "--" + other
+
+
+def both_spellings(names: Sequence[str], kwargs: dict) -> tuple[tuple[str, ...], dict]:
+    """Option strings with each long option's twin added (hyphenated first: the one help shows),
+    and ``dest`` fixed to the underscored name whichever spelling came first."""
+    if not names or not all(n.startswith("-") for n in names):
+        return tuple(names), kwargs
+    spelled: list[str] = []
+    for n in names:
+        for form in (n, twin(n)):
+            if form and form not in spelled:
+                spelled.append(form)
+    spelled.sort(key=lambda n: "_" in n)
+    longs = [n for n in names if n.startswith("--")]
+    if longs and "dest" not in kwargs:
+        kwargs = dict(kwargs, dest=longs[0][2:].replace("-", "_"))
+    return tuple(spelled), kwargs
+
+
+class FlagParser(argparse.ArgumentParser):
+    """argparse with both spellings of every long option (Pyserini's hyphens first in help)."""
+
+    def add_argument(self, *names, **kwargs):
+        names, kwargs = both_spellings(names, kwargs)
+        return super().add_argument(*names, **kwargs)
+
+    def add_argument_group(self, *args, **kwargs):
+        group = super().add_argument_group(*args, **kwargs)
+        plain = group.add_argument
+
+        def add_argument(*names, **kw):
+            names, kw = both_spellings(names, kw)
+            return plain(*names, **kw)
+
+        group.add_argument = add_argument  # type: ignore[method-assign]
+        return group
+
+
+def rename_flags(argv: Sequence[str], names: Mapping[str, str]) -> list[str]:
+    """``argv`` with other tools' flag names mapped onto ours (``--name`` and ``--name=value``,
+    either spelling), so e.g. a Tevatron v2 encode command line runs unchanged."""
+    table = {}
+    for theirs, ours in names.items():
+        table[theirs] = ours
+        if twin(theirs):
+            table[twin(theirs)] = ours
+    out = []
+    for arg in argv:
+        flag, eq, value = arg.partition("=")
+        out.append(table[flag] + eq + value if flag in table else arg)
+    return out

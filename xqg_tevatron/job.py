@@ -15,7 +15,6 @@ aggregation, language subset or stored n per language is a re-fuse of the same w
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import logging
@@ -24,18 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_open
 from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.engine import add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.runner import published_records
-from xqg_tevatron.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release
 from xqg_tevatron.xqg.components import FUSED_FILES
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
-from xqg_tevatron.xqg.pipeline import EncodeWorker, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import EncodeWorker, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
 JOB_FILES = FUSED_FILES + (".jsonl",)
@@ -133,7 +133,7 @@ def generator_of(args) -> tuple[object, dict]:
 
 
 def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
     parser.add_argument("--encoder", "--model_name_or_path", dest="encoder", required=True, help="encoder model dir")
     parser.add_argument("--work_dir", "--work-dir", dest="work_dir", required=True,
@@ -165,7 +165,6 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_executor_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
 
     # everything checkable is checked before a model loads
     check_language_codes(args.languages)
@@ -189,7 +188,7 @@ def _main(argv: list[str]) -> int:
 
     import torch
 
-    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -205,10 +204,10 @@ def _main(argv: list[str]) -> int:
     locks = [lock_output(out)] if merging else []
     try:
         stats = job.encode_shard(args.corpus, overwrite=args.overwrite)
-        logger.info("shard %d/%d: %s", args.shard_id, args.num_shards, stats)
+        print("shard %d/%d: %s" % (args.shard_id, args.num_shards, stats), file=sys.stderr)
         if not merging:
-            logger.info("shard done; when every shard is: python -m xqg_tevatron.driver.merge --work_dir %s "
-                        "--output %s --keep_work_dir", work, out)
+            print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
+                  f"--output {out} --keep-work-dir", file=sys.stderr)
             return 0
         merge_work_dir(work, out, index_config, overwrite=args.overwrite, show_progress=not args.quiet,
                        require_queries=True)
@@ -217,7 +216,7 @@ def _main(argv: list[str]) -> int:
     finally:
         job.release()
         release(locks)
-    logger.info("wrote Pyserini index %s (the store %s is kept: re-fuse with driver.merge)", out, work)
+    print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
     return 0
 
 

@@ -128,31 +128,17 @@ def dictd_pairs(index_path: str | os.PathLike, dict_path: Optional[str | os.Path
                     break
 
 
-FREEDICT_DIR = Path("/usr/share/dictd")
-# Debian packages dict-freedict-eng-XXX exist for these (none for bn, ko, ro, te, th, vi, zh)
-ISO639_3 = {"ar": "ara", "de": "deu", "el": "ell", "es": "spa", "fi": "fin", "hi": "hin", "ja": "jpn",
-            "ru": "rus", "tr": "tur"}
-
-
-def installed_freedict(languages: Iterable[str], root: str | Path = FREEDICT_DIR) -> dict[str, Path]:
-    """``lang -> .index`` of the FreeDict English->lang dictionaries installed from Debian
-    (``apt-get install dict-freedict-eng-deu ...``; see ``scripts/install_word_lists.sh``)."""
-    found = {}
-    for lang in languages:
-        code = ISO639_3.get(lang)
-        path = Path(root) / f"freedict-eng-{code}.index"
-        if code and path.is_file():
-            found[lang] = path
-    return found
-
-
-def resolve_word_lists(items: Iterable[str], languages: Iterable[str]) -> dict[str, list[str]]:
-    """``LANG=PATH`` items (and ``freedict``: every installed FreeDict eng-xxx of ``languages``)
+def resolve_word_lists(items: Iterable[str], languages: Iterable[str],
+                       cache_dir: Optional[str | Path] = None) -> dict[str, list[str]]:
+    """``LANG=PATH`` items (and ``freedict``: FreeDict eng-xxx of ``languages``, Debian's installed
+    packages or the pinned release fetched once into the cache, :mod:`xqg_tevatron.freedict`)
     as ``lang -> [paths]``."""
     out: dict[str, list[str]] = {}
     for item in items:
         if item == "freedict":
-            for lang, path in installed_freedict(languages).items():
+            from xqg_tevatron.freedict import freedict_word_lists
+
+            for lang, path in freedict_word_lists(list(languages), cache_dir).index.items():
                 out.setdefault(lang, []).append(str(path))
             continue
         lang, sep, path = item.partition("=")

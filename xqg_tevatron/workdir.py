@@ -29,11 +29,11 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
+from xqg_tevatron.indexing.manifest import INDEX_MANIFEST
 from xqg_tevatron.atomic_io import (MARKER, TMP_TAG, _pid_alive, atomic_write_text, read_json,
                                     remove_stale_temporaries, remove_tree)
 
 FORMAT = "xqg_tevatron/{kind}/1"
-INDEX_MANIFEST = "xqg_manifest.json"  # the one definition of the manifest file name
 BLOCK = 1 << 20
 _LOCK = ".xqg_tevatron.lock"
 

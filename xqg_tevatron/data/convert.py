@@ -6,8 +6,9 @@
     python -m xqg_tevatron.data.convert qrels xor-tydi/default/dev qrels.txt
     python -m xqg_tevatron.data.convert tevatron-train xor-tydi/default/train train.jsonl --negatives 7
     python -m xqg_tevatron.data.convert generator-pairs xor-tydi/default/train pairs.jsonl
-    python -m xqg_tevatron.data.convert topics xquad/all topics.tsv               # XQuAD (XQG_XQUAD_DIR)
-    python -m xqg_tevatron.data.convert gold-queries xquad/all gold.f0.jsonl --folds 2 --leave_out 0
+    python -m xqg_tevatron.data.convert topics xquad-dev/all topics.tsv           # XQuAD, shipped half
+    python -m xqg_tevatron.data.convert gold-queries xquad-dev/all gold.f0.jsonl --folds 2 --leave-out 0
+    python -m xqg_tevatron.data.convert gold-queries xquad/all gold.f0.jsonl --xquad-dir DIR   # a local folder
 
 The official XOR-TyDi splits have answers but no gold passages: for them pass ``--run`` (a
 TREC run of a first-stage retriever over the same questions) and ``tevatron-train`` /
@@ -18,13 +19,13 @@ distant supervision, see :mod:`xqg_tevatron.data.answer_match`):
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import ir_datasets
 
+from xqg_tevatron.cli import FlagParser
 import xqg_tevatron.data.irds  # noqa: F401  (registers xor-tydi ids)
 from xqg_tevatron.data import answer_match
 from xqg_tevatron.corpus import Passage, select_passages
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["topics", "questions", "corpus", "qrels", "tevatron-train", "generator-pairs",
                                          "gold-queries"])
     parser.add_argument("dataset", help="ir_datasets id, e.g. xor-tydi/dev")
@@ -70,7 +71,13 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=2, help="gold-queries: question folds (position %% folds)")
     parser.add_argument("--leave_out", type=int, default=0, help="gold-queries: the fold whose questions are left "
                                                                  "out (search only that fold against the file)")
+    parser.add_argument("--xquad_dir", help="gold-queries: read XQuAD from this folder of xquad.LANG.json files "
+                                            "instead of the id's own files")
     args = parser.parse_args(argv)
+    if args.xquad_dir:
+        if args.what != "gold-queries" or not args.dataset.startswith("xquad"):
+            raise ValueError("--xquad-dir applies to gold-queries of an xquad id")
+        return _gold_queries(None, args, out=Path(args.output))
     try:
         ds = ir_datasets.load(args.dataset)
     except KeyError:
@@ -110,19 +117,20 @@ def _main(argv: list[str] | None = None) -> int:
 
 def _gold_queries(ds, args, out: Path) -> int:
     """Real questions of each passage as its generated queries (XQuAD), leaving one fold out."""
+    from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import gold_generated_queries
 
-    handler = ds.queries_handler()
-    if not hasattr(handler, "questions"):
-        print(f"error: gold-queries needs questions with paragraph positions (xquad/...), not {args.dataset}",
-              file=sys.stderr)
-        return 1
-    try:
-        questions = [q for q in handler.questions() if args.lang is None or q.lang == args.lang]
-        write_corpus_jsonl(gold_generated_queries(passages_of(ds), questions, args.folds, args.leave_out), out)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.xquad_dir:
+        files = xquad_files(args.xquad_dir)
+        passages, questions = files.passages(), files.questions()
+    else:
+        handler = ds.queries_handler()
+        if not hasattr(handler, "questions"):
+            raise ValueError(f"gold-queries needs questions with paragraph positions (xquad/...), not {args.dataset}")
+        passages, questions = passages_of(ds), handler.questions()
+    questions = [q for q in questions if args.lang is None or q.lang == args.lang]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_corpus_jsonl(gold_generated_queries(passages, questions, args.folds, args.leave_out), out)
     print(out)
     return 0
 

@@ -12,16 +12,17 @@ IDs registered (XOR-TyDi):
   ``xor-tydi/default``, ``/default/train``, ``/default/dev``  the small embedded data set (+ qrels)
 
 Offline use: files already under ``$IR_DATASETS_HOME/xor-tydi/`` (same names as the official
-downloads) are used as they are; ``XQG_XOR_TYDI_DIR`` names a local folder that is tried before
-the official URLs.  Online users get the official files from the XOR QA site.
+downloads) are used as they are (copy them there to work offline).  Online users get the
+official files from the XOR QA site.
 
 XQuAD as cross-lingual retrieval (see :mod:`xqg_tevatron.data.xquad`):
-  ``xquad``                   the English XQuAD paragraphs (``doc_id, text, title``)
-  ``xquad/{lang}``            questions in one of ar de el es hi ro ru th tr vi zh, + qrels
-  ``xquad/all``               the questions of all 11 languages, + qrels
-Files come from ``XQG_XQUAD_DIR`` when it is set (read in place, never cached, so switching
-between the development half and the full files can never mix them), else from the
-official deepmind/xquad repository into ``$IR_DATASETS_HOME/xquad/``.
+  ``xquad-dev``, ``xquad-dev/{lang}``, ``xquad-dev/all``  the development half shipped in the
+                              package (24 of 48 articles): English paragraphs; questions in one
+                              of ar de el es hi ro ru th tr vi zh, or all 11; + qrels
+  ``xquad``, ``xquad/{lang}``, ``xquad/all``  the same over the official 48-article files,
+                              downloaded from deepmind/xquad into ``$IR_DATASETS_HOME/xquad/``
+                              and checked against their pinned sha256
+The two never share files, so the half and the full set can never be mixed.
 """
 from __future__ import annotations
 
@@ -101,9 +102,6 @@ class XorTydiQueries(BaseQueries):
 def _download(key: str) -> Download:
     fname, url = FILES[key]
     mirrors = []
-    local = os.environ.get("XQG_XOR_TYDI_DIR")
-    if local:
-        mirrors.append(LocalDownload(Path(local) / fname, mkdir=False))
     mirrors.append(RequestsDownload(url))
     return Download(mirrors, cache_path=str(ir_datasets.util.home_path() / NAME / fname))
 
@@ -173,14 +171,21 @@ class XquadQuery(NamedTuple):
         return self.text
 
 
-def xquad_files() -> xquad.XquadFiles:
-    """Where the XQuAD json files are, decided when they are read (not at import)."""
-    local = os.environ.get("XQG_XQUAD_DIR")
-    if local:
-        root = Path(local)
-        if not (root / xquad.file_name("en")).is_file():
-            raise FileNotFoundError(f"XQG_XQUAD_DIR={local}: {root / xquad.file_name('en')} not found")
-        return xquad.XquadFiles(root)
+XQUAD_SOURCES = ("dev", "full")
+
+
+def xquad_files(source: str | os.PathLike = "dev") -> xquad.XquadFiles:
+    """The XQuAD json files: ``dev`` the development half shipped in the package, ``full`` the
+    official 48-article files (downloaded once, pinned by sha256), or a folder path holding
+    ``xquad.en.json`` and some ``xquad.{lang}.json`` (read in place)."""
+    if str(source) == "dev":
+        return xquad.XquadFiles(xquad.PACKAGED_DEV_HALF)
+    if str(source) != "full":
+        files = xquad.XquadFiles(Path(source))
+        if not files.is_complete_folder():
+            raise FileNotFoundError(f"{source}: no {xquad.file_name('en')} there (an XQuAD folder holds "
+                                    f"xquad.en.json and xquad.LANG.json files)")
+        return files
     root = ir_datasets.util.home_path() / XQUAD
     for lang in ("en", *xquad.XQUAD_LANGUAGES):
         path = Path(Download([RequestsDownload(xquad.OFFICIAL_URL.format(lang=lang))],
@@ -190,12 +195,16 @@ def xquad_files() -> xquad.XquadFiles:
 
 
 class XquadDocs(BaseDocs):
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
     def docs_iter(self):
-        for p in xquad_files().passages():
+        for p in xquad_files(self.source).passages():
             yield XquadDoc(p.docid, p.text, p.title)
 
     def docs_count(self):
-        return len(xquad_files().passages())
+        return len(xquad_files(self.source).passages())
 
     def docs_cls(self):
         return XquadDoc
@@ -208,12 +217,13 @@ class XquadDocs(BaseDocs):
 
 
 class XquadQueries(BaseQueries):
-    def __init__(self, languages: tuple[str, ...]):
+    def __init__(self, languages: tuple[str, ...], source: str):
         super().__init__()
         self._languages = languages
+        self.source = source
 
     def questions(self) -> list[xquad.XquadQuestion]:
-        return xquad_files().questions(self._languages)
+        return xquad_files(self.source).questions(self._languages)
 
     def queries_iter(self):
         for q in self.questions():
@@ -245,14 +255,15 @@ class XquadQrels(BaseQrels):
 
 
 def register_xquad() -> None:
-    """Register the XQuAD ids (idempotent)."""
-    if XQUAD in ir_datasets.registry:
-        return
-    docs = XquadDocs()
-    ir_datasets.registry.register(XQUAD, Dataset(docs))
-    for name, langs in [(l, (l,)) for l in xquad.XQUAD_LANGUAGES] + [("all", xquad.XQUAD_LANGUAGES)]:
-        queries = XquadQueries(langs)
-        ir_datasets.registry.register(f"{XQUAD}/{name}", Dataset(docs, queries, XquadQrels(queries)))
+    """Register the XQuAD ids (idempotent): ``xquad-dev/...`` (shipped half), ``xquad/...`` (official)."""
+    for prefix, source in ((f"{XQUAD}-dev", "dev"), (XQUAD, "full")):
+        if prefix in ir_datasets.registry:
+            continue
+        docs = XquadDocs(source)
+        ir_datasets.registry.register(prefix, Dataset(docs))
+        for name, langs in [(l, (l,)) for l in xquad.XQUAD_LANGUAGES] + [("all", xquad.XQUAD_LANGUAGES)]:
+            queries = XquadQueries(langs, source)
+            ir_datasets.registry.register(f"{prefix}/{name}", Dataset(docs, queries, XquadQrels(queries)))
 
 
 register()

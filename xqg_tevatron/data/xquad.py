@@ -20,6 +20,7 @@ and its position within the paragraph (used for the leave-out folds of the gold 
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 from dataclasses import dataclass
@@ -78,6 +79,11 @@ def file_name(lang: str) -> str:
     return f"xquad.{lang}.json"
 
 
+# the development half shipped in the package (24 of 48 articles, gzip-compressed, CC BY-SA 4.0:
+# see NOTICE.md there)
+PACKAGED_DEV_HALF = Path(__file__).resolve().parent.parent / "resources" / "xquad_dev"
+
+
 def docid_of(title: str, paragraph_index: int) -> str:
     return "_".join(title.split()) + f"_p{paragraph_index}"
 
@@ -88,7 +94,10 @@ def load_squad(path: str | os.PathLike) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"XQuAD file not found: {path}")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        raw = json.loads(data.decode("utf-8"))
+    except (gzip.BadGzipFile, EOFError):
+        raise CorpusFormatError(f"{path}: damaged gzip file") from None
     except UnicodeDecodeError as exc:
         raise CorpusFormatError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
@@ -157,12 +166,18 @@ def iter_questions(lang_data: list[dict], en_data: list[dict], lang: str,
 
 @dataclass
 class XquadFiles:
-    """A folder holding ``xquad.en.json`` and some ``xquad.{lang}.json`` (official or a subset)."""
+    """A folder holding ``xquad.en.json`` and some ``xquad.{lang}.json`` (official or a subset;
+    each file may be gzip-compressed as ``xquad.{lang}.json.gz``)."""
 
     root: Path
 
     def path(self, lang: str) -> Path:
-        return self.root / file_name(lang)
+        plain = self.root / file_name(lang)
+        packed = plain.with_name(plain.name + ".gz")
+        return packed if packed.is_file() and not plain.is_file() else plain
+
+    def is_complete_folder(self) -> bool:
+        return self.path("en").is_file()
 
     def languages(self) -> list[str]:
         return [l for l in XQUAD_LANGUAGES if self.path(l).is_file()]

@@ -1,6 +1,8 @@
-"""Encode a corpus into a Pyserini FAISS index (optionally xQG-augmented), or encode queries.
+"""Encode a corpus into a Pyserini FAISS index (optionally xQG-augmented).
 
-Tevatron's argument names, plus xQG options:
+Tevatron's argument names (Tevatron v2's ``--dataset_path``, ``--encode_output_path``,
+``--query_max_len``, ``--passage_max_len`` are aliases; every flag also takes hyphens), plus xQG
+options:
 
     python -m xqg_tevatron.driver.encode --model_name_or_path MODEL \\
         --encode_in_path /abs/corpus_with_generated_queries.jsonl \\
@@ -10,12 +12,9 @@ Tevatron's argument names, plus xQG options:
 Passages: writes a Pyserini dense index directory (``index``, ``docid``, ``xqg_manifest.json``)
 at ``--encoded_save_path``.  Work happens in chunks under ``--work_dir`` (default
 ``<encoded_save_path>.work``): rerunning after a crash skips finished chunks.  Shard with
-``--encode_num_shard N --encode_shard_index I`` (aliases ``--num-shards``/``--shard-id``) and
-merge with ``python -m xqg_tevatron.driver.merge``; under ``torchrun`` the ranks shard
-automatically and rank 0 merges.
-
-Queries (``--encode_is_qry``): writes ``<encoded_save_path>/embeddings.npy`` + ``ids.txt``.
-Embeddings are never pickled.
+``--num-shards N --shard-id I`` and merge with ``python -m xqg_tevatron.driver.merge``; under
+``torchrun`` the ranks shard automatically and rank 0 merges.  Queries are encoded at search
+time by the search stage, never here.
 """
 from __future__ import annotations
 
@@ -30,17 +29,16 @@ from typing import Optional
 import torch
 from transformers import HfArgumentParser
 
-from xqg_tevatron.atomic_io import atomic_save_npy, atomic_write_text
-from xqg_tevatron.corpus import corpus_files, read_topics
-from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
-from xqg_tevatron.engine import executor_from_args
-from xqg_tevatron.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.corpus import corpus_files
+from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.engine import executor_from_args, resolve_shard, torchrun_rank
+from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import resolve_separator
-from xqg_tevatron.cli import run_main
+from xqg_tevatron.cli import rename_flags, run_main
 from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir
-from xqg_tevatron.xqg.pipeline import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +81,16 @@ class XqgEncodeArguments:
     ray_actors: int = field(default=1, metadata={"help": "Ray actors (one model load each)"})
     ray_num_cpus: float = field(default=1.0, metadata={"help": "CPUs per Ray actor (fractions allowed)"})
     ray_num_gpus: Optional[float] = field(default=None, metadata={"help": "GPUs per Ray actor (default: 1 if any)"})
-    shard_id: Optional[int] = field(default=None, metadata={"help": "alias of --encode_shard_index"})
-    num_shards: Optional[int] = field(default=None, metadata={"help": "alias of --encode_num_shard"})
+    shard_id: int = field(default=0, metadata={"help": "this process's shard (units c with c %% N == I)"})
+    num_shards: int = field(default=1, metadata={"help": "shards of the job (e.g. a SLURM array's size)"})
+
+
+# Tevatron v2's names for the same things (src/tevatron/retriever/arguments.py)
+TEVATRON_V2_NAMES = {"--dataset_path": "--encode_in_path", "--encode_output_path": "--encoded_save_path",
+                     "--query_max_len": "--q_max_len", "--passage_max_len": "--p_max_len"}
+# Tevatron 0.1's DataArguments fields this driver does not use: refused with the spelling to use
+REFUSED = {"--encode_num_shard": "use --num-shards", "--encode_shard_index": "use --shard-id",
+           "--encode_is_qry": "queries are encoded by the search stage (python -m xqg_tevatron.search)"}
 
 
 def parse_args(argv: list[str] | None = None):
@@ -92,19 +98,23 @@ def parse_args(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(argv))
+    for arg in argv:
+        flag = arg.split("=")[0].replace("-", "_").replace("__", "--", 1)
+        if flag in REFUSED:
+            raise ValueError(f"{arg.split('=')[0]}: not an option of this driver; {REFUSED[flag]}")
+    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
 
 
 def _distributed() -> tuple[int, int]:
-    """(rank, world_size) under torchrun, else (0, 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    """(rank, world_size) under torchrun (its process group started here), else (0, 1)."""
+    rank, world = torchrun_rank()
     if world > 1:
         import torch.distributed as dist
 
         if not dist.is_initialized():
             dist.init_process_group("gloo")
         return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+    return rank, world
 
 
 def check_model_path(name: str) -> None:
@@ -129,41 +139,33 @@ def run(parsed, require_queries: bool = False) -> int:
     """``require_queries``: augmentation was asked for explicitly, so a corpus without usable
     generated queries is an error (with the default alpha it only gets a plain index + warning)."""
     model_args, data_args, training_args, xqg_args = parsed
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     if not data_args.encode_in_path or not data_args.encoded_save_path:
         raise ValueError("--encode_in_path and --encoded_save_path are required")
     rank, world = _distributed()
-    if world > 1:
-        shard_id, num_shards = rank, world
-    else:
-        shard_id = xqg_args.shard_id if xqg_args.shard_id is not None else data_args.encode_shard_index
-        num_shards = xqg_args.num_shards if xqg_args.num_shards is not None else data_args.encode_num_shard
+    shard_id, num_shards = resolve_shard(xqg_args.shard_id, xqg_args.num_shards)
     out = Path(data_args.encoded_save_path)
     work_dir = Path(xqg_args.work_dir or f"{out}.work")
     # everything that can be checked is checked before the model loads or a chunk is encoded
     check_model_path(model_args.model_name_or_path)
     inputs = corpus_files(data_args.encode_in_path)
     locks = []
-    merging = False
-    xqg = run_config = index_config = None
-    if not data_args.encode_is_qry:
-        xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
-                        n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
-                        generated_query_branch=xqg_args.generated_query_branch,
-                        separator=data_args.passage_field_separator,
-                        require_queries=require_queries and xqg_args.alpha > 0 or xqg_args.vector_mode == "multi")
-        run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
-                               show_progress=rank == 0 and not training_args.disable_tqdm)
-        index_config = IndexConfig.from_args(xqg_args)
-        if xqg_args.generated_queries:
-            corpus_files(xqg_args.generated_queries)
-        check_separate(work_dir, out)
-        for path in inputs:
-            check_separate(work_dir, path, "--work_dir")
-        merging = not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0)
-        check_replaceable(out, xqg_args.overwrite)
-        if merging:
-            locks.append(lock_output(out))  # held from before the first chunk to the last rename
+    xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
+                    n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
+                    generated_query_branch=xqg_args.generated_query_branch,
+                    separator=data_args.passage_field_separator,
+                    require_queries=require_queries and xqg_args.alpha > 0 or xqg_args.vector_mode == "multi")
+    run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
+                           show_progress=rank == 0 and not training_args.disable_tqdm)
+    index_config = IndexConfig.from_args(xqg_args)
+    if xqg_args.generated_queries:
+        corpus_files(xqg_args.generated_queries)
+    check_separate(work_dir, out)
+    for path in inputs:
+        check_separate(work_dir, path, "--work_dir")
+    merging = not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0)
+    check_replaceable(out, xqg_args.overwrite)
+    if merging:
+        locks.append(lock_output(out))  # held from before the first chunk to the last rename
     try:
         return _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_dir, rank, world, shard_id,
                        num_shards, xqg, run_config, index_config, merging)
@@ -181,17 +183,6 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
                             p_max_len=data_args.p_max_len, device=str(training_args.device),
                             show_progress=rank == 0 and not training_args.disable_tqdm))
 
-    if data_args.encode_is_qry:
-        topics = [t for path in inputs for t in read_topics(path)]
-        if not topics:
-            raise ValueError(f"no queries to encode in {[str(p) for p in inputs]}")
-        vecs = encoder.encode([t for _, t in topics], is_query=True)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_save_npy(out / "embeddings.npy", vecs)
-        atomic_write_text(out / "ids.txt", "".join(f"{q}\n" for q, _ in topics))
-        logger.info("wrote %d query vectors to %s", len(topics), out)
-        return 0
-
     xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
     executor = executor_from_args(xqg_args)
     factory = None
@@ -203,15 +194,15 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
                          encoder_factory=factory)
     try:
         stats = indexer.encode_shard(data_args.encode_in_path, overwrite=xqg_args.overwrite)
-        logger.info("shard %d/%d: %s", shard_id, num_shards, stats)
+        print("shard %d/%d: %s" % (shard_id, num_shards, stats), file=sys.stderr)
         if world > 1:
             import torch.distributed as dist
 
             dist.barrier()
         if not merging:
             if rank == 0 and world == 1:
-                logger.info("shard done; merge with: python -m xqg_tevatron.driver.merge --work_dir %s --output %s",
-                            work_dir, out)
+                print(f"shard done; merge with: python -m xqg_tevatron.driver.merge --work-dir {work_dir} "
+                      f"--output {out}", file=sys.stderr)
             return 0
         merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite,
                        show_progress=run_config.show_progress, require_queries=xqg.require_queries)
@@ -219,7 +210,7 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
         indexer.release()
     if not xqg_args.keep_work_dir:
         remove_plugin_dir(work_dir, kinds=[WORK_KIND])
-    logger.info("wrote Pyserini index %s", out)
+    print(f"wrote Pyserini index {out}", file=sys.stderr)
     return 0
 
 

@@ -9,23 +9,23 @@ aggregation, subset of the stored languages or stored n per language is a stream
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Optional
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.cli import run_main
-from xqg_tevatron.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir, work_dir_lock
 from xqg_tevatron.atomic_io import read_json
 from xqg_tevatron.languages import check_language_codes
 from xqg_tevatron.xqg.components import Fusion
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
-from xqg_tevatron.xqg.pipeline import WORK_KIND, encode_work_settings, merge_work_dir
+from xqg_tevatron.indexing.indexer import WORK_KIND, encode_work_settings, merge_work_dir
 
 
 def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work_dir", "--work-dir", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--index_type", "--index-type", default="flat", choices=INDEX_TYPES)

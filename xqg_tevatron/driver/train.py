@@ -20,6 +20,7 @@ from typing import Optional
 
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
+from xqg_tevatron.cli import rename_flags
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import load_train_groups
@@ -78,7 +79,12 @@ def parse_args(argv: list[str] | None = None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(argv))
+    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
+
+
+# Tevatron v2's names for the same things (src/tevatron/retriever/arguments.py)
+TEVATRON_V2_NAMES = {"--dataset_path": "--train_files", "--query_max_len": "--q_max_len",
+                     "--passage_max_len": "--p_max_len", "--train_group_size": "--train_n_passages"}
 
 
 def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArguments | None = None):
@@ -118,8 +124,6 @@ def _main(argv: list[str] | None = None) -> int:
     if (os.path.exists(training_args.output_dir) and os.listdir(training_args.output_dir)
             and not out_args.overwrite_output_dir):
         raise ValueError(f"output directory {training_args.output_dir} is not empty; pass --overwrite_output_dir")
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-                        level=logging.INFO if training_args.local_rank in (-1, 0) else logging.WARN)
     set_seed(training_args.seed)
     if training_args.grad_cache:
         raise ValueError("--grad_cache needs the GradCache package, which has no transformers-5 release; drop the flag")

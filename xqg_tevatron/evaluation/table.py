@@ -12,12 +12,12 @@ macro-averaged into ``Avg``.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError
 from xqg_tevatron.data.xor_format import read_qrels, read_questions
@@ -42,13 +42,10 @@ class ResultsTable:
         return self.scores["Avg"][metric]
 
     def format(self, metrics: Optional[Sequence[str]] = None, name: str = "") -> str:
+        from xqg_tevatron.tables import language_table
+
         metrics = list(metrics or [m for m in LABELS if m in self.scores.get("Avg", {})])
-        cols = self.languages + ["Avg"]
-        lines = [f"{name:<24}{'metric':<8}" + "".join(f"{c.capitalize():>6}" for c in cols)]
-        for m in metrics:
-            lines.append(f"{'':<24}{LABELS.get(m, m):<8}" +
-                         "".join(f"{100 * self.scores.get(c, {}).get(m, float('nan')):>6.1f}" for c in cols))
-        return "\n".join(lines)
+        return language_table({name or "run": self.scores}, {m: LABELS.get(m, m) for m in metrics}, self.languages)
 
 
 def language_of_questions(questions_file: str | Path) -> dict[str, str]:
@@ -105,7 +102,7 @@ def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path
 
 def index_docids(index_dir: str | Path) -> set[str]:
     """The passages an index holds (multi-vector rows ``docid#k`` counted once)."""
-    from xqg_tevatron.index import read_manifest
+    from xqg_tevatron.indexing.manifest import read_manifest
 
     multi = read_manifest(index_dir).get("vector_mode") == "multi"
     with open(Path(index_dir) / "docid", encoding="utf-8") as fh:
@@ -119,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True)
     parser.add_argument("--qrels", required=True)
     parser.add_argument("--questions", required=True, help="questions jsonl with id / lang (the language rule)")

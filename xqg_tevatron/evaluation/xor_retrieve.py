@@ -21,7 +21,6 @@ split, announced in the output.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import re
 import sys
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, select_passages
 from xqg_tevatron.data.xor_format import SKIPPED_ANSWERS, read_questions
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Official XOR-Retrieve R@kt for a TREC run")
+    parser = FlagParser(description="Official XOR-Retrieve R@kt for a TREC run")
     parser.add_argument("--questions", required=True, help="XOR-Retrieve jsonl with id/question/answers/lang")
     parser.add_argument("--run", required=True, help="TREC run file (e.g. from pyserini search.faiss)")
     parser.add_argument("--corpus", required=True, nargs="+", help="corpus tsv/jsonl with the passage texts")

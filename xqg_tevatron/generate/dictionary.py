@@ -13,7 +13,8 @@ language's question pattern.  Deterministic per (docid, language, seed).
 """
 from __future__ import annotations
 
-import argparse
+import logging
+
 import dataclasses
 import random
 import sys
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
@@ -36,6 +38,8 @@ QUESTION_PATTERNS = {
     "ro": "ce este {terms}?", "th": "{terms} คืออะไร", "tr": "{terms} nedir?", "vi": "{terms} là gì?",
     "zh": "{terms}是什么？",
 }
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     add_job_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10, help="salient terms to sample from")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--word_lists", nargs="*", default=[],
                         help="LANG=PATH (MUSE text file or dictd .index), or 'freedict' to add every installed "
-                             "Debian FreeDict eng-xxx dictionary of the chosen languages")
+                             "FreeDict eng-xxx dictionary of the chosen languages (Debian's installed packages, else "
+                             "the pinned release fetched once into the cache)")
     args = parser.parse_args(argv)
     word_lists = resolve_word_lists(args.word_lists, args.languages)
     config = DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
@@ -127,7 +132,7 @@ def _main(argv: list[str]) -> int:
         gen = DictionaryQueryGenerator(config)
         for lang in args.languages:
             sources = ["cldr", *(Path(p).name for p in word_lists.get(lang, []))]
-            print(f"word list {lang}: {len(gen.lexicon(lang))} entries from {' + '.join(sources)}", file=sys.stderr)
+            logger.info("word list %s: %d entries from %s", lang, len(gen.lexicon(lang)), " + ".join(sources))
         return gen
 
     settings = {"kind": "dictionary", "word_lists": fingerprint_inputs(p for ps in word_lists.values() for p in ps),

@@ -16,9 +16,8 @@ from typing import Callable, Optional, Sequence
 
 
 from xqg_tevatron.atomic_io import atomic_open, read_json
-from xqg_tevatron.chunking import shard_from_env
 from xqg_tevatron.engine import (Executor, LocalExecutor, UnitPlan, add_executor_arguments, executor_from_args,
-                                 run_units, shard_done)
+                                 resolve_shard, run_units, shard_done)
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
 from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.workdir import (check_separate, claim_work_dir, fingerprint_inputs, lock_output, output_lock, release,
@@ -180,12 +179,10 @@ def run_job_cli(args: argparse.Namespace, generate: Callable[[], GenerateFn],
                 generator_settings: Optional[dict] = None) -> int:
     """Run a generation job from parsed :func:`add_job_arguments`; ``generate`` builds the
     generator (after the arguments are checked).  The CLIs call this under ``cli.run_main``."""
-    shard_id, num_shards = shard_from_env(args.shard_id, args.num_shards)
+    shard_id, num_shards = resolve_shard(args.shard_id, args.num_shards)
     job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
                         args.work_dir, args.overwrite)
     check_job_arguments(args)
-    if not 0 <= shard_id < num_shards:
-        raise ValueError(f"--shard_id must be in [0, {num_shards}), got {shard_id}")
     stats = run_generation(job, generate, generator_settings=generator_settings, executor=executor_from_args(args),
                            build=True)
     print(stats, file=sys.stderr)

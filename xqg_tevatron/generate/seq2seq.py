@@ -16,7 +16,6 @@ XOR-Retrieve files with :func:`xqg_tevatron.data.xor_format.write_generator_pair
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import sys
@@ -27,6 +26,7 @@ from typing import Optional
 
 import torch
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage, iter_jsonl
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
@@ -72,7 +72,6 @@ def train(argv: list[str]) -> int:
 
     parser = HfArgumentParser((GeneratorTrainArguments, Seq2SeqTrainingArguments))
     gen_args, train_args = parser.parse_args_into_dataclasses(args=argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
     set_seed(train_args.seed)
     tokenizer = AutoTokenizer.from_pretrained(gen_args.model_name_or_path)
     model = AutoModelForSeq2SeqLM.from_pretrained(gen_args.model_name_or_path)
@@ -176,7 +175,7 @@ BACKENDS = ("hf", "ct2")
 
 
 def generate(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xqg_tevatron.generate.seq2seq generate")
+    parser = FlagParser(prog="xqg_tevatron.generate.seq2seq generate")
     parser.add_argument("--model", required=True, help="trained seq2seq generator directory (HF format)")
     add_job_arguments(parser)
     parser.add_argument("--backend", choices=BACKENDS, default="hf",

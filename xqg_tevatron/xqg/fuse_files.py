@@ -11,7 +11,6 @@ name, then renamed into place.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.xqg.fusion import AGGREGATIONS, check_aggregation, combine
 
 
@@ -61,7 +61,7 @@ def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str 
     try:
         with open(tmp, "wb") as out:
             np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": p.shape})
-            for start in tqdm(range(0, p.shape[0], chunk_rows), desc="fusing", unit="chunk", disable=not show_progress):
+            for start in tqdm(range(0, p.shape[0], chunk_rows), desc="fusing", unit="chunk", disable=not show_progress, delay=5):
                 stop = min(start + chunk_rows, p.shape[0])
                 fused = p.read(start, stop)
                 if qs and alpha:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", required=True)
     parser.add_argument("--queries", nargs="+", required=True)
     parser.add_argument("--alpha", type=float, default=0.01)

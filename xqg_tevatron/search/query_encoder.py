@@ -27,6 +27,7 @@ from pyserini.encode import QueryEncoder
 from transformers import AutoTokenizer
 
 from xqg_tevatron.atomic_io import atomic_write_text, sha256_file
+from xqg_tevatron.batching import encode_token_ids
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -40,8 +41,8 @@ class QueryEncoderConfig:
     with ONNX Runtime's fused transformer ops for BERT-like encoders) or ``onnx-int8`` (ONNX
     Runtime, dynamically quantised per-channel int8 weights: fastest on CPU, costs some accuracy,
     so report MRR for it).  ``max_length`` None: the tokenizer's own limit, as Pyserini.
-    ``threads`` sets torch's process-wide intra-op thread count (torch has no per-model
-    setting) and the ONNX Runtime session's own."""
+    ``threads``: the ONNX Runtime session's intra-op threads (torch's count is process-wide:
+    set by the entry point, :func:`xqg_tevatron.search.searcher.set_process_threads`)."""
 
     backend: str = "torch"
     batch_size: int = 64
@@ -101,10 +102,8 @@ class XqgQueryEncoder(QueryEncoder):
         self.settings = settings or EncoderSettings.load(self.model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
         self.has_model = True
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
         model = DenseModelForInference.load(self.model_dir, overrides=self.settings).to(self.config.device)
-        self.dim = int(model.lm_q.config.hidden_size) if model.pooler is None else int(model.pooler._config["output_dim"])
+        self.dim = model.output_dim
         self._tower = _QueryTower(model).eval()
         self._session = None
         if self.config.backend != "torch":
@@ -119,24 +118,8 @@ class XqgQueryEncoder(QueryEncoder):
     def encode_batch(self, queries: Sequence[str]) -> np.ndarray:
         """Many queries -> ``(n, dim)`` float32 in input order (``FaissSearcher.batch_search``).
         Sorted by length and padded per batch, so padding costs little; masks hide it."""
-        if len(queries) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        texts = [self.settings.query_prefix + q for q in queries]
-        ids = self._token_ids(texts)  # one tokenizer call; batches are padded here
-        order = np.argsort([-len(x) for x in ids], kind="stable")
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        bs = self.config.batch_size
-        pad = self.tokenizer.pad_token_id or 0
-        for start in range(0, len(order), bs):
-            idx = order[start:start + bs]
-            width = len(ids[idx[0]])
-            input_ids = np.full((len(idx), width), pad, dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                input_ids[row, :len(ids[i])] = ids[i]
-                mask[row, :len(ids[i])] = 1
-            out[idx] = self._run(input_ids, mask)
-        return out
+        ids = self._token_ids([self.settings.query_prefix + q for q in queries]) if len(queries) else []
+        return encode_token_ids(ids, self.dim, self.config.batch_size, self.tokenizer.pad_token_id or 0, self._run)
 
     # ------------------------------------------------------------------ internals
     def _max_length(self) -> int:

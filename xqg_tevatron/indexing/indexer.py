@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from xqg_tevatron.atomic_io import read_json
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
 from xqg_tevatron.engine import Executor, LocalExecutor, UnitPlan, run_units, shard_done
-from xqg_tevatron.index import IndexConfig, write_index
+from xqg_tevatron.indexing.index import IndexConfig, write_index
+from xqg_tevatron.indexing.manifest import MULTI_DELIMITER
 from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.xqg.components import (FUSED_FILES, MULTI_FILES, Fusion, fuse_unit, layout_queries, npy_bytes,
                                          npy_load, query_sums, selection)
@@ -36,7 +37,6 @@ from xqg_tevatron.xqg.generated import load_generated_queries
 logger = logging.getLogger(__name__)
 VECTOR_MODES = ("fused", "multi")
 GENERATED_QUERY_BRANCHES = ("query", "passage")
-MULTI_DELIMITER = "#"  # Pyserini's --max-passage-delimiter default
 WORK_KIND = "encode-work"
 COMPONENTS_FORMAT = 2  # units hold components (passage vectors, per-language query sums and counts)
 
@@ -364,7 +364,7 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
 
     def chunks() -> Iterator[tuple[np.ndarray, list[str]]]:
         seen: set[str] = set()
-        for c in tqdm(range(len(units)), desc="merging", unit="chunk", disable=not show_progress):
+        for c in tqdm(range(len(units)), desc="merging", unit="chunk", disable=not show_progress, delay=5):
             vectors, ids = load(c)
             for d in ids:
                 base, _, row = d.rpartition(MULTI_DELIMITER) if multi else (d, "", "0")

@@ -19,8 +19,8 @@ from typing import Iterable
 import faiss
 import numpy as np
 
-from xqg_tevatron.atomic_io import dumps_json, new_tmp_dir, read_json, recover_swap, remove_tree, swap_dir
-from xqg_tevatron.workdir import INDEX_MANIFEST as MANIFEST
+from xqg_tevatron.atomic_io import dumps_json, new_tmp_dir, remove_tree, swap_dir
+from xqg_tevatron.indexing.manifest import INDEX_MANIFEST as MANIFEST
 
 INDEX_TYPES = ("flat", "hnsw", "hnsw-sq8", "ivf-pq", "ivf-sq8", "ivfpq")
 ALIASES = {"ivfpq": "ivf-pq"}
@@ -263,33 +263,3 @@ def write_index_dir(out_dir: str | os.PathLike, index: faiss.Index, docids: Iter
         remove_tree(tmp)
         raise
     return out
-
-
-def read_manifest(index_dir: str | os.PathLike) -> dict:
-    path = Path(index_dir) / MANIFEST
-    return read_json(path, "index manifest") if path.exists() else {}
-
-
-def require_manifest(index_dir: str | os.PathLike) -> dict:
-    """The manifest of an index this plugin wrote; a one-line error for anything else."""
-    path = Path(index_dir) / MANIFEST
-    if not Path(index_dir).exists():
-        recover_swap(Path(index_dir))  # a writer killed mid-swap (journalled fallback): finish it
-    if not Path(index_dir).is_dir():
-        raise FileNotFoundError(f"index directory not found: {index_dir}")
-    if not path.is_file():
-        raise FileNotFoundError(f"{index_dir}: no {MANIFEST} (not an index written by xqg_tevatron)")
-    return read_json(path, "index manifest")
-
-
-def check_docids(index_dir: str | os.PathLike, manifest: dict) -> None:
-    """The ``docid`` file must hold one id per index row (Pyserini pairs them by position)."""
-    path = Path(index_dir) / "docid"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing (a Pyserini index needs one docid per row)")
-    with open(path, "rb") as fh:
-        n = sum(1 for _ in fh)
-    rows = manifest.get("rows")
-    if rows is not None and n != rows:
-        raise ValueError(f"{path}: {n} docids, but the index holds {rows} rows ({Path(index_dir) / MANIFEST}); the "
-                         "index folder was changed after it was written")

@@ -9,13 +9,12 @@ Systems compared (same queries, same encoder):
     (the query-time baseline, which pays at query time).
 Reports p50/p95/mean per-query milliseconds, queries/s, index size and build time.
 
-    python -m xqg_tevatron.latency --topics topics.tsv \\
+    python -m xqg_tevatron.search.latency --topics topics.tsv \\
         --system plain=indexes/plain --system xqg=indexes/xqg --system multi=indexes/multi \\
-        --system translate:translate=indexes/plain [--queries 200 --k 100 --threads 1 --query_encoder torch]
+        --system translate:translate=indexes/plain [--queries 200 --hits 100 --threads 1 --query-encoder onnx]
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 from dataclasses import asdict, dataclass
@@ -24,9 +23,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
-from xqg_tevatron.index import read_manifest, require_manifest
-from xqg_tevatron.search import QUERY_ENCODERS, IndexSearcher, SearchConfig, time_queries
+from xqg_tevatron.indexing.manifest import read_manifest, require_manifest
+from xqg_tevatron.search.searcher import (QUERY_ENCODERS, IndexSearcher, SearchConfig, set_process_threads,
+                                          time_queries)
 
 
 @dataclass
@@ -58,13 +59,11 @@ def summarise(system: str, kind: str, index_dir: str | Path, ms: Sequence[float]
 
 
 def format_results(results: Sequence[LatencyResult]) -> str:
-    head = f"{'system':<22}{'kind':<10}{'p50 ms':>9}{'p95 ms':>9}{'q/s':>8}{'index MB':>10}{'rows':>8}{'build s':>9}"
-    lines = [head, "-" * len(head)]
-    for r in results:
-        build = "-" if r.build_s is None else f"{r.build_s:.1f}"
-        lines.append(f"{r.system:<22}{r.kind:<10}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}{r.qps:>8.1f}{r.index_mb:>10.2f}"
-                     f"{r.rows:>8d}{build:>9}")
-    return "\n".join(lines)
+    from xqg_tevatron.tables import format_table
+
+    return format_table(["system", "kind", "p50 ms", "p95 ms", "q/s", "index MB", "rows", "build s"],
+                        [[r.system, r.kind, r.p50_ms, r.p95_ms, r.qps, r.index_mb, r.rows, r.build_s]
+                         for r in results], digits=2)
 
 
 def parse_system(spec: str) -> tuple[str, bool, str]:
@@ -85,33 +84,30 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.corpus import read_topics
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--topics", required=True)
     parser.add_argument("--system", action="append", required=True,
                         help="NAME=INDEX_DIR, or NAME:translate=INDEX_DIR for the query-translation baseline")
     parser.add_argument("--encoder", help="query encoder model (default: the one each manifest names)")
     parser.add_argument("--query_encoder", choices=QUERY_ENCODERS, default="torch")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--hits", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output")
     args = parser.parse_args(argv)
-    try:
-        systems = [parse_system(s) for s in args.system]
-        for _, _, index_dir in systems:
-            require_manifest(index_dir)  # every index is checked before any is timed
-        queries = [t for _, t in read_topics(args.topics)][: args.queries]
-        if not queries:
-            raise ValueError(f"{args.topics}: no topics")
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    config = SearchConfig(k=args.k, query_encoder=args.query_encoder, threads=args.threads)
+    systems = [parse_system(s) for s in args.system]
+    for _, _, index_dir in systems:
+        require_manifest(index_dir)  # every index is checked before any is timed
+    queries = [t for _, t in read_topics(args.topics)][: args.queries]
+    if not queries:
+        raise ValueError(f"{args.topics}: no topics")
+    config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, threads=args.threads)
+    set_process_threads(args.threads)
     translator = None
     results = []
     for name, translate, index_dir in systems:
         if translate and translator is None:
-            from xqg_tevatron.translate import DictionaryTranslator
+            from xqg_tevatron.search.translate import DictionaryTranslator
 
             translator = DictionaryTranslator()
         searcher = IndexSearcher(index_dir, args.encoder, config, translator if translate else None)

@@ -16,7 +16,6 @@ search.faiss --index ... --encoder-class auto`` reads it unchanged.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -26,9 +25,9 @@ from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
-from xqg_tevatron.index import check_docids, require_manifest
+from xqg_tevatron.cli import FlagParser
+from xqg_tevatron.indexing.manifest import MULTI_DELIMITER, check_docids, require_manifest
 from xqg_tevatron.trec_run import write_trec_run
-from xqg_tevatron.xqg.pipeline import MULTI_DELIMITER
 
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
 
@@ -64,6 +63,17 @@ class SearchConfig:
             raise ValueError(f"k must be >= 1, got {self.k}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+
+def set_process_threads(threads: int) -> None:
+    """The process's intra-op threads for query encoding (torch) and search (FAISS's OpenMP).
+    Both are process-wide settings, so only entry points (CLIs, the study, benchmarks) call
+    this, never a constructor; the ONNX backends take their own per-session count."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
 
 
 def multi_depth(manifest: dict) -> int:
@@ -118,10 +128,10 @@ def merge_shard_hits(per_shard: Sequence[Sequence], k: int) -> list[Hit]:
 
 def build_query_encoder(model_dir: str, config: SearchConfig, settings=None):
     if config.query_encoder == "pyserini":
-        from xqg_tevatron.query_encoder import pyserini_query_encoder
+        from xqg_tevatron.search.query_encoder import pyserini_query_encoder
 
         return pyserini_query_encoder(model_dir, settings)
-    from xqg_tevatron.query_encoder import QueryEncoderConfig, XqgQueryEncoder
+    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder
 
     return XqgQueryEncoder(model_dir, QueryEncoderConfig(backend=config.query_encoder, batch_size=config.batch_size,
                                                          max_length=config.max_query_length,
@@ -157,7 +167,6 @@ class IndexSearcher:
         self.multi = self.manifest.get("vector_mode") == "multi"
         self.depth = multi_depth(self.manifest) if self.multi else 1
         self.translator = translator
-        faiss.omp_set_num_threads(self.config.threads)
         self.query_encoder = None if vectors_only else (query_encoder or build_query_encoder(
             self.encoder_dir, self.config, manifest_encoder_settings(self.manifest)))
         self.searchers = [FaissSearcher(str(folder), self.query_encoder) for folder in self.shard_dirs]
@@ -255,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     from xqg_tevatron.corpus import CorpusFormatError, read_topics
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", required=True, help="index directory written by driver.encode (with manifest)")
     parser.add_argument("--topics", required=True, help="topics tsv: qid<TAB>text")
     parser.add_argument("--output", required=True, help="TREC run to write")
@@ -284,10 +293,11 @@ def _main(argv: list[str]) -> int:
     if args.translate:
         from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
         from xqg_tevatron.lexicon import resolve_word_lists
-        from xqg_tevatron.translate import DictionaryTranslator
+        from xqg_tevatron.search.translate import DictionaryTranslator
 
         langs = args.languages or list(XOR_TYDI_LANGUAGES)
         translator = DictionaryTranslator(langs, word_lists=resolve_word_lists(args.word_lists, langs))
+    set_process_threads(args.threads)
     searcher = IndexSearcher(args.index, args.encoder, config, translator)
     done = run_topics(searcher, topics, args.output, args.tag or Path(args.index).name.replace(" ", "_"))
     print(f"{done.run_file}: {done.queries} queries, {done.ms_per_query:.1f} ms/query "

@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Which query encoder may be the default: each backend's vectors against Pyserini's own
+``AutoQueryEncoder`` (minimum cosine over every XQuAD dev-half question) and its MRR@100 per
+language against torch's on the plain demo index (the same search stage, batch search).
+
+The default is the fastest backend with min cosine >= 0.9999 and MRR equal to torch's in every
+language (to the printed 4 decimals); torch otherwise.
+
+    python benchmarks/query_encoder_parity.py [--out docs/query_encoder_parity.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(ROOT / "docs" / "query_encoder_parity.json"))
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    from xqg_tevatron.cli import quiet_libraries
+    from xqg_tevatron.data.irds import xquad_files
+    from xqg_tevatron.data.xquad import prepare_xquad
+    from xqg_tevatron.demo_encoder import build_demo_encoder
+    from xqg_tevatron.evaluation.table import evaluate_run_table
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.index import IndexConfig
+    from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads
+    from xqg_tevatron.corpus import read_topics
+
+    quiet_libraries()
+    set_process_threads(args.threads)
+    encoder_dir = str(build_demo_encoder())
+    result = {"data": "XQuAD development half (shipped), 11 languages", "encoder": "multilingual-e5-small (demo)",
+              "threads": args.threads, "backends": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = prepare_xquad(tmp / "data", xquad_files("dev"))
+        topics = read_topics(data.topics_dev)
+        texts = [t for _, t in topics]
+        reference = pyserini_query_encoder(encoder_dir)
+        ref = np.stack([reference.encode(t) for t in texts])
+        ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+        enc = DenseEncoder(encoder_dir, config=EncodeConfig(p_max_len=256, show_progress=False))
+        XqgIndexer(enc, XqgConfig(), RunConfig(show_progress=False), tmp / "w").encode_shard([str(data.corpus_jsonl)])
+        merge_work_dir(tmp / "w", tmp / "plain", IndexConfig(), show_progress=False)
+        for backend in ("torch", "onnx", "onnx-int8"):
+            qe = XqgQueryEncoder(encoder_dir, QueryEncoderConfig(backend=backend, threads=args.threads))
+            started = time.perf_counter()
+            vecs = qe.encode_batch(texts)
+            seconds = time.perf_counter() - started
+            cos = np.sum(vecs / np.linalg.norm(vecs, axis=1, keepdims=True) * ref, axis=1)
+            searcher = IndexSearcher(tmp / "plain", encoder_dir, SearchConfig(query_encoder=backend,
+                                                                                threads=args.threads))
+            run = run_topics(searcher, topics, tmp / f"{backend}.trec", backend)
+            table = evaluate_run_table(run.run_file, data.qrels_dev, data.questions_dev, ("recip_rank",))
+            result["backends"][backend] = {
+                "min_cosine_vs_pyserini": round(float(cos.min()), 6), "mean_cosine": round(float(cos.mean()), 6),
+                "batch_encode_ms_per_query": round(1000 * seconds / len(texts), 3),
+                "mrr": {lang: round(v["recip_rank"], 4) for lang, v in table.scores.items()}}
+            print(backend, json.dumps(result["backends"][backend]), flush=True)
+    torch_mrr = result["backends"]["torch"]["mrr"]
+    eligible = [b for b, r in result["backends"].items()
+                if r["min_cosine_vs_pyserini"] >= 0.9999 and r["mrr"] == torch_mrr]
+    result["default"] = min(eligible, key=lambda b: result["backends"][b]["batch_encode_ms_per_query"])
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print("default:", result["default"])
+
+
+if __name__ == "__main__":
+    main()
