@@ -146,7 +146,7 @@ def real_vectors(args, cache: Path) -> dict:
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
     from xqg_tevatron.languages import XQUAD_LANGUAGES
-    from xqg_tevatron.lexicon import resolve_word_lists
+    from xqg_tevatron.words.lexicon import resolve_word_lists
     from xqg_tevatron.xqg.fusion import fuse_grouped
 
     files = XquadFiles(Path(args.xquad_dir))

@@ -13,7 +13,6 @@ synthetic set; encoder: the demo multilingual-e5-small.
     python benchmarks/bench_query_encoder.py [--latency_queries 200 --threads 1 2]
 """
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -38,9 +37,8 @@ def main() -> None:
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.evaluation.table import evaluate_run_table
-    from xqg_tevatron.indexing.index import IndexConfig
-    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, time_queries
-    from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
+    from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
 
     encoder_dir = build_demo_encoder()
     (ROOT / ".cache").mkdir(exist_ok=True)
@@ -56,16 +54,15 @@ def main() -> None:
 
             data, name, p_max_len = prepare_default(tmp / "data"), "embedded default", 128
         enc = DenseEncoder(str(encoder_dir), config=EncodeConfig(p_max_len=p_max_len, show_progress=False))
-        indexer = XqgIndexer(enc, XqgConfig(), RunConfig(show_progress=False), tmp / "index.work")
-        indexer.encode_shard([str(data.corpus_jsonl)])
-        index = merge_work_dir(tmp / "index.work", tmp / "index", IndexConfig(), show_progress=False)
-        del enc, indexer
+        index = index_corpus(enc, XqgConfig(), [data.corpus_jsonl], tmp / "index")
+        del enc
         topics = read_topics(data.topics_dev)
         timed = [t for _, t in topics[: args.latency_queries]]
         rows = []
         for backend in args.backends:
             latency = []
             for threads in args.threads:
+                set_process_threads(threads)
                 searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
                                                                          threads=threads))
                 ms = time_queries(searcher, timed)

@@ -39,12 +39,14 @@ def main() -> None:
     import faiss
 
     from xqg_tevatron.indexing.index import write_index_dir
-    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, time_queries
+    from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, set_process_threads, time_queries
+    from xqg_tevatron.xqg.fusion import combine
 
     rng = np.random.default_rng(0)
     p = unit(rng, args.passages, args.dim)
     q_rows = unit(rng, args.passages * args.rows_per_passage, args.dim)
-    fused = 0.5 * p + 0.5 * q_rows.reshape(args.passages, args.rows_per_passage, args.dim).mean(1)
+    q_sum = q_rows.reshape(args.passages, args.rows_per_passage, args.dim).sum(1)
+    fused = combine(p, q_sum, np.full(args.passages, args.rows_per_passage), 0.5, "mean")  # the one fusion rule
     ids = [f"d{i}" for i in range(args.passages)]
     queries = unit(rng, args.queries, args.dim)
     results = {}
@@ -60,6 +62,7 @@ def main() -> None:
             index.add(np.ascontiguousarray(vecs, dtype=np.float32))
             out = write_index_dir(Path(tmp) / name, index, docids, {
                 "rows": len(docids), "passages": args.passages, "vector_mode": "multi" if depth > 1 else "fused"})
+            set_process_threads(1)
             searcher = IndexSearcher(out, config=SearchConfig(k=args.k, threads=1), vectors_only=True)
             ms = time_queries(searcher, [v[None, :] for v in queries])
             results[name] = (np.percentile(ms, 50), np.percentile(ms, 95), index.ntotal,

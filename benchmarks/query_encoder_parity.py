@@ -34,8 +34,7 @@ def main() -> None:
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.evaluation.table import evaluate_run_table
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
-    from xqg_tevatron.indexing.index import IndexConfig
-    from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+    from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
     from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads
     from xqg_tevatron.corpus import read_topics
@@ -54,8 +53,7 @@ def main() -> None:
         ref = np.stack([reference.encode(t) for t in texts])
         ref /= np.linalg.norm(ref, axis=1, keepdims=True)
         enc = DenseEncoder(encoder_dir, config=EncodeConfig(p_max_len=256, show_progress=False))
-        XqgIndexer(enc, XqgConfig(), RunConfig(show_progress=False), tmp / "w").encode_shard([str(data.corpus_jsonl)])
-        merge_work_dir(tmp / "w", tmp / "plain", IndexConfig(), show_progress=False)
+        index_corpus(enc, XqgConfig(), [data.corpus_jsonl], tmp / "plain")
         for backend in ("torch", "onnx", "onnx-int8"):
             qe = XqgQueryEncoder(encoder_dir, QueryEncoderConfig(backend=backend, threads=args.threads))
             started = time.perf_counter()

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from conftest import ROOT
 from xqg_tevatron.data.xor_format import XorQuestion

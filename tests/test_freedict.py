@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from xqg_tevatron.freedict import PACKAGES, Package, unpack_deb
+from xqg_tevatron.words.freedict import PACKAGES, Package, unpack_deb
 
 NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -83,8 +83,8 @@ def in_netns(script: str, timeout: int = 120) -> subprocess.CompletedProcess:
 SERVE_AND_FETCH = textwrap.dedent("""
     import functools, http.server, json, sys, threading
     from pathlib import Path
-    from xqg_tevatron.freedict import Package, freedict_word_lists
-    from xqg_tevatron.lexicon import load_lexicon
+    from xqg_tevatron.words.freedict import Package, freedict_word_lists
+    from xqg_tevatron.words.lexicon import load_lexicon
     root, pin, cache, empty, serve = sys.argv[1:6]
     pins = {"ru": Package(**json.loads(pin))}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(

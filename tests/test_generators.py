@@ -13,7 +13,7 @@ from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_gener
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
 from xqg_tevatron.generate.runner import GenerationJob, run_generation
 from xqg_tevatron.generate.seq2seq import make_prompt
-from xqg_tevatron.lexicon import Lexicon, dictd_pairs, load_lexicon, muse_pairs
+from xqg_tevatron.words.lexicon import Lexicon, dictd_pairs, load_lexicon, muse_pairs
 
 
 def build_tiny_mt5(out: Path, texts: list[str]) -> Path:
@@ -167,7 +167,7 @@ def test_dictionary_generator_with_small_word_list(tmp_path):
 
 def test_cldr_lexicon_multiword_longest_match():
     lex = load_lexicon("ja")
-    from xqg_tevatron.lexicon import words
+    from xqg_tevatron.words.lexicon import words
     hits = [t for _, _, t in lex.match(words("United Arab Emirates Dirham is used in the United Arab Emirates"))]
     assert hits == ["アラブ首長国連邦ディルハム", "アラブ首長国連邦"]
 

@@ -107,3 +107,18 @@ def test_the_data_commands_run_as_written(tmp_path):
     assert ran == 4
     assert len((tmp_path / "topics.de.tsv").read_text().splitlines()) == 612
     assert len((tmp_path / "qrels.txt").read_text().splitlines()) == 612 * 11
+
+
+def test_architecture_doc_matches_the_tree():
+    """docs/architecture.md names every module of the package, and every module it names exists."""
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = ROOT / "xqg_tevatron"
+    modules = [p for p in package.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")
+               and "__pycache__" not in p.parts]
+    missing = [str(p.relative_to(package)) for p in modules if p.name not in doc]
+    assert not missing, f"not in docs/architecture.md: {missing}"
+    for folder in {p.parent for p in modules if p.parent != package}:
+        assert f"`{folder.name}/`" in doc, folder.name
+    existing = {p.name for p in modules} | {p.name for p in (ROOT / "benchmarks").glob("*.py")}
+    named = set(re.findall(r"([a-z_0-9]+\.py)\b", doc))
+    assert named <= existing, f"named but not in the tree: {sorted(named - existing)}"

@@ -19,18 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from xqg_tevatron.lexicon import Lexicon, load_lexicon
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
+from xqg_tevatron.words.lexicon import ENGLISH_STOPWORDS, Lexicon, load_lexicon
 
 _TOKEN = re.compile(r"[\w'’-]+|[^\w\s]+|\s+", re.UNICODE)
-# a small English stop list: overlap is measured on content tokens (nltk's stopword corpus is
-# not installable offline)
-STOPWORDS = frozenset("""a an and are as at be been by can could did do does for from had has have how i in into is it
-its of on or that the their there these this to was were what when where which who whom whose why will with
-would you your""".split())
-
-
 def content_tokens(text: str) -> list[str]:
-    return [t.lower() for t in re.findall(r"\w+", text, re.UNICODE) if t.lower() not in STOPWORDS]
+    return [t.lower() for t in re.findall(r"\w+", text, re.UNICODE) if t.lower() not in ENGLISH_STOPWORDS]
 
 
 @dataclass
@@ -64,7 +58,7 @@ class SwitchStats:
 @dataclass
 class CodeSwitchConfig:
     p: float = 0.0
-    languages: Sequence[str] = ("ar", "bn", "fi", "ja", "ko", "ru", "te")
+    languages: Sequence[str] = XOR_TYDI_LANGUAGES
     switch_passages: bool = False
     word_lists: dict[str, list[str]] = field(default_factory=dict)
     seed: int = 13
@@ -88,7 +82,7 @@ class CodeSwitcher:
         pieces = _TOKEN.findall(text)
         word_pos = [i for i, p in enumerate(pieces) if re.match(r"\w", p, re.UNICODE)]
         out = list(pieces)
-        n_content = sum(1 for i in word_pos if pieces[i].lower() not in STOPWORDS)
+        n_content = sum(1 for i in word_pos if pieces[i].lower() not in ENGLISH_STOPWORDS)
         translatable = switched = 0
         j = 0
         langs = list(self.config.languages)
@@ -105,7 +99,7 @@ class CodeSwitcher:
                 j += 1
                 continue
             span, target = hit
-            n_span_content = sum(1 for k in span if pieces[k].lower() not in STOPWORDS)
+            n_span_content = sum(1 for k in span if pieces[k].lower() not in ENGLISH_STOPWORDS)
             translatable += n_span_content
             if rng.random() < self.config.p:
                 out[span[0]] = target

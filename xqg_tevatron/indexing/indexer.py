@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -30,7 +30,8 @@ from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.xqg.components import (FUSED_FILES, MULTI_FILES, Fusion, fuse_unit, layout_queries, npy_bytes,
                                          npy_load, query_sums, selection)
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
-from xqg_tevatron.workdir import WorkDirError, claim_work_dir, fingerprint_inputs, read_marker, release
+from xqg_tevatron.workdir import (WorkDirError, claim_work_dir, fingerprint_inputs, read_marker, release,
+                                  remove_plugin_dir)
 from xqg_tevatron.languages import check_language_codes
 from xqg_tevatron.xqg.generated import load_generated_queries
 
@@ -274,6 +275,28 @@ class XqgIndexer:
               extra_manifest: Optional[dict] = None) -> Path:
         return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
                               show_progress=self.run.show_progress, require_queries=self.xqg.require_queries)
+
+
+def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                 index_config: Optional[IndexConfig] = None, run: Optional[RunConfig] = None,
+                 work_dir: Optional[str | os.PathLike] = None, overwrite: bool = False, keep_work_dir: bool = False,
+                 extra_manifest: Optional[Callable[[], dict]] = None) -> Path:
+    """The indexing stage in one process: encode ``corpus`` in units under ``work_dir`` (default
+    ``<out_dir>.work``), merge them into the Pyserini index at ``out_dir``, then remove the work
+    dir unless ``keep_work_dir``.  ``extra_manifest`` is called after encoding (e.g. to record
+    what the encoding cost).  ``driver.encode`` wraps the same steps with shards and torchrun."""
+    work = Path(work_dir or f"{out_dir}.work")
+    run = run or RunConfig(show_progress=False)
+    indexer = XqgIndexer(encoder, xqg, run, work)
+    try:
+        indexer.encode_shard([str(c) for c in corpus], overwrite=overwrite)
+        out = indexer.merge(out_dir, index_config or IndexConfig(), overwrite,
+                            extra_manifest() if extra_manifest else None)
+    finally:
+        indexer.release()
+    if not keep_work_dir:
+        remove_plugin_dir(work, kinds=[WORK_KIND])
+    return out
 
 
 def fused_counts(unit: Unit, record: dict, fusion: Fusion) -> np.ndarray:

@@ -149,7 +149,6 @@ class IndexSearcher:
         from xqg_tevatron.pyserini import bootstrap
 
         bootstrap()
-        import faiss
         from pyserini.search.faiss import FaissSearcher
 
         self.config = config or SearchConfig()
@@ -292,7 +291,7 @@ def _main(argv: list[str]) -> int:
     translator = None
     if args.translate:
         from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
-        from xqg_tevatron.lexicon import resolve_word_lists
+        from xqg_tevatron.words.lexicon import resolve_word_lists
         from xqg_tevatron.search.translate import DictionaryTranslator
 
         langs = args.languages or list(XOR_TYDI_LANGUAGES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
-from xqg_tevatron.lexicon import load_lexicon
+from xqg_tevatron.words.lexicon import load_lexicon
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
 

@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 
 from xqg_tevatron.atomic_io import atomic_open, atomic_write_text, dumps_json
-from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, release, remove_plugin_dir
+from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, release
 from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
@@ -29,7 +29,8 @@ from xqg_tevatron.evaluation.table import evaluate_run_table
 from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
-from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, index_corpus
+from xqg_tevatron.indexing.manifest import INDEX_MANIFEST, read_manifest
 
 logger = logging.getLogger(__name__)
 COLUMNS = ["cell_id", "model", "code_switch_p", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang",
@@ -46,12 +47,21 @@ class CachedEncoder:
         self.inner = inner
         self.cache: dict[tuple, np.ndarray] = {}
         self.seconds_per_text = {True: 0.0, False: 0.0}
+        self.texts_asked = {True: 0, False: 0}  # since the last charge()
+
+    def charge(self) -> dict:
+        """What the texts asked for since the last charge would cost encoded afresh, at the
+        measured per-text cost: the honest build time of an index whose texts were cached."""
+        cost = sum(self.texts_asked[q] * self.seconds_per_text[q] for q in (True, False))
+        self.texts_asked = {True: 0, False: 0}
+        return {"encode_seconds": round(cost, 3)}
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def encode(self, texts, is_query, desc=None, max_len=None):
         key = (is_query, max_len)
+        self.texts_asked[is_query] += len(texts)
         missing = list(dict.fromkeys(t for t in texts if (key, t) not in self.cache))
         if missing:
             t0 = time.perf_counter()
@@ -101,7 +111,7 @@ class Study:
         return xquad_files(self.cfg.xquad)
 
     def word_lists(self) -> dict[str, list[str]]:
-        from xqg_tevatron.lexicon import resolve_word_lists
+        from xqg_tevatron.words.lexicon import resolve_word_lists
 
         return resolve_word_lists(self.cfg.word_lists, sorted({*self.cfg.xqg.languages, *self.cfg.train.languages}))
 
@@ -187,26 +197,16 @@ class Study:
     # ------------------------------------------------------------------ indexes
     def index(self, cell: Cell) -> Path:
         out = self.out / "indexes" / cell.index_key
-        if (out / "xqg_manifest.json").exists():
+        if (out / INDEX_MANIFEST).exists():
             return out
         enc = self.encoder(cell.model)
         mode, alpha = cell.index_mode, cell.index_alpha
         xqg = XqgConfig(alpha=alpha, aggregation=cell.aggregation or "sum",
                         languages=self.cfg.xqg.languages, n_per_lang=cell.n_per_lang, vector_mode=mode)
-        work = out.with_name(out.name + ".work")
-        indexer = XqgIndexer(enc, xqg, RunConfig(chunk_size=100_000, show_progress=False), work)
-        try:
-            indexer.encode_shard([str(self.generated_corpus())], overwrite=True)
-            merge_work_dir(work, out, IndexConfig(index_type=cell.index_type), overwrite=True, show_progress=False)
-        finally:
-            indexer.release()
-        remove_plugin_dir(work, kinds=[WORK_KIND])
-        manifest = json.loads((out / "xqg_manifest.json").read_text())
-        n_q = manifest["generated_queries"] if alpha > 0 or mode == "multi" else 0
-        est = manifest["passages"] * enc.seconds_per_text[False] + n_q * enc.seconds_per_text[True]
-        manifest["encode_seconds"] = round(est, 3)  # measured per-text cost x texts this index needed
-        atomic_write_text(out / "xqg_manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
-        return out
+        enc.charge()  # start counting this index's texts
+        return index_corpus(enc, xqg, [self.generated_corpus()], out, IndexConfig(index_type=cell.index_type),
+                            RunConfig(chunk_size=100_000, show_progress=False), overwrite=True,
+                            extra_manifest=enc.charge)
 
     # ------------------------------------------------------------------ cells
     def run_cell(self, cell: Cell) -> dict:
@@ -234,7 +234,7 @@ class Study:
         table = evaluate_run_table(run.run_file, d.qrels_dev, d.questions_dev, ("recall.10,100", "recip_rank"),
                                    corpus=[d.corpus_file])
         eff = table.scores["Avg"]
-        manifest = json.loads((index_dir / "xqg_manifest.json").read_text())
+        manifest = read_manifest(index_dir)
         stats = self.overlap_stats(cell.model)
         row = {
             "cell_id": cell.cell_id, "model": cell.model,

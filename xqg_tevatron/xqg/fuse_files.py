@@ -11,7 +11,6 @@ name, then renamed into place.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +18,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from xqg_tevatron.atomic_io import atomic_open
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.xqg.fusion import AGGREGATIONS, check_aggregation, combine
 
@@ -57,9 +57,8 @@ def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str 
         if q.shape != p.shape:
             raise ValueError(f"{q.path}: shape {q.shape} differs from the passages' {p.shape} (rows must align)")
     output = Path(output)
-    tmp = output.with_name(output.name + ".tmp")
     try:
-        with open(tmp, "wb") as out:
+        with atomic_open(output, "wb") as out:
             np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": p.shape})
             for start in tqdm(range(0, p.shape[0], chunk_rows), desc="fusing", unit="chunk", disable=not show_progress, delay=5):
                 stop = min(start + chunk_rows, p.shape[0])
@@ -70,11 +69,9 @@ def fuse_files(passages: str | Path, queries: Sequence[str | Path], output: str 
                         total += q.read(start, stop)
                     fused = combine(fused, total, np.full(stop - start, len(qs)), alpha, aggregation)
                 out.write(np.ascontiguousarray(fused, dtype=np.float32).tobytes())
-        os.replace(tmp, output)
     finally:
         for r in [p, *qs]:
             r.close()
-        tmp.unlink(missing_ok=True)
     return output
 
 

@@ -20,6 +20,17 @@ from typing import Iterable, Iterator, Optional
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
+# The one English stop list.  Code-switching counts content tokens with it; the dictionary
+# generator never translates a lone function word (a full dictionary such as FreeDict translates
+# them too, and a passage's most frequent "terms" would be "the", "of", "also").
+ENGLISH_STOPWORDS = frozenset("""a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from further had has have
+having he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on once
+only or other our out over own same she should so some such than that the their them then there these they this
+those through to too under until up very was we were what when where which while who whom why will with would you
+your one two three four five six seven eight nine ten many much may might must shall us via per within without
+upon among across around along however although though""".split())
+
 
 @dataclass
 class Lexicon:
@@ -131,12 +142,12 @@ def dictd_pairs(index_path: str | os.PathLike, dict_path: Optional[str | os.Path
 def resolve_word_lists(items: Iterable[str], languages: Iterable[str],
                        cache_dir: Optional[str | Path] = None) -> dict[str, list[str]]:
     """``LANG=PATH`` items (and ``freedict``: FreeDict eng-xxx of ``languages``, Debian's installed
-    packages or the pinned release fetched once into the cache, :mod:`xqg_tevatron.freedict`)
+    packages or the pinned release fetched once into the cache, :mod:`xqg_tevatron.words.freedict`)
     as ``lang -> [paths]``."""
     out: dict[str, list[str]] = {}
     for item in items:
         if item == "freedict":
-            from xqg_tevatron.freedict import freedict_word_lists
+            from xqg_tevatron.words.freedict import freedict_word_lists
 
             for lang, path in freedict_word_lists(list(languages), cache_dir).index.items():
                 out.setdefault(lang, []).append(str(path))
