@@ -26,7 +26,7 @@ import numpy as np
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.indexing.manifest import read_manifest, require_manifest
-from xqg_tevatron.search.searcher import (QUERY_ENCODERS, IndexSearcher, SearchConfig, set_process_threads,
+from xqg_tevatron.search.searcher import (DEFAULT_QUERY_ENCODER, QUERY_ENCODERS, IndexSearcher, SearchConfig, set_process_threads,
                                           time_queries)
 
 
@@ -89,7 +89,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--system", action="append", required=True,
                         help="NAME=INDEX_DIR, or NAME:translate=INDEX_DIR for the query-translation baseline")
     parser.add_argument("--encoder", help="query encoder model (default: the one each manifest names)")
-    parser.add_argument("--query_encoder", choices=QUERY_ENCODERS, default="torch")
+    parser.add_argument("--query_encoder", choices=QUERY_ENCODERS, default=DEFAULT_QUERY_ENCODER)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--hits", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)

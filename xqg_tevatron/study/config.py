@@ -59,7 +59,8 @@ class StudyConfig:
     hits: int = 100
     latency_queries: int = 100
     # query encoder for effectiveness and latency alike: torch | onnx | onnx-int8 | pyserini
-    query_encoder: str = "torch"
+    # (default: the search stage's, search.searcher.DEFAULT_QUERY_ENCODER)
+    query_encoder: Optional[str] = None
     threads: int = 1
     batch_size: int = 64
 
@@ -69,8 +70,9 @@ class StudyConfig:
         cfg = _build(cls, raw, str(path))
         if cfg.data not in ("default", "xquad"):
             raise ValueError(f"{path}: data must be 'default' or 'xquad', got {cfg.data!r}")
-        from xqg_tevatron.search.searcher import QUERY_ENCODERS
+        from xqg_tevatron.search.searcher import DEFAULT_QUERY_ENCODER, QUERY_ENCODERS
 
+        cfg.query_encoder = cfg.query_encoder or DEFAULT_QUERY_ENCODER
         if cfg.query_encoder not in QUERY_ENCODERS:
             raise ValueError(f"{path}: query_encoder must be one of {QUERY_ENCODERS}, got {cfg.query_encoder!r}")
         if cfg.data == "xquad" and not 0 <= cfg.test_fold < cfg.article_folds:
