@@ -33,7 +33,7 @@ test: env
 	$(PY) -m pytest -q --durations=15 tests
 
 test-fast: env
-	$(PY) -m pytest -q -m "not slow" --durations=5 tests
+	$(PY) -m pytest -q -m "not slow and not process" --durations=5 tests
 
 bench: env
 	$(PY) benchmarks/run_all.py

@@ -69,3 +69,25 @@ def demo_encoder() -> Path:
     from xqg_tevatron.demo_encoder import build_demo_encoder
 
     return build_demo_encoder()
+
+
+# What `make test-fast` leaves out besides `slow`: a test that starts a process or loads a model
+# (any of these fixtures, or a CLI / subprocess / searcher / encoder call in its body) takes
+# seconds to minutes on 2 cores; the rest take milliseconds to a few seconds.
+MODEL_FIXTURES = {"tiny_model", "demo_encoder", "indexes", "encoder_dir", "tiny_mt5", "mt5_dir"}
+PROCESS_CALLS = ("run_cli(", "subprocess.", "cli(", "encode(", "IndexSearcher(", "DenseEncoder(", "in_netns(",
+                 "fetch(", "generate(", "run_py(", "encode_cli(", "dictionary(")
+
+
+def pytest_collection_modifyitems(config, items):
+    import inspect
+
+    for item in items:
+        if item.get_closest_marker("slow"):
+            continue
+        try:
+            source = inspect.getsource(item.function)
+        except (OSError, TypeError):
+            source = ""
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or any(c in source for c in PROCESS_CALLS):
+            item.add_marker(pytest.mark.process)

@@ -76,8 +76,12 @@ def run_main(main: Callable[[Sequence[str]], Optional[int]], argv: Optional[Sequ
     debug = "--debug" in argv
     verbose = "--verbose" in argv
     argv = [a for a in argv if a not in ("--debug", "--verbose")]
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
-                        level=logging.INFO if verbose else logging.WARNING)
+    # quiet: "warning: <what>", as the error line reads; verbose: time, level and logger of each record
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s" if verbose else
+                        "%(levelname_lower)s: %(message)s", level=logging.INFO if verbose else logging.WARNING)
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_lower_level_name)
     if not verbose:
         quiet_libraries()
     previous = signal.getsignal(signal.SIGTERM)
@@ -117,6 +121,11 @@ def _close_progress_bars() -> None:
             bar.close()
     except Exception:
         pass
+
+
+def _lower_level_name(record: logging.LogRecord) -> bool:
+    record.levelname_lower = record.levelname.lower()
+    return True
 
 
 def quiet_libraries() -> None:

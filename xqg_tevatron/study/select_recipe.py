@@ -9,7 +9,8 @@ Why in-process: the grid (generator x aggregation x alpha x n per language) has 
 recipes; every one is the same passage, query and generated-query vectors recombined by
 :func:`xqg_tevatron.xqg.fusion.fuse`, so each text is encoded once and each recipe is one
 matrix product.  The recipe it recommends is then built and measured through the real
-pipeline (``driver.encode`` + Pyserini ``search.faiss`` + ``trec_eval``) by the demo.
+pipeline (``driver.encode``, the search stage over Pyserini's ``FaissSearcher``, ``trec_eval``) by
+the demo.
 
 Protocol: the articles are split round robin into ``--folds`` folds; for each fold the recipe
 with the best MRR@100 (macro over languages) on the *other* folds' questions is chosen and

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import lzma
 import tarfile
 import urllib.request
@@ -27,6 +28,7 @@ from typing import Iterable, Mapping, Optional
 
 from xqg_tevatron.atomic_io import atomic_write_bytes, atomic_write_text, sha256_file
 
+logger = logging.getLogger(__name__)
 DEBIAN_DICTD = Path("/usr/share/dictd")
 DEFAULT_MIRROR = "https://deb.debian.org/debian/"
 ISO639_3 = {"ar": "ara", "de": "deu", "el": "ell", "es": "spa", "fi": "fin", "hi": "hin", "ja": "jpn",
@@ -118,7 +120,7 @@ def unpack_deb(data: bytes, member_prefix: str) -> dict[str, bytes]:
 
 
 def fetch_package(lang: str, folder: Path, mirror: str = DEFAULT_MIRROR,
-                  packages: Mapping[str, Package] = PACKAGES, timeout: float = 60.0) -> Path:
+                  packages: Mapping[str, Package] = PACKAGES, timeout: float = 30.0) -> Path:
     """The ``.index`` of ``lang``'s pinned package, unpacked into ``folder`` (fetched only when
     ``folder`` lacks a slot whose files match its record)."""
     package = packages[lang]
@@ -170,6 +172,7 @@ def freedict_word_lists(languages: Iterable[str], cache_dir: Optional[str | Path
     from xqg_tevatron.workdir import default_cache_dir
 
     found, sources, missing = {}, set(), []
+    reachable = fetch  # after one failed connection the mirror is not asked again
     for lang in languages:
         installed = debian_installed(lang, debian_root)
         if installed:
@@ -181,14 +184,17 @@ def freedict_word_lists(languages: Iterable[str], cache_dir: Optional[str | Path
             continue
         release = packages[lang].release
         folder = default_cache_dir(cache_dir) / "freedict" / release
+        cached = _slot_is_valid(folder / f"freedict-eng-{ISO639_3[lang]}.json", packages[lang],
+                                [folder / f"freedict-eng-{ISO639_3[lang]}.{ext}" for ext in ("index", "dict.dz")])
         try:
-            if fetch or _slot_is_valid(folder / f"freedict-eng-{ISO639_3[lang]}.json", packages[lang],
-                                       [folder / f"freedict-eng-{ISO639_3[lang]}.index"]):
+            if cached or reachable:
                 found[lang] = fetch_package(lang, folder, mirror, packages)
                 sources.add(f"FreeDict {release} release files (Debian's packages, sha256-pinned) in {folder.parent}")
             else:
                 missing.append(lang)
-        except ConnectionError:
+        except ConnectionError as exc:
+            logger.warning("FreeDict not fetched (%s); %s keeps CLDR names only", exc, lang)
+            reachable = False
             missing.append(lang)
     source = "; ".join(sorted(sources)) if sources else "none (CLDR names only)"
     return WordLists(found, source, missing)
