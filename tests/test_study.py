@@ -67,7 +67,7 @@ def test_study_runs_and_resumes(tmp_path, tiny_model):
     trained = [r for r in rows if r["model"] == "p0.5"]
     stats = json.loads((out / "models" / "p0.5" / "code_switch_stats.json").read_text())
     assert all(float(r["switched_share"]) == pytest.approx(stats["switched_share"], abs=1e-4) for r in trained)
-    assert all(float(r["p50_ms"]) > 0 and r["query_encoder"] == "torch" for r in rows)
+    assert all(float(r["p50_ms"]) > 0 and r["query_encoder"] == "onnx" for r in rows)  # the search default
     # every MRR in the table is the cell's TREC run scored by Pyserini's trec_eval directly
     from xqg_tevatron.data.xor_format import DEFAULT_DIR, read_questions
     lang = {q.qid: q.lang for q in read_questions(DEFAULT_DIR / "xor_dev_retrieve_eng_span.jsonl")}

@@ -76,6 +76,8 @@ def test_fused_vector_equals_formula(tmp_path, tiny_model, xqg_corpus, aggregati
     manifest = json.loads((out / "xqg_manifest.json").read_text())
     assert manifest["plain"] == 8 and manifest["augmented"] == 32 and manifest["aggregation"] == aggregation
     assert manifest["languages"] == LANGS and manifest["n_per_lang"] == 2 and manifest["dim"] == 32
+    # the cut of generated queries (the vectors above were made at 16 tokens) and of search questions
+    assert manifest["generated_query_max_len"] == 16 and "tokenizer's limit" in manifest["search_query_max_len"]
     assert manifest["generated_queries"] == sum(
         min(2, len(r["generated_queries"].get(l, []))) for r in recs for l in LANGS)
     counts = [sum(min(2, len(r["generated_queries"].get(l, []))) for l in LANGS) for r in recs]
