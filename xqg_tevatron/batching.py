@@ -14,6 +14,13 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+def tokenizer_limit(tokenizer) -> int:
+    """The token limit search-time questions are cut at, as Pyserini cuts them: the tokenizer's
+    ``model_max_length``, or 512 when it is unset (transformers' huge sentinel)."""
+    limit = tokenizer.model_max_length
+    return limit if limit and limit < 1_000_000 else 512
+
+
 RunBatch = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (input_ids, attention_mask) int64 -> (b, dim) float32
 
 

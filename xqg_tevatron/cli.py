@@ -81,8 +81,7 @@ def run_main(main: Callable[[Sequence[str]], Optional[int]], argv: Optional[Sequ
                         "%(levelname_lower)s: %(message)s", level=logging.INFO if verbose else logging.WARNING)
     if not verbose:
         for handler in logging.getLogger().handlers:
-            handler.addFilter(_lower_level_name)
-    if not verbose:
+            handler.addFilter(_lower_level_name)  # a filter already there is not added twice
         quiet_libraries()
     previous = signal.getsignal(signal.SIGTERM)
     try:

@@ -218,9 +218,10 @@ def _main(argv: list[str] | None = None) -> int:
     if args.dataset != "xquad" and (args.full or args.xquad_dir):
         raise ValueError("--full and --xquad-dir apply to --dataset xquad")
     if args.xquad_dir:
+        from xqg_tevatron.data.irds import xquad_files
+
         args.xquad_dir = str(Path(args.xquad_dir).resolve())
-        if not Path(args.xquad_dir, "xquad.en.json").is_file():
-            raise FileNotFoundError(f"{args.xquad_dir}: no xquad.en.json there")
+        xquad_files(args.xquad_dir)  # refuses a folder without xquad.en.json, before any work
     out = Path(args.out or ("runs/demo" if args.dataset == "xquad" else "runs/demo-xor")).resolve()
     started = time.time()
 

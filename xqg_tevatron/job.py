@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from xqg_tevatron.cli import FlagParser
+from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.atomic_io import atomic_open
-from xqg_tevatron.cli import run_main
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.engine import add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.runner import published_records

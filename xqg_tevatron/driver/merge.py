@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.cli import run_main
+from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir, work_dir_lock
 from xqg_tevatron.atomic_io import read_json

@@ -73,6 +73,11 @@ class CodeSwitchStatsCallback(TrainerCallback):
         logger.info("code-switching: %s", summary)
 
 
+# Tevatron v2's names for the same things (src/tevatron/retriever/arguments.py)
+TEVATRON_V2_NAMES = {"--dataset_path": "--train_files", "--query_max_len": "--q_max_len",
+                     "--passage_max_len": "--p_max_len", "--train_group_size": "--train_n_passages"}
+
+
 def parse_args(argv: list[str] | None = None):
     parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments, CodeSwitchArguments,
                                OutputArguments))
@@ -80,11 +85,6 @@ def parse_args(argv: list[str] | None = None):
     if len(argv) == 1 and argv[0].endswith(".json"):
         return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
     return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
-
-
-# Tevatron v2's names for the same things (src/tevatron/retriever/arguments.py)
-TEVATRON_V2_NAMES = {"--dataset_path": "--train_files", "--query_max_len": "--q_max_len",
-                     "--passage_max_len": "--p_max_len", "--train_group_size": "--train_n_passages"}
 
 
 def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArguments | None = None):

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.cli import run_main
+from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.words.lexicon import ENGLISH_STOPWORDS, Lexicon, load_lexicon, resolve_word_lists, words

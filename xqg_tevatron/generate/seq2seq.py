@@ -26,8 +26,7 @@ from typing import Optional
 
 import torch
 
-from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.cli import run_main
+from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import Passage, iter_jsonl
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.languages import LANGUAGE_NAMES

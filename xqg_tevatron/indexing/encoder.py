@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from xqg_tevatron.batching import encode_token_ids
+from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
 from xqg_tevatron.tevatron_compat.data import encode_one, special_tokens_wrap
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
@@ -57,7 +57,7 @@ class DenseEncoder:
                 "query_prefix": self.settings.query_prefix, "passage_prefix": self.settings.passage_prefix,
                 "q_max_len": self.config.q_max_len, "p_max_len": self.config.p_max_len, "dim": self.dim,
                 "generated_query_max_len": self.config.q_max_len,
-                "search_query_max_len": "the tokenizer's limit (%d)" % min(self.tokenizer.model_max_length, 10 ** 6)}
+                "search_query_max_len": f"the tokenizer's limit ({tokenizer_limit(self.tokenizer)})"}
 
     def tokenize(self, texts: Sequence[str], is_query: bool, max_len: int | None = None) -> list[list[int]]:
         max_len = max_len or (self.config.q_max_len if is_query else self.config.p_max_len)

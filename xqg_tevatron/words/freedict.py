@@ -120,9 +120,10 @@ def unpack_deb(data: bytes, member_prefix: str) -> dict[str, bytes]:
 
 
 def fetch_package(lang: str, folder: Path, mirror: str = DEFAULT_MIRROR,
-                  packages: Mapping[str, Package] = PACKAGES, timeout: float = 30.0) -> Path:
+                  packages: Mapping[str, Package] = PACKAGES, timeout: float = 30.0, fetch: bool = True) -> Path:
     """The ``.index`` of ``lang``'s pinned package, unpacked into ``folder`` (fetched only when
-    ``folder`` lacks a slot whose files match its record)."""
+    ``folder`` lacks a slot whose files match its record; without ``fetch`` such a slot raises
+    ``ConnectionError`` and the mirror is not asked)."""
     package = packages[lang]
     code = ISO639_3[lang]
     index, dictionary = folder / f"freedict-eng-{code}.index", folder / f"freedict-eng-{code}.dict.dz"
@@ -130,6 +131,8 @@ def fetch_package(lang: str, folder: Path, mirror: str = DEFAULT_MIRROR,
     if _slot_is_valid(record, package, [index, dictionary]):
         return index
     url = mirror.rstrip("/") + "/" + package.path
+    if not fetch:
+        raise ConnectionError(f"{url}: not asked")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             data = response.read()
@@ -184,16 +187,12 @@ def freedict_word_lists(languages: Iterable[str], cache_dir: Optional[str | Path
             continue
         release = packages[lang].release
         folder = default_cache_dir(cache_dir) / "freedict" / release
-        cached = _slot_is_valid(folder / f"freedict-eng-{ISO639_3[lang]}.json", packages[lang],
-                                [folder / f"freedict-eng-{ISO639_3[lang]}.{ext}" for ext in ("index", "dict.dz")])
         try:
-            if cached or reachable:
-                found[lang] = fetch_package(lang, folder, mirror, packages)
-                sources.add(f"FreeDict {release} release files (Debian's packages, sha256-pinned) in {folder.parent}")
-            else:
-                missing.append(lang)
+            found[lang] = fetch_package(lang, folder, mirror, packages, fetch=reachable)
+            sources.add(f"FreeDict {release} release files (Debian's packages, sha256-pinned) in {folder.parent}")
         except ConnectionError as exc:
-            logger.warning("FreeDict not fetched (%s); %s keeps CLDR names only", exc, lang)
+            if reachable:
+                logger.warning("FreeDict not fetched (%s); %s keeps CLDR names only", exc, lang)
             reachable = False
             missing.append(lang)
     source = "; ".join(sorted(sources)) if sources else "none (CLDR names only)"
