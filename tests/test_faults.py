@@ -321,41 +321,18 @@ TMP_TAG = ".xqg-tmp-"  # the pid-tagged name of every temporary the plugin write
 KILL_WRAPPER = """
 import os, signal, sys
 import xqg_tevatron.atomic_io as aio
-kill_at, counting = int(sys.argv[1]), {"n": 0, "inside": 0}
+kill_at, seen = int(sys.argv[1]), []
 no_exchange = sys.argv[2] == "journal"
 def step(name):
-    if counting["inside"]:
-        counting["n"] += 1
-        if counting["n"] == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
-def wrap_step(fn, name):
-    def inner(*a, **k):
-        step(name)
-        return fn(*a, **k)
-    return inner
-def wrap_scope(fn):
-    def inner(*a, **k):
-        counting["inside"] += 1
-        try:
-            return fn(*a, **k)
-        finally:
-            counting["inside"] -= 1
-    return inner
-aio.replace = wrap_step(aio.replace, "replace")
-real_exchange = aio.exchange
-aio.exchange = (lambda a, b: (step("exchange"), False)[1]) if no_exchange else wrap_step(real_exchange, "exchange")
-aio.shutil.rmtree = wrap_step(aio.shutil.rmtree, "rmtree")
-aio.Path.rmdir = wrap_step(aio.Path.rmdir, "rmdir")  # the last step of a removal: marker already gone
-aio.swap_dir = wrap_scope(aio.swap_dir)
-aio.remove_tree = wrap_scope(aio.remove_tree)
-import xqg_tevatron.indexing.index, xqg_tevatron.workdir
-xqg_tevatron.indexing.index.swap_dir = aio.swap_dir
-xqg_tevatron.indexing.index.remove_tree = aio.remove_tree
-xqg_tevatron.workdir.remove_tree = aio.remove_tree
+    seen.append(name)
+    print(f"STEP {len(seen)} {name}", file=sys.stderr, flush=True)
+    if len(seen) == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+aio.step = step  # the swap's and the removal's one hook
+if no_exchange:
+    aio.exchange = lambda a, b: False
 from xqg_tevatron.driver.encode import main
-code = main(sys.argv[3:])
-print(f"STEPS {counting['n']}", file=sys.stderr)
-sys.exit(code)
+sys.exit(main(sys.argv[3:]))
 """
 
 
@@ -639,6 +616,7 @@ def _kill_steps(tmp_path: Path, model: Path, corpus: Path, mode: str) -> list[st
                                *small_encode_args(model, corpus, out, "--overwrite")], cwd=ROOT, capture_output=True,
                               text=True, timeout=300)
         killed = proc.returncode == -signal.SIGKILL
+        steps = [line.split()[2] for line in proc.stderr.splitlines() if line.startswith("STEP ")]
         if mode == "journal" and not out.exists():  # between the two renames: the journal says how to finish
             from xqg_tevatron.indexing.manifest import require_manifest
 
@@ -651,7 +629,8 @@ def _kill_steps(tmp_path: Path, model: Path, corpus: Path, mode: str) -> list[st
         assert (out / "index").read_bytes() == (ref / "index").read_bytes()
         assert hidden_leftovers(tmp_path) == [], (kill_at, hidden_leftovers(tmp_path))
         assert not (tmp_path / f"idx-{mode}.work").exists()
-        log.append(f"{mode}: kill at step {kill_at}: {'killed' if killed else 'finished first'}")
+        log.append(f"{mode}: kill at step {kill_at} ({steps[-1] if killed else '-'}): "
+                   f"{'killed' if killed else 'finished first'}")
         if not killed:
             return log
         kill_at += 1
@@ -663,7 +642,12 @@ def test_14_kill_9_at_every_step_of_the_index_swap_and_work_dir_clean_up(tmp_pat
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
     log = _kill_steps(tmp_path, tiny_model, corpus, mode)
     print("\n" + "\n".join(log))
-    assert sum("killed" in line for line in log) >= 4  # swap rename(s), old-index removal, work-dir removal
+    killed_at = {line.split("(")[1].split(")")[0] for line in log if line.endswith(": killed")}
+    swap = {"exchange": {"swap:exchange", "swap:exchanged"},
+            "journal": {"swap:exchange", "swap:journal", "swap:target-to-old", "swap:new-to-target",
+                        "swap:journal-unlink"}}[mode]
+    # a kill landed at every step of the index swap itself, and of the old index's removal
+    assert swap | {"remove:rename", "remove:child", "remove:marker", "remove:rmdir"} <= killed_at, killed_at
 
 
 # ------------------------------------------------------------------ case 15

@@ -50,6 +50,13 @@ def replace(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     os.replace(src, dst)
 
 
+def step(name: str) -> None:
+    """Called just before each step of a directory swap or removal (``swap:exchange``,
+    ``swap:target-to-old``, ``remove:rename``, ...): does nothing.  Why it exists: it is the one
+    place a fault-injection test replaces (``atomic_io.step = ...``) to kill the process at
+    each step and check that every step leaves a complete directory or a recoverable state."""
+
+
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -194,18 +201,25 @@ def swap_dir(new: Path, target: Path) -> None:
     :func:`recover_swap` completes."""
     new, target = Path(new), Path(target)
     if not target.exists():
+        step("swap:rename-new")
         replace(new, target)
         _fsync_dir(target.parent)
         return
+    step("swap:exchange")
     if exchange(new, target):  # ``new`` now holds the old directory
+        step("swap:exchanged")
         _fsync_dir(target.parent)
         remove_tree(new)
         return
     journal = _journal(target)
     old = target.with_name(f".{target.name}{_owner()}-old")
+    step("swap:journal")
     atomic_write_text(journal, json.dumps({"new": str(new), "old": str(old)}))
+    step("swap:target-to-old")
     replace(target, old)
+    step("swap:new-to-target")
     replace(new, target)
+    step("swap:journal-unlink")
     journal.unlink()
     remove_tree(old)
 
@@ -275,11 +289,15 @@ def remove_tree(path: str | os.PathLike) -> None:
         trash = path.with_name(f".{path.name}{_owner()}-trash")
         if trash.exists():
             shutil.rmtree(trash)
+        step("remove:rename")
         replace(path, trash)
         path = trash
     for child in path.iterdir():
         if child.name == MARKER:
             continue
+        step("remove:child")
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    step("remove:marker")
     (path / MARKER).unlink(missing_ok=True)
+    step("remove:rmdir")
     path.rmdir()

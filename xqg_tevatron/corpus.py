@@ -34,25 +34,52 @@ class Passage:
         return f"{self.title}{separator}{self.text}" if self.title else self.text
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # csv needs newline="" for quoted fields
+TEXT_RULE = ("UTF-8; a leading byte-order mark is dropped; lines end in LF, CRLF or CR (all read as one line "
+             "end); any other encoding is an error naming the file and line")
+
+
+def open_text(path: str | os.PathLike) -> io.TextIOBase:
+    """The one way the plugin opens a text input (corpus, topics, queries, qrels, runs, word
+    lists), plain or ``.gz``, under :data:`TEXT_RULE`.  Why one rule: editors and spreadsheets
+    write byte-order marks, CR line ends and UTF-16; read differently by different readers, those
+    bytes end up inside query ids that then never match the qrels.  UTF-16/32 (their byte-order
+    marks, or NUL bytes at the start) is refused here, before a line is read."""
+    path = Path(path)
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    try:
+        head = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+            kind = "UTF-16 or UTF-32" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") else "binary"
+            raise CorpusFormatError(f"{path}:1: not UTF-8 ({kind} text, as some editors and spreadsheets save it); "
+                                    "save it as UTF-8")
+    except BaseException:
+        raw.close()
+        raise
+    # utf-8-sig drops a leading BOM only; newline=None reads LF, CRLF and CR as one line end
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=None)
+
+
+def text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(line number, line without its end)`` of a text input, read under :data:`TEXT_RULE`;
+    bytes that are not UTF-8 are a ``file:line`` error."""
+    path = Path(path)
+    with open_text(path) as fh:
+        for lineno, line in enumerate(_decoded(fh, path), start=1):
+            yield lineno, line.rstrip("\n")
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
     """``(where, record)`` for each non-blank line of a jsonl(.gz) file; malformed JSON is
     reported as ``file:line``."""
     path = Path(path)
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(_decoded(fh, path), start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            yield where, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
 
 
 def _first_undecodable(path: Path, exc: UnicodeDecodeError) -> str:
@@ -122,9 +149,8 @@ def _passage_from_record(rec: dict, where: str) -> Passage:
 def _iter_file(path: Path) -> Iterator[Passage]:
     name = path.name.lower()
     if name.endswith((".tsv", ".tsv.gz")):
-        with _open_text(path) as fh:
-            for lineno, row in iter_dpr_tsv(_decoded(fh, path), str(path)):
-                yield Passage(row[0], row[1], row[2] if len(row) > 2 else "", None, f"{path}:{lineno}")
+        for lineno, row in iter_dpr_tsv((line + "\n" for _, line in text_lines(path)), str(path)):
+            yield Passage(row[0], row[1], row[2] if len(row) > 2 else "", None, f"{path}:{lineno}")
         return
     for where, rec in iter_jsonl(path):
         yield _passage_from_record(rec, where)
@@ -229,27 +255,24 @@ def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
 
 
 def _tsv_topics(path: Path) -> Iterator[tuple[str, Optional[str], Optional[str]]]:
-    with _open_text(path) as fh:
-        for lineno, line in enumerate(_decoded(fh, path), start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            where = f"{path}:{lineno}"
-            if len(parts) != 2:
-                raise CorpusFormatError(f"{where}: {len(parts)} tab-separated field(s); a topics line is "
-                                        "'qid<TAB>query' (a tab inside a query would cut it)")
-            yield where, parts[0], parts[1]
+    for lineno, line in text_lines(path):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        where = f"{path}:{lineno}"
+        if len(parts) != 2:
+            raise CorpusFormatError(f"{where}: {len(parts)} tab-separated field(s); a topics line is "
+                                    "'qid<TAB>query' (a tab inside a query would cut it)")
+        yield where, parts[0], parts[1]
 
 
 def iter_fields(path: str | os.PathLike, n_fields: int, layout: str) -> Iterator[tuple[int, list[str]]]:
     """``(line number, fields)`` of a whitespace-separated file (TREC qrels and runs), blank lines
     skipped; a line with another number of fields is a one-line error naming the layout."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != n_fields:
-                raise CorpusFormatError(f"{path}:{lineno}: expected '{layout}' ({n_fields} fields), got {len(parts)}")
-            yield lineno, parts
+    for lineno, line in text_lines(path):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != n_fields:
+            raise CorpusFormatError(f"{path}:{lineno}: expected '{layout}' ({n_fields} fields), got {len(parts)}")
+        yield lineno, parts

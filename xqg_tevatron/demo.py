@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Sequence
 from pathlib import Path
 
 from xqg_tevatron.cli import FlagParser
@@ -128,6 +129,18 @@ def xor_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepare
                            "so this xQG gain is not evidence (make demo shows real questions)"]
 
 
+def data_note(source: str, root: Path, n_articles: int, languages: Sequence[str]) -> str:
+    """What the numbers were measured on, from the files actually read (never assumed)."""
+    langs = f"{len(languages)} question language(s): {' '.join(languages)}"
+    if source == "dev":
+        return (f"{n_articles} of XQuAD's 48 articles, {langs} (the development half the recipe was chosen on; "
+                "--full runs the official files)")
+    if source == "full":
+        return f"the official XQuAD files, {n_articles} articles, {langs} (downloaded, sha256-pinned)"
+    return (f"the XQuAD-format files in {root}: {n_articles} articles, {langs} (the recipe was chosen on the "
+            "development half; say yourself whether these files overlap it)")
+
+
 def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import as_xor_question, in_fold, prepare_xquad
@@ -140,10 +153,7 @@ def xquad_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[Prepa
     print(f"   {files.root}: {n_articles} articles, {len(files.passages())} English paragraphs, "
           f"{len(data.languages)} question languages")
     print(f"   corpus {data.corpus_jsonl}\n   topics {data.topics_dev}\n   qrels  {data.qrels_dev}")
-    notes = []
-    if n_articles < 48:
-        notes.append(f"{n_articles} of XQuAD's 48 articles (the development half the recipe was chosen on; "
-                     "--full runs the official files)")
+    notes = [data_note(source, files.root, n_articles, data.languages)]
 
     print("== 3a. generated queries (offline dictionary generator, 11 languages)")
     word_lists = freedict_word_lists(data.languages) if args.word_lists == "freedict" else None

@@ -21,7 +21,9 @@ Memory in the driver is bounded by the units in flight (``max_in_flight``), neve
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -103,33 +105,66 @@ class RunStats:
     done: int = 0
     skipped: int = 0
     complete: bool = False
+    changed: int = 0  # committed units whose input passages changed since: done again
 
 
-def commit(plan: UnitPlan, index: int, files: dict[str, bytes], meta: dict) -> None:
-    plan.unit(index).commit({s: (lambda fh, data=files[s]: fh.write(data)) for s in plan.suffixes}, meta)
+@dataclass(frozen=True)
+class Task:
+    """One unit to do: its index, its passages and the digest of those passages (recorded at
+    commit, so a later run can tell that the unit's input is still the same)."""
+
+    index: int
+    passages: list[Passage]
+    input_sha256: str
+
+
+def unit_input_digest(passages: Iterable[Passage]) -> str:
+    """sha256 of everything a unit's output depends on in its passages (docid, title, text,
+    generated queries).  Computed as the corpus streams by, so every byte of the corpus is
+    covered at no extra read: an edit that keeps a file's size and mtime still changes it."""
+    h = hashlib.sha256()
+    for p in passages:
+        h.update(json.dumps([p.docid, p.title, p.text, p.generated_queries], ensure_ascii=False,
+                            sort_keys=True).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def commit(plan: UnitPlan, task: Task, files: dict[str, bytes], meta: dict) -> None:
+    plan.unit(task.index).commit({s: (lambda fh, data=files[s]: fh.write(data)) for s in plan.suffixes},
+                                 dict(meta, input_sha256=task.input_sha256))
 
 
 def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactory, executor: "Executor",
               show_progress: bool = True, limit: Optional[int] = None,
               after_commit: Optional[Callable[[int, dict], None]] = None) -> RunStats:
     """Do this shard's units that are not committed yet, streaming the corpus once.  Committed
-    units are verified first; damaged ones are named and done again.  ``limit`` stops after that
+    units are verified first; damaged ones are named and done again.  A committed unit is
+    skipped only if its input passages are still the ones it was made from (their digest, taken
+    as the corpus streams by); otherwise it is named and done again.  ``limit`` stops after that
     many units (tests simulate a crash with it)."""
     drop_damaged([u for u in existing_units(plan.work, plan.suffixes) if plan.mine(u.index)])
     stats = RunStats()
 
-    def todo() -> Iterator[tuple[int, list[Passage]]]:
+    def todo() -> Iterator[Task]:
         for c, chunk in enumerate(iter_chunks(passages, plan.unit_size)):
             stats.chunks = c + 1
             if not plan.mine(c):
                 continue
-            if plan.unit(c).committed():
-                stats.skipped += 1
-                continue
+            digest = unit_input_digest(chunk)
+            unit = plan.unit(c)
+            if unit.committed():
+                if unit.record().get("input_sha256") == digest:
+                    stats.skipped += 1
+                    continue
+                logger.warning("%s: its input passages changed since it was committed (%s); done again",
+                               unit.record_path, chunk[0].where)
+                stats.changed += 1
+                unit.drop()
             if limit is not None and stats.done >= limit:
                 stats.complete = False
                 return
-            yield c, chunk
+            yield Task(c, chunk, digest)
         stats.complete = True
 
     with tqdm(desc=f"shard {plan.shard_id}/{plan.num_shards} units", unit="unit", disable=not show_progress, delay=5) as bar:
@@ -144,7 +179,7 @@ def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactor
 
 
 class Executor(Protocol):
-    def run(self, plan: UnitPlan, tasks: Iterator[tuple[int, list[Passage]]], factory: WorkerFactory,
+    def run(self, plan: UnitPlan, tasks: Iterator[Task], factory: WorkerFactory,
             done: Callable[[int], None]) -> None: ...
 
 
@@ -154,11 +189,11 @@ class LocalExecutor:
 
     def run(self, plan, tasks, factory, done) -> None:
         worker = None
-        for c, passages in tasks:
+        for task in tasks:
             worker = worker or factory()
-            files, meta = worker.process(c, passages)
-            commit(plan, c, files, meta)
-            done(c)
+            files, meta = worker.process(task.index, task.passages)
+            commit(plan, task, files, meta)
+            done(task.index)
 
 
 class UnitActor:
@@ -167,13 +202,13 @@ class UnitActor:
     def __init__(self, factory: WorkerFactory, plan: UnitPlan):
         self.factory, self.plan, self.worker = factory, plan, None
 
-    def process(self, index: int, passages: list[Passage]) -> tuple[int, str]:
+    def process(self, task: Task) -> tuple[int, str]:
         self.worker = self.worker or self.factory()
-        files, meta = self.worker.process(index, passages)
-        commit(self.plan, index, files, meta)
+        files, meta = self.worker.process(task.index, task.passages)
+        commit(self.plan, task, files, meta)
         import ray
 
-        return index, f"{ray.get_runtime_context().get_node_id()[:12]}:{os.getpid()}"
+        return task.index, f"{ray.get_runtime_context().get_node_id()[:12]}:{os.getpid()}"
 
 
 @dataclass
@@ -223,11 +258,11 @@ class RayExecutor:
                         self.where[index] = who
                         done(index)
 
-            for c, passages in tasks:
+            for task in tasks:
                 drain(limit - 1)
-                ref = pool[turn % len(pool)].process.remote(c, passages)
+                ref = pool[turn % len(pool)].process.remote(task)
                 turn += 1
-                in_flight[ref] = c
+                in_flight[ref] = task.index
             drain(0)
         finally:
             if started_here:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -24,19 +25,25 @@ from pathlib import Path
 from typing import Optional
 
 from xqg_tevatron.cli import FlagParser, run_main
-from xqg_tevatron.atomic_io import atomic_open
+from xqg_tevatron.atomic_io import atomic_open, sha256_file
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.engine import add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.runner import published_records
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.units import DamagedUnitError, Unit
-from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release
+from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of,
+                                  release, request_record)
 from xqg_tevatron.xqg.components import FUSED_FILES
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
-from xqg_tevatron.indexing.indexer import EncodeWorker, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import WORK_KIND, EncodeWorker, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
+COMMAND = "job"
+# flags that change how the job runs, never what it writes
+OPERATIONAL = {"overwrite", "quiet", "executor", "ray_address", "ray_actors", "ray_num_cpus", "ray_num_gpus",
+               "num_threads", "verbose", "debug"}
 JOB_FILES = FUSED_FILES + (".jsonl",)
 
 
@@ -83,12 +90,21 @@ class CorpusJob(XqgIndexer):
 
 
 def write_generated(work: Path, n_units: int, output: Path) -> Path:
-    """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order."""
+    """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order.
+    A file that already holds exactly these bytes is left as it is (a rerun changes nothing)."""
+    units = [Unit(work, c, (".jsonl",)) for c in range(n_units)]
+    for unit in units:
+        if not unit.committed():
+            raise DamagedUnitError(f"{unit.record_path}: missing; rerun the job")
+    records = [unit.record()["files"][".jsonl"] for unit in units]
+    if output.is_file() and output.stat().st_size == sum(r["bytes"] for r in records):
+        h = hashlib.sha256()
+        for unit in units:
+            h.update(unit.read_bytes(".jsonl"))
+        if h.hexdigest() == sha256_file(output):
+            return output
     with atomic_open(output, "wb") as fh:
-        for c in range(n_units):
-            unit = Unit(work, c, (".jsonl",))
-            if not unit.committed():
-                raise DamagedUnitError(f"{unit.record_path}: missing; rerun the job")
+        for unit in units:
             fh.write(unit.read_bytes(".jsonl"))
     return output
 
@@ -122,8 +138,6 @@ def generator_of(args) -> tuple[object, dict]:
     from xqg_tevatron.generate.seq2seq import SamplingConfig
     from xqg_tevatron.workdir import model_fingerprint
 
-    if not Path(args.generator).is_dir():
-        raise FileNotFoundError(f"generator model directory not found: {args.generator}")
     sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device)
     settings = {"kind": "seq2seq", "backend": args.backend, "compute_type": args.compute_type,
                 "model_sha256": model_fingerprint(args.generator),
@@ -170,13 +184,39 @@ def _main(argv: list[str]) -> int:
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
     inputs = corpus_files(args.corpus)
-    if not Path(args.encoder).is_dir():
-        raise FileNotFoundError(f"encoder model directory not found: {args.encoder}")
+    args.encoder = resolve_model(args.encoder, "encoder model")
+    if args.generator != "dictionary":
+        args.generator = resolve_model(args.generator, "generator model")
     work, out = Path(args.work_dir), Path(args.output)
     check_separate(work, out)
     for path in inputs:
         check_separate(work, path)
-    check_replaceable(out, args.overwrite)
+    request = request_of(args)
+    check_replaceable(out, args.overwrite, request=request)
+    merging = args.num_shards == 1
+    # the output's and the store's locks and owner, before a word list or a model loads
+    out_locks = [lock_output(out)] if merging else []
+    try:
+        work_locks = lock_work_dir(work, WORK_KIND, args.overwrite, f"shard-{args.shard_id}-of-{args.num_shards}",
+                                   made_by_of(COMMAND, out))
+        try:
+            return _run(args, work, out, merging, work_locks, request)
+        finally:
+            release(work_locks)
+    finally:
+        release(out_locks)
+
+
+def request_of(args) -> dict:
+    """What this job's output is a function of, as given (paths resolved); recorded in the
+    index manifest, so a rerun of the same command over its own output is recognised."""
+    values = {k: v for k, v in vars(args).items() if k not in OPERATIONAL}
+    values.update(corpus=[str(Path(c).resolve()) for c in args.corpus], encoder=str(Path(args.encoder).resolve()),
+                  work_dir=str(Path(args.work_dir).resolve()), output=str(Path(args.output).resolve()))
+    return request_record(COMMAND, values)
+
+
+def _run(args, work: Path, out: Path, merging: bool, locks: list, request: dict) -> int:
     xqg = XqgConfig(alpha=args.alpha, aggregation=args.aggregation, languages=list(args.languages),
                     n_per_lang=args.n_per_lang, require_queries=True)
     run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
@@ -198,9 +238,7 @@ def _main(argv: list[str]) -> int:
     job = CorpusJob(encoder, xqg, run, work, executor=executor, component_n_per_lang=args.component_n_per_lang,
                     encoder_factory=encoder_factory if args.executor == "ray" else None,
                     generator_factory=factory, generator_settings=generator_settings,
-                    generation_languages=args.languages)
-    merging = args.num_shards == 1
-    locks = [lock_output(out)] if merging else []
+                    generation_languages=args.languages, made_by=made_by_of(COMMAND, out), locks=locks)
     try:
         stats = job.encode_shard(args.corpus, overwrite=args.overwrite)
         print("shard %d/%d: %s" % (args.shard_id, args.num_shards, stats), file=sys.stderr)
@@ -209,12 +247,11 @@ def _main(argv: list[str]) -> int:
                   f"--output {out} --keep-work-dir", file=sys.stderr)
             return 0
         merge_work_dir(work, out, index_config, overwrite=args.overwrite, show_progress=not args.quiet,
-                       require_queries=True)
+                       require_queries=True, request=request)
         if args.generated_output:
             write_generated(work, stats["chunks"], Path(args.generated_output))
     finally:
         job.release()
-        release(locks)
     print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
     return 0
 

@@ -117,10 +117,12 @@ def read_marker(path: str | os.PathLike) -> Optional[dict]:
     return None
 
 
-def write_marker(path: Path, kind: str, settings: Optional[dict] = None) -> None:
+def write_marker(path: Path, kind: str, settings: Optional[dict] = None, made_by: Optional[dict] = None) -> None:
     record = {"format": FORMAT.format(kind=kind), "kind": kind}
     if settings is not None:
         record["settings"] = settings
+    if made_by is not None:
+        record["made_by"] = made_by
     atomic_write_text(path / MARKER, json.dumps(record, indent=2, sort_keys=True))
 
 
@@ -245,11 +247,29 @@ def lock_output(output: str | os.PathLike) -> FolderLock:
 
 # ------------------------------------------------------------------------------- work dirs
 def claim_work_dir(work_dir: str | os.PathLike, settings: dict, kind: str, what: str = "job",
-                   overwrite: bool = False, shard: str = "") -> list[FolderLock]:
+                   overwrite: bool = False, shard: str = "", made_by: Optional[dict] = None,
+                   locks: Optional[list[FolderLock]] = None) -> list[FolderLock]:
     """Create ``work_dir`` for ``settings`` or check that it was started with exactly them, and
-    lock it (shared by the job's shards; ``shard`` exclusively).  With ``overwrite`` a work dir
-    started with other settings is re-claimed: its units are dropped, the folder stays.
+    lock it (shared by the job's shards; ``shard`` exclusively).  ``locks``: what
+    :func:`lock_work_dir` took earlier (before any model loaded); else they are taken now.
+    With ``overwrite`` a work dir started with other settings is re-claimed (its units are
+    dropped, the folder stays), but only by the command that made it, for the same output.
     Returns the locks, to be released when the job ends."""
+    work = Path(work_dir)
+    locks = locks or lock_work_dir(work, kind, overwrite, shard, made_by)
+    try:
+        _settle_claim(work, settings, kind, what, overwrite, locks[0], made_by)
+    except BaseException:
+        release(locks)
+        raise
+    return locks
+
+
+def lock_work_dir(work_dir: str | os.PathLike, kind: str, overwrite: bool = False, shard: str = "",
+                  made_by: Optional[dict] = None) -> list[FolderLock]:
+    """The checks and locks of a work dir that need no settings, so a CLI takes them before
+    anything expensive loads: a file, a foreign folder, another kind of folder, or the store of
+    another command is refused; the shared lock (and the shard's exclusive one) is taken."""
     work = Path(work_dir)
     if work.exists() and not work.is_dir():
         raise WorkDirError(f"work dir {work} is a file")
@@ -260,6 +280,7 @@ def claim_work_dir(work_dir: str | os.PathLike, settings: dict, kind: str, what:
     if marker is None and work.exists() and _has_foreign_files(work):
         raise WorkDirError(f"work dir {work} holds files but no {MARKER} marker: not made by xqg_tevatron; "
                            "pass another --work_dir")
+    _check_maker(work, marker, made_by)
     work.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(work)
     main = work_dir_lock(work)
@@ -270,23 +291,51 @@ def claim_work_dir(work_dir: str | os.PathLike, settings: dict, kind: str, what:
             own = work_dir_lock(work, f".{shard}")
             own.require(exclusive=True)
             locks.append(own)
-        _settle_claim(work, settings, kind, what, overwrite, main)
     except BaseException:
-        for lock in locks:
-            lock.release()
+        release(locks)
         raise
     return locks
 
 
-def _settle_claim(work: Path, settings: dict, kind: str, what: str, overwrite: bool, main: FolderLock) -> None:
+def made_by_of(command: str, output: str | os.PathLike) -> dict:
+    """What a work dir records about the command that made it (the module after
+    ``python -m xqg_tevatron.``) and the output it feeds."""
+    return {"command": command, "output": str(Path(output).resolve())}
+
+
+def _describe(made_by: dict) -> str:
+    return f"python -m xqg_tevatron.{made_by['command']} for {made_by['output']}"
+
+
+def _check_maker(work: Path, marker: Optional[dict], made_by: Optional[dict]) -> None:
+    """Only the command that made a store may use it: another command's store (a job's store
+    holds its generated queries) is refused, naming the command that made it."""
+    recorded = (marker or {}).get("made_by")
+    if recorded and made_by and recorded.get("command") != made_by["command"]:
+        raise WorkDirError(f"work dir {work} is the store of {_describe(recorded)}; "
+                           f"{made_by['command']} neither reuses nor starts over another command's store: pass "
+                           "another --work_dir")
+
+
+def _settle_claim(work: Path, settings: dict, kind: str, what: str, overwrite: bool, main: FolderLock,
+                  made_by: Optional[dict]) -> None:
     marker = read_marker(work)
+    _check_maker(work, marker, made_by)  # again: another process may have claimed it since
     recorded = (marker or {}).get("settings")
     if recorded is not None and not settings_difference(recorded, settings):
         return
-    if recorded is not None and not overwrite:
+    recorded_by = (marker or {}).get("made_by")
+    if recorded is not None:
         keys = ", ".join(settings_difference(recorded, settings))
-        raise WorkDirError(f"work dir {work} was started for another {what} (differs in: {keys}); rerun with "
-                           f"--overwrite to start it over (its finished units are replaced) or pass another --work_dir")
+        maker = f" by {_describe(recorded_by)}" if recorded_by else ""
+        if not overwrite:
+            raise WorkDirError(f"work dir {work} was started for another {what}{maker} (differs in: {keys}); rerun "
+                               "with --overwrite to start it over (its finished units are replaced) or pass another "
+                               "--work_dir")
+        if recorded_by and made_by and recorded_by.get("output") != made_by["output"]:
+            raise WorkDirError(f"work dir {work} was started{maker} with other settings (differs in: {keys}); "
+                               "--overwrite starts over only a command's own work dir for the same output: pass "
+                               "another --work_dir (or remove that one yourself)")
     # creating or re-claiming changes the folder: nobody else may be using it
     if not main.acquire(exclusive=True, wait=5.0):
         marker = read_marker(work)  # another shard of this same job may just have claimed it
@@ -299,9 +348,16 @@ def _settle_claim(work: Path, settings: dict, kind: str, what: str, overwrite: b
             for child in work.iterdir():
                 if not _ours(child.name):
                     remove_tree(child) if child.is_dir() else child.unlink()
-        write_marker(work, kind, settings)
+        write_marker(work, kind, settings, made_by)
     finally:
         main.acquire(exclusive=False)
+
+
+def _recorded_request(index_dir: Path) -> Optional[dict]:
+    try:
+        return read_json(index_dir / INDEX_MANIFEST, "index manifest").get("request")
+    except (OSError, ValueError):
+        return None
 
 
 def release(locks: Iterable[FolderLock]) -> None:
@@ -309,8 +365,10 @@ def release(locks: Iterable[FolderLock]) -> None:
         lock.release()
 
 
-def remove_plugin_dir(path: str | os.PathLike, kinds: Optional[Iterable[str]] = None) -> None:
-    """Delete ``path`` only if xqg_tevatron made it (of one of ``kinds``, when given)."""
+def remove_plugin_dir(path: str | os.PathLike, kinds: Optional[Iterable[str]] = None,
+                      command: Optional[str] = None) -> None:
+    """Delete ``path`` only if xqg_tevatron made it (of one of ``kinds``, when given; by
+    ``command``, when given and the folder records its maker)."""
     p = Path(path)
     if not p.exists():
         return
@@ -324,12 +382,24 @@ def remove_plugin_dir(path: str | os.PathLike, kinds: Optional[Iterable[str]] = 
     elif kinds is not None and marker.get("kind") not in set(kinds):
         raise WorkDirError(f"refusing to delete {p}: it is an xqg_tevatron {marker.get('kind')}, not a "
                            f"{' or '.join(kinds)}")
+    elif command and marker.get("made_by") and marker["made_by"].get("command") != command:
+        raise WorkDirError(f"refusing to delete {p}: it is the store of {_describe(marker['made_by'])}")
     remove_tree(p)
 
 
-def check_replaceable(path: str | os.PathLike, overwrite: bool, kind: str = "index") -> None:
+def request_record(command: str, values: dict) -> dict:
+    """What a command's output is a function of, as it was asked for (``values``: its settings
+    with paths resolved), in the JSON form it is recorded and compared in."""
+    return json.loads(json.dumps({"command": command, **values}, sort_keys=True, default=str))
+
+
+def check_replaceable(path: str | os.PathLike, overwrite: bool, kind: str = "index",
+                      request: Optional[dict] = None) -> None:
     """An output directory may be written if absent or empty, or replaced with ``overwrite``
-    when the plugin made it as that kind of output.  Checked before any work starts."""
+    when the plugin made it as that kind of output, or (no ``overwrite`` needed) when it is the
+    output of this same command (its manifest records the same ``request``): a rerun then
+    checks it and leaves it alone when it is up to date, as a build tool would.  Checked before
+    any work starts."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise WorkDirError(f"{p} exists and is a file")
@@ -338,6 +408,8 @@ def check_replaceable(path: str | os.PathLike, overwrite: bool, kind: str = "ind
     marker = read_marker(p)
     if marker is not None and marker.get("kind") != kind:
         raise WorkDirError(f"{p} is an xqg_tevatron {marker.get('kind')}, not an {kind}; choose another output path")
+    if not overwrite and request is not None and marker is not None and _recorded_request(p) == request:
+        return
     if not overwrite:
         raise FileExistsError(f"{p} exists and is not empty; pass --overwrite to replace it")
     if marker is None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -99,11 +100,35 @@ class XorTydiQueries(BaseQueries):
         return self._lang
 
 
+class OfficialFile(Download):
+    """An official XOR-TyDi file: the copy under ``$IR_DATASETS_HOME/xor-tydi/`` if there, else
+    downloaded there once.  Where neither works, one line says which file is missing, where to
+    put it and where it comes from (never a raw connection error)."""
+
+    def __init__(self, fname: str, url: str):
+        super().__init__([RequestsDownload(url)], cache_path=str(ir_datasets.util.home_path() / NAME / fname))
+        self.fname, self.url = fname, url
+
+    def path(self, force=True):
+        if not force or os.path.exists(self._cache_path):
+            return super().path(force)
+        previous = logging.root.manager.disable
+        logging.disable(logging.WARNING)  # ir_datasets' own "download error: <repr>" lines
+        try:
+            return super().path(force)
+        except Exception as exc:
+            text = " ".join(str(exc).split())
+            reason = "the host could not be reached" if "resolve" in text or "Connection" in text else text[:120]
+            raise FileNotFoundError(
+                f"XOR-TyDi file {self.fname} is missing: put it at {self._cache_path} ($IR_DATASETS_HOME/{NAME}/, "
+                f"default ~/.ir_datasets/{NAME}/); it is the official file from {self.url} (downloading it failed: "
+                f"{reason})") from None
+        finally:
+            logging.disable(previous)
+
+
 def _download(key: str) -> Download:
-    fname, url = FILES[key]
-    mirrors = []
-    mirrors.append(RequestsDownload(url))
-    return Download(mirrors, cache_path=str(ir_datasets.util.home_path() / NAME / fname))
+    return OfficialFile(*FILES[key])
 
 
 class DprTsvDocs(TsvDocs):

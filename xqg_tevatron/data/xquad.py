@@ -183,15 +183,27 @@ class XquadFiles:
         return [l for l in XQUAD_LANGUAGES if self.path(l).is_file()]
 
     def passages(self) -> list[Passage]:
-        return list(iter_paragraphs(load_squad(self.path("en")), str(self.path("en"))))
+        passages = list(iter_paragraphs(load_squad(self.path("en")), str(self.path("en"))))
+        if not passages:
+            raise CorpusFormatError(f"{self.path('en')}: no paragraphs (an XQuAD file with articles is needed)")
+        return passages
 
     def questions(self, languages: Iterable[str] | None = None) -> list[XquadQuestion]:
+        """The questions of ``languages`` (default: every language file the folder holds, so a
+        subset of XQuAD's languages works).  No question at all is an error, never an empty set."""
+        languages = list(languages) if languages is not None else self.languages()
+        if not languages:
+            raise FileNotFoundError(f"{self.root}: no question files (xquad.LANG.json for a LANG of "
+                                    f"{', '.join(XQUAD_LANGUAGES)})")
         en = load_squad(self.path("en"))
         out: list[XquadQuestion] = []
-        for lang in languages or XQUAD_LANGUAGES:
+        for lang in languages:
             if lang not in XQUAD_LANGUAGES:
                 raise ValueError(f"unknown XQuAD language {lang!r} (one of {', '.join(XQUAD_LANGUAGES)})")
             out += iter_questions(load_squad(self.path(lang)), en, lang, str(self.path(lang)), str(self.path("en")))
+        if not out:
+            raise CorpusFormatError(f"{self.root}: the XQuAD files hold no questions ({', '.join(languages)}); "
+                                    "every paragraph's 'qas' list is empty")
         return out
 
     def articles(self) -> list[str]:
@@ -240,17 +252,18 @@ def in_fold(q: XquadQuestion, folds: int, fold: int) -> bool:
     return q.position % folds == fold
 
 
-def prepare_xquad(out_dir: str | os.PathLike, files: XquadFiles, languages: Iterable[str] = XQUAD_LANGUAGES,
+def prepare_xquad(out_dir: str | os.PathLike, files: XquadFiles, languages: Optional[Iterable[str]] = None,
                   test_articles: Optional[Iterable[str]] = None, train_articles: Iterable[str] = (),
                   n_negatives: int = 7) -> PreparedDataset:
     """XQuAD converted for Tevatron and Pyserini in ``out_dir``: the English paragraphs as the
-    corpus, the questions of ``test_articles`` (default: all) in ``languages`` as topics, qrels
+    corpus, the questions of ``test_articles`` (default: all) in ``languages`` (default: every
+    language file of the folder) as topics, qrels
     and R@kt questions, and (if ``train_articles``) Tevatron training groups of the *English*
     questions of those articles, one per question (split by article, never by question)."""
     out = Path(out_dir)
-    languages = tuple(languages)
     passages = files.passages()
     questions = files.questions(languages)
+    languages = tuple(dict.fromkeys(q.lang for q in questions))
     known = set(files.articles())
     test = set(test_articles) if test_articles is not None else known
     train = set(train_articles)

@@ -18,6 +18,7 @@ time by the search stage, never here.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -37,10 +38,13 @@ from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as Train
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import resolve_separator
 from xqg_tevatron.cli import rename_flags, run_main
-from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir
+from xqg_tevatron.models import resolve_model
+from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of, release,
+                                  remove_plugin_dir, request_record)
 from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
 
 logger = logging.getLogger(__name__)
+COMMAND = "driver.encode"
 
 
 @dataclass
@@ -48,12 +52,15 @@ class XqgEncodeArguments:
     generated_queries: Optional[list[str]] = field(default=None, metadata={
         "help": "separate generated-query files (published xQG format); default: the corpus records' own "
                 "'generated_queries' field"})
-    alpha: float = field(default=0.01, metadata={
-        "help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q) (paper default 0.01); 0 = plain index"})
-    aggregation: str = field(default="sum", metadata={"help": "sum (as the paper) | mean"})
+    # None = not given (then the defaults below apply): whether augmentation was asked for is read
+    # from the parsed values, never from the command line's text
+    alpha: Optional[float] = field(default=None, metadata={
+        "help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q) (default 0.01, the paper's); 0 = plain index"})
+    aggregation: Optional[str] = field(default=None, metadata={"help": "sum (default, as the paper) | mean"})
     languages: Optional[list[str]] = field(default=None, metadata={"help": "generated-query languages to use (default: all)"})
     n_per_lang: int = field(default=0, metadata={"help": "generated queries per language (0 = all)"})
-    vector_mode: str = field(default="fused", metadata={"help": "fused | multi (passage and queries as separate rows)"})
+    vector_mode: Optional[str] = field(default=None, metadata={
+        "help": "fused (default) | multi (passage and queries as separate rows)"})
     generated_query_branch: str = field(default="query", metadata={
         "help": "encoder branch for generated queries: query (query prefix, as search-time questions) | passage "
                 "(the authors' scripts); both at q_max_len"})
@@ -105,6 +112,24 @@ def parse_args(argv: list[str] | None = None):
     return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
 
 
+# flags that change how the encode runs, never what it writes
+OPERATIONAL = {"overwrite", "keep_work_dir", "num_threads", "no_merge", "executor", "ray_address", "ray_actors",
+               "ray_num_cpus", "ray_num_gpus", "shard_id", "num_shards"}
+
+
+def request_of(model_args, data_args, training_args, xqg_args) -> dict:
+    """What the index is a function of, as asked (paths resolved): recorded in its manifest, so
+    a rerun of the same command over its own output is recognised (and left alone if up to date)."""
+    values = {**dataclasses.asdict(model_args), **dataclasses.asdict(data_args),
+              **{k: v for k, v in dataclasses.asdict(xqg_args).items() if k not in OPERATIONAL},
+              "batch_size": training_args.per_device_eval_batch_size, "device": str(training_args.device)}
+    values["encode_in_path"] = [str(Path(p).resolve()) for p in data_args.encode_in_path]
+    values["encoded_save_path"] = str(Path(data_args.encoded_save_path).resolve())
+    if xqg_args.work_dir:
+        values["work_dir"] = str(Path(xqg_args.work_dir).resolve())
+    return request_record(COMMAND, values)
+
+
 def _distributed() -> tuple[int, int]:
     """(rank, world_size) under torchrun (its process group started here), else (0, 1)."""
     rank, world = torchrun_rank()
@@ -117,28 +142,32 @@ def _distributed() -> tuple[int, int]:
     return rank, world
 
 
-def check_model_path(name: str) -> None:
-    """A model given as a local path must exist: say so at once instead of letting the Hub
-    client retry the network for a minute and blame it."""
-    looks_local = os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1 or name.endswith("/")
-    if looks_local and not os.path.isdir(os.path.expanduser(name)):
-        raise FileNotFoundError(f"model directory not found: {name} (a local path; the Hub was not asked)")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Bad input ends in one line ``error: ...`` and exit 1 (``--debug`` shows the traceback)."""
     return run_main(_main, argv)
 
 
+# what a flag left out means
+DEFAULTS = {"alpha": 0.01, "aggregation": "sum", "vector_mode": "fused"}
+
+
+def augmentation_asked(xqg_args: XqgEncodeArguments) -> bool:
+    """Whether the user asked for augmentation (gave an alpha, languages, query files or a vector
+    mode, in any spelling): then a corpus without usable generated queries is refused rather
+    than indexed plain with a warning."""
+    return any(getattr(xqg_args, k) is not None for k in ("alpha", "languages", "generated_queries", "vector_mode"))
+
+
 def _main(argv: list[str]) -> int:
-    asked = any(a.split("=")[0] in ("--alpha", "--languages", "--generated_queries", "--vector_mode") for a in argv)
-    return run(parse_args(argv), require_queries=asked)
+    return run(parse_args(argv))
 
 
-def run(parsed, require_queries: bool = False) -> int:
-    """``require_queries``: augmentation was asked for explicitly, so a corpus without usable
-    generated queries is an error (with the default alpha it only gets a plain index + warning)."""
+def run(parsed) -> int:
     model_args, data_args, training_args, xqg_args = parsed
+    require_queries = augmentation_asked(xqg_args)
+    for key, value in DEFAULTS.items():
+        if getattr(xqg_args, key) is None:
+            setattr(xqg_args, key, value)
     if not data_args.encode_in_path or not data_args.encoded_save_path:
         raise ValueError("--encode_in_path and --encoded_save_path are required")
     rank, world = _distributed()
@@ -146,7 +175,7 @@ def run(parsed, require_queries: bool = False) -> int:
     out = Path(data_args.encoded_save_path)
     work_dir = Path(xqg_args.work_dir or f"{out}.work")
     # everything that can be checked is checked before the model loads or a chunk is encoded
-    check_model_path(model_args.model_name_or_path)
+    model_args.model_name_or_path = resolve_model(model_args.model_name_or_path)
     inputs = corpus_files(data_args.encode_in_path)
     locks = []
     xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
@@ -163,25 +192,33 @@ def run(parsed, require_queries: bool = False) -> int:
     for path in inputs:
         check_separate(work_dir, path, "--work_dir")
     merging = not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0)
-    check_replaceable(out, xqg_args.overwrite)
+    request = request_of(model_args, data_args, training_args, xqg_args)
+    check_replaceable(out, xqg_args.overwrite, request=request)
     if merging:
         locks.append(lock_output(out))  # held from before the first chunk to the last rename
     try:
+        # the work dir's owner and locks, before the model loads
+        work_locks = lock_work_dir(work_dir, WORK_KIND, xqg_args.overwrite, f"shard-{shard_id}-of-{num_shards}",
+                                   made_by_of(COMMAND, out))
         return _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_dir, rank, world, shard_id,
-                       num_shards, xqg, run_config, index_config, merging)
+                       num_shards, xqg, run_config, index_config, merging, work_locks, request)
     finally:
         release(locks)
 
 
 def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_dir, rank, world, shard_id, num_shards,
-            xqg, run_config, index_config, merging) -> int:
+            xqg, run_config, index_config, merging, work_locks, request) -> int:
     threads = xqg_args.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
     torch.set_num_threads(threads)
-    encoder = DenseEncoder(
+    try:
+        encoder = DenseEncoder(
         model_args.model_name_or_path, settings_overrides=model_args, tokenizer_name=model_args.tokenizer_name,
         config=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,
                             p_max_len=data_args.p_max_len, device=str(training_args.device),
                             show_progress=rank == 0 and not training_args.disable_tqdm))
+    except BaseException:
+        release(work_locks)
+        raise
 
     xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
     executor = executor_from_args(xqg_args)
@@ -191,7 +228,7 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
                                     tokenizer_name=model_args.tokenizer_name, config=encoder.config)
     indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries,
                          executor=executor, component_n_per_lang=xqg_args.component_n_per_lang,
-                         encoder_factory=factory)
+                         encoder_factory=factory, made_by=made_by_of(COMMAND, out), locks=work_locks)
     try:
         stats = indexer.encode_shard(data_args.encode_in_path, overwrite=xqg_args.overwrite)
         print("shard %d/%d: %s" % (shard_id, num_shards, stats), file=sys.stderr)
@@ -205,11 +242,11 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
                       f"--output {out}", file=sys.stderr)
             return 0
         merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite,
-                       show_progress=run_config.show_progress, require_queries=xqg.require_queries)
+                       show_progress=run_config.show_progress, require_queries=xqg.require_queries, request=request)
     finally:
         indexer.release()
     if not xqg_args.keep_work_dir:
-        remove_plugin_dir(work_dir, kinds=[WORK_KIND])
+        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=COMMAND)
     print(f"wrote Pyserini index {out}", file=sys.stderr)
     return 0
 

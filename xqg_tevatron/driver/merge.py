@@ -15,7 +15,8 @@ from typing import Optional
 
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
-from xqg_tevatron.workdir import check_replaceable, check_separate, lock_output, release, remove_plugin_dir, work_dir_lock
+from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, read_marker, release, remove_plugin_dir,
+                                  request_record, work_dir_lock)
 from xqg_tevatron.atomic_io import read_json
 from xqg_tevatron.languages import check_language_codes
 from xqg_tevatron.xqg.components import Fusion
@@ -47,17 +48,24 @@ def _main(argv: list[str]) -> int:
     encode_work_settings(work)  # a folder that is not an encode work dir: one line, before anything
     fusion = refusion(work, args)
     check_separate(work, args.output)
-    check_replaceable(args.output, args.overwrite)
+    request = request_record("driver.merge", {**{k: v for k, v in vars(args).items() if k not in (
+        "overwrite", "keep_work_dir", "verbose", "debug")}, "work_dir": str(work.resolve()),
+        "output": str(Path(args.output).resolve())})
+    check_replaceable(args.output, args.overwrite, request=request)
     locks = [lock_output(args.output)]
     try:
         shared = work_dir_lock(work)
         locks.append(shared)
         shared.require(exclusive=False)
-        out = merge_work_dir(work, args.output, config, overwrite=args.overwrite, fusion=fusion)
+        out = merge_work_dir(work, args.output, config, overwrite=args.overwrite, fusion=fusion, request=request)
     finally:
         release(locks)
     if not args.keep_work_dir:
-        remove_plugin_dir(work, kinds=[WORK_KIND])
+        maker = (read_marker(work) or {}).get("made_by") or {}
+        if maker.get("command", "driver.encode") == "driver.encode":
+            remove_plugin_dir(work, kinds=[WORK_KIND], command="driver.encode")
+        else:  # a job's store holds its generated queries: only its owner decides to delete it
+            print(f"kept {work}: the store of python -m xqg_tevatron.{maker['command']}", file=sys.stderr)
     print(out)
     return 0
 

@@ -20,6 +20,7 @@ from typing import Optional
 
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.cli import rename_flags
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
@@ -82,9 +83,23 @@ def parse_args(argv: list[str] | None = None):
     parser = HfArgumentParser((XqgModelArguments, XqgDataArguments, TrainingArguments, CodeSwitchArguments,
                                OutputArguments))
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
+    # TrainingArguments turns its progress bar off by default when transformers logs at less than
+    # warnings, which the quiet default does: parsed at warning level, the bar (with its time
+    # estimate) is on unless --disable_tqdm is given.  Quiet hides library noise, never progress.
+    import transformers.utils.logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_warning()
+    try:
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            parsed = parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+        else:
+            parsed = parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
+    finally:
+        hf_logging.set_verbosity(level)
+    model_args = parsed[0]
+    model_args.model_name_or_path = resolve_model(model_args.model_name_or_path)
+    return parsed
 
 
 def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArguments | None = None):

@@ -26,6 +26,7 @@ from typing import Optional
 
 import torch
 
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import Passage, iter_jsonl
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
@@ -71,6 +72,7 @@ def train(argv: list[str]) -> int:
 
     parser = HfArgumentParser((GeneratorTrainArguments, Seq2SeqTrainingArguments))
     gen_args, train_args = parser.parse_args_into_dataclasses(args=argv)
+    gen_args.model_name_or_path = resolve_model(gen_args.model_name_or_path, "generator model")
     set_seed(train_args.seed)
     tokenizer = AutoTokenizer.from_pretrained(gen_args.model_name_or_path)
     model = AutoModelForSeq2SeqLM.from_pretrained(gen_args.model_name_or_path)
@@ -194,8 +196,7 @@ def generate(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length,
                               args.batch_size, args.seed, args.device, args.temperature)
-    if not Path(args.model).is_dir():
-        raise FileNotFoundError(f"generator model directory not found: {args.model}")
+    args.model = resolve_model(args.model, "generator model")
     if args.backend == "ct2":
         from xqg_tevatron.generate.ct2_backend import check_compute_type
 

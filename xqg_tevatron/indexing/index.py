@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 
 from xqg_tevatron.atomic_io import dumps_json, new_tmp_dir, remove_tree, swap_dir
-from xqg_tevatron.indexing.manifest import INDEX_MANIFEST as MANIFEST
+from xqg_tevatron.indexing.manifest import INDEX_MANIFEST as MANIFEST, build_id_of, index_file_digests
 
 INDEX_TYPES = ("flat", "hnsw", "hnsw-sq8", "ivf-pq", "ivf-sq8", "ivfpq")
 ALIASES = {"ivfpq": "ivf-pq"}
@@ -163,7 +163,7 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
     from xqg_tevatron.workdir import check_replaceable
 
     out = Path(out_dir)
-    check_replaceable(out, overwrite)
+    check_replaceable(out, overwrite, request=manifest.get("request"))
     started = time.perf_counter()
     tmp = new_tmp_dir(out)
     try:
@@ -212,10 +212,6 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
         if config.shards > 1:
             full["shards"] = [{"dir": d.name, "rows": bounds[s + 1] - bounds[s], "first_row": bounds[s]}
                               for s, d in enumerate(dirs)]
-            for s, d in enumerate(dirs):
-                shard_manifest = dict(full, rows=bounds[s + 1] - bounds[s], shard=s, shards=None)
-                (d / MANIFEST).write_text(dumps_json(shard_manifest, indent=2, sort_keys=True) + "\n",
-                                          encoding="utf-8")
         publish(tmp, out, full)
     except BaseException:
         remove_tree(tmp)
@@ -224,12 +220,28 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
 
 
 def publish(tmp: Path, out: Path, manifest: dict) -> None:
-    """The last steps of every index write: manifest, ownership marker, atomic swap into place."""
+    """The last steps of every index write: the digests of every written file and the build id
+    (one for all shards) into the manifest(s), the ownership marker, the atomic swap into place.
+    The search stage checks those digests when it opens the index."""
     from xqg_tevatron.workdir import write_marker
 
-    (tmp / MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    manifest = dict(manifest)
+    shards = manifest.get("shards") or []
+    parts = [index_file_digests(tmp / s["dir"]) for s in shards] or [index_file_digests(tmp)]
+    manifest["build_id"] = build_id_of(parts)
+    if shards:
+        manifest["shards"] = [dict(s, files=files) for s, files in zip(shards, parts)]
+        for s, (shard, files) in enumerate(zip(shards, parts)):
+            _write_manifest(tmp / shard["dir"], dict(manifest, rows=shard["rows"], shard=s, shards=None, files=files))
+    else:
+        manifest["files"] = parts[0]
+    _write_manifest(tmp, manifest)
     write_marker(tmp, "index")
     swap_dir(tmp, out)
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    (folder / MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _finish_part(part, folder: Path) -> None:

@@ -11,8 +11,11 @@ shards and of the executor.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -97,7 +100,6 @@ class EncodeWorker:
     encoder_factory: object  # () -> DenseEncoder, or a DenseEncoder
     xqg: XqgConfig
     prefixes: tuple[int, ...]
-    external: Optional[dict] = None
     threads: int = 0  # torch threads of a Ray actor's process (0: leave as it is)
 
     def __post_init__(self):
@@ -114,15 +116,11 @@ class EncodeWorker:
                 self.encoder_factory, "encode") else self.encoder_factory
         return self._encoder
 
-    def generated(self, p: Passage) -> Optional[dict[str, list[str]]]:
-        """The passage's generated queries: from ``--generated_queries`` files, else its record."""
-        return self.external.get(p.docid) if self.external is not None else p.generated_queries
-
     def process(self, index: int, chunk: list[Passage]) -> tuple[dict[str, bytes], dict]:
         started = time.perf_counter()
         enc = self.encoder
         p_vecs = enc.encode([p.full_text(self.xqg.separator) for p in chunk], is_query=False, desc="passages")
-        generated = [self.generated(p) for p in chunk]
+        generated = [p.generated_queries for p in chunk]
         longest = 0 if 0 in self.prefixes else max(self.prefixes)
         # a plain index (alpha 0) encodes no generated query: its store cannot be re-fused to alpha > 0
         layout = layout_queries(generated if self.xqg.uses_queries else [None] * len(chunk),
@@ -150,9 +148,12 @@ class XqgIndexer:
 
     def __init__(self, encoder, xqg: XqgConfig, run: RunConfig, work_dir: str | os.PathLike,
                  generated_queries: Optional[list[str]] = None, executor: Optional[Executor] = None,
-                 component_n_per_lang: Optional[Sequence[int]] = None, encoder_factory=None):
+                 component_n_per_lang: Optional[Sequence[int]] = None, encoder_factory=None,
+                 made_by: Optional[dict] = None, locks: Optional[list] = None):
         """``encoder``: the loaded encoder (its settings go into the fingerprint); ``encoder_factory``
-        (optional) builds one per Ray actor instead of shipping this one."""
+        (optional) builds one per Ray actor instead of shipping this one.  ``made_by``: the command
+        and output the work dir is recorded for (``workdir.made_by_of``); ``locks``: the work dir's
+        locks when the caller took them before loading anything (``workdir.lock_work_dir``)."""
         self.encoder = encoder
         self.xqg = xqg
         self.run = run
@@ -167,7 +168,9 @@ class XqgIndexer:
         if any(n < 0 for n in self.prefixes):
             raise ValueError(f"component_n_per_lang must be >= 0 (0 = all), got {list(self.prefixes)}")
         self.encoder_factory = encoder_factory
-        self.locks: list = []
+        self.made_by = made_by
+        self.locks: list = list(locks or [])
+        self.claimed = False
 
     @property
     def suffixes(self) -> tuple[str, ...]:
@@ -209,7 +212,7 @@ class XqgIndexer:
 
     def worker(self) -> EncodeWorker:
         threads = getattr(self.executor, "threads_per_actor", 0)
-        return EncodeWorker(self.encoder_factory or self.encoder, self.xqg, self.prefixes, self.external, threads)
+        return EncodeWorker(self.encoder_factory or self.encoder, self.xqg, self.prefixes, threads)
 
     def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None, overwrite: bool = False) -> dict:
         """Encode this shard's unfinished units; returns counts.  The work dir is claimed and
@@ -217,9 +220,10 @@ class XqgIndexer:
         ones done again.  ``limit_chunks`` stops early (used to simulate a crash in tests)."""
         settings = dict(self.settings(), inputs=fingerprint_inputs(corpus_files(corpus)),
                         generated_query_files=fingerprint_inputs(self.generated_paths))
-        if not self.locks:
+        if not self.claimed:
             self.locks = claim_work_dir(self.work_dir, settings, WORK_KIND, "corpus or settings", overwrite,
-                                        shard=f"shard-{self.run.shard_id}-of-{self.run.num_shards}")
+                                        shard=self.shard_name, made_by=self.made_by, locks=self.locks)
+            self.claimed = True
         try:
             return self._encode_shard(corpus, limit_chunks)
         except BaseException:
@@ -231,6 +235,8 @@ class XqgIndexer:
         if self.external is not None:
             self._check_external_docids(corpus)
         stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
+        if self.external is not None:  # ``--generated_queries`` files replace the records' own field
+            stream = (Passage(p.docid, p.text, p.title, self.external.get(p.docid), p.where) for p in stream)
         fusion = self.fusion()
         warned = []
 
@@ -250,7 +256,8 @@ class XqgIndexer:
 
         run = run_units(plan, stream, self.worker, self.executor, self.run.show_progress, limit_chunks,
                         after_commit=first_unit_warnings)
-        stats = {"chunks": run.chunks, "encoded": run.done, "skipped": run.skipped, "complete": run.complete}
+        stats = {"chunks": run.chunks, "encoded": run.done, "skipped": run.skipped, "complete": run.complete,
+                 "input_changed": run.changed}
         if not run.complete:
             return stats
         if run.chunks == 0:
@@ -267,9 +274,14 @@ class XqgIndexer:
             raise CorpusFormatError(f"{self.external_where[unknown[0]]}: docid {unknown[0]!r} of the generated queries is "
                                     f"not in the corpus ({len(unknown)} such docid(s))")
 
+    @property
+    def shard_name(self) -> str:
+        return f"shard-{self.run.shard_id}-of-{self.run.num_shards}"
+
     def release(self) -> None:
         release(self.locks)
         self.locks = []
+        self.claimed = False
 
     def merge(self, out_dir: str | os.PathLike, index_config: IndexConfig, overwrite: bool = False,
               extra_manifest: Optional[dict] = None) -> Path:
@@ -323,11 +335,14 @@ def checked_docids(passages: Iterator[Passage], restart) -> Iterator[Passage]:
 
 def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, index_config: IndexConfig,
                    overwrite: bool = False, extra_manifest: Optional[dict] = None, show_progress: bool = True,
-                   require_queries: bool = False, fusion: Optional[Fusion] = None) -> Path:
+                   require_queries: bool = False, fusion: Optional[Fusion] = None,
+                   request: Optional[dict] = None) -> Path:
     """Stream every unit of a finished work dir (all shards), fused by ``fusion`` (default: the
     fusion the encode was run with), into one Pyserini index dir.  Another ``fusion`` is a
     re-fuse: no model is loaded.  ``require_queries``: refuse, rather than warn, when no passage
-    had generated queries."""
+    had generated queries.  ``request``: what the calling command was asked (recorded in the
+    manifest).  An index at ``out_dir`` built from exactly these units with these settings,
+    whose files still match their digests, is left as it is (``up to date``)."""
     work = Path(work_dir)
     settings = encode_work_settings(work)
     num_shards = settings["num_shards"]
@@ -355,6 +370,11 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
                                len(problems) > 1 else "") + "; rerun the encode command: damaged or missing chunks "
                                "are encoded again")
     metas = [u.record() for u in units]
+    source = source_key(settings, metas, fusion, index_config)
+    if up_to_date(Path(out_dir), source):
+        print(f"up to date: {out_dir} already holds this index (same units, fusion and index settings); nothing "
+              "written", file=sys.stderr)
+        return Path(out_dir)
     dim = settings["dim"]
     multi = fusion.vector_mode == "multi"
     per_unit = [fused_counts(u, m, fusion) if not multi else
@@ -425,8 +445,30 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     if multi:
         extra_manifest = dict(extra_manifest or {}, max_passage_delimiter=MULTI_DELIMITER)
     manifest = dict(fused_settings, **counts, queries_per_passage=per_passage, warnings=warnings,
-                    xqg_tevatron_version=_version(), **(extra_manifest or {}))
+                    xqg_tevatron_version=_version(), source_key=source, request=request, **(extra_manifest or {}))
     return write_index(out_dir, index_config, dim, n_rows, chunks(), manifest, training_rows, overwrite=overwrite)
+
+
+def source_key(settings: dict, records: list[dict], fusion: Fusion, index_config: IndexConfig) -> str:
+    """A digest of everything an index's bytes follow from: the store's settings, each unit's
+    file digests and input digest, the fusion and the index settings (timings left out)."""
+    units = [[r["files"], r.get("input_sha256")] for r in records]
+    stable = {k: v for k, v in settings.items() if k not in ("inputs", "generated_query_files")}
+    return hashlib.sha256(json.dumps([stable, units, asdict(fusion), asdict(index_config)], sort_keys=True,
+                                     default=str).encode()).hexdigest()
+
+
+def up_to_date(out: Path, source: str) -> bool:
+    """Whether ``out`` is an index built from ``source`` whose files still match their digests."""
+    from xqg_tevatron.indexing.manifest import IndexIntegrityError, read_manifest, verify_index_dir
+
+    try:
+        if not out.is_dir() or read_manifest(out).get("source_key") != source:
+            return False
+        verify_index_dir(out)
+        return True
+    except (IndexIntegrityError, OSError, ValueError):
+        return False
 
 
 def multi_rows(files: dict[str, bytes], ids: list[str], where: str) -> tuple[np.ndarray, list[str]]:

@@ -26,7 +26,7 @@ from typing import Optional, Protocol, Sequence
 import numpy as np
 
 from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.indexing.manifest import MULTI_DELIMITER, check_docids, require_manifest
+from xqg_tevatron.indexing.manifest import MULTI_DELIMITER, require_manifest, verify_index_dir
 from xqg_tevatron.trec_run import write_trec_run
 
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
@@ -60,6 +60,9 @@ class SearchConfig:
     # the manifest's encoder (weights fingerprint, pooling, prefixes) is the source of truth; a
     # different model is refused unless this is set explicitly
     allow_encoder_mismatch: bool = False
+    # opening an index checks its docid files and the ends of its vector files against the
+    # manifest; ``verify`` hashes every vector file whole as well (seconds per GB)
+    verify: bool = False
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
@@ -158,10 +161,8 @@ class IndexSearcher:
 
         self.config = config or SearchConfig()
         self.index_dir = Path(index_dir)
-        self.manifest = require_manifest(self.index_dir)
+        self.manifest = verify_index_dir(self.index_dir, full=self.config.verify)
         self.shard_dirs = [self.index_dir / s["dir"] for s in self.manifest.get("shards") or []] or [self.index_dir]
-        for folder in self.shard_dirs:
-            check_docids(folder, require_manifest(folder))
         self.encoder_dir = str(encoder_dir or self.manifest.get("model") or "")
         if not vectors_only and query_encoder is None:
             if not self.encoder_dir or not Path(self.encoder_dir).is_dir():
@@ -286,15 +287,19 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--tag", help="run tag (default: the index folder name)")
     parser.add_argument("--allow_encoder_mismatch", action="store_true",
                         help="search with an encoder whose weights differ from the one the manifest records")
+    parser.add_argument("--verify", action="store_true",
+                        help="hash every vector file whole against the manifest before searching (the docid files "
+                             "and the ends of the vector files are always checked)")
     args = parser.parse_args(argv)
-    require_manifest(args.index)
+    require_manifest(args.index)  # IndexSearcher checks the files against it, before the query encoder loads
     if Path(args.output).is_dir():
         raise IsADirectoryError(f"--output {args.output} is a directory; it names the TREC run file to write")
     topics = read_topics(args.topics)
     if not topics:
         raise CorpusFormatError(f"{args.topics}: no topics")
     config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, batch_size=args.batch_size,
-                          threads=args.threads, allow_encoder_mismatch=args.allow_encoder_mismatch)
+                          threads=args.threads, allow_encoder_mismatch=args.allow_encoder_mismatch,
+                          verify=args.verify)
     translator = None
     if args.translate:
         from xqg_tevatron.languages import XOR_TYDI_LANGUAGES

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from xqg_tevatron.corpus import CorpusFormatError, text_lines
+
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 
@@ -95,14 +97,12 @@ def cldr_pairs(lang: str) -> Iterator[tuple[str, str]]:
 
 def muse_pairs(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
     """Pairs from a MUSE-style file (``src tgt`` per line; tab separates multi-word entries)."""
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t") if "\t" in line else line.split(None, 1)
-            if len(parts) == 2:
-                yield parts[0], parts[1]
+    for _, line in text_lines(path):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t") if "\t" in line else line.split(None, 1)
+        if len(parts) == 2:
+            yield parts[0], parts[1]
 
 
 def _b64_int(s: str) -> int:
@@ -124,19 +124,21 @@ def dictd_pairs(index_path: str | os.PathLike, dict_path: Optional[str | os.Path
     opener = gzip.open if dict_path.suffix == ".dz" else open
     with opener(dict_path, "rb") as fh:
         data = fh.read()
-    with open(index_path, encoding="utf-8") as fh:
-        for line in fh:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 3 or parts[0].startswith("00-database") or parts[0].startswith("00database"):
-                continue
+    for _, line in text_lines(index_path):
+        parts = line.split("\t")
+        if len(parts) < 3 or parts[0].startswith("00-database") or parts[0].startswith("00database"):
+            continue
+        try:
             head, off, length = parts[0], _b64_int(parts[1]), _b64_int(parts[2])
-            body = data[off:off + length].decode("utf-8", errors="replace").splitlines()
-            for raw in body[1:]:
-                cand = re.sub(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>|/[^/]*/", "", raw).strip()
-                cand = re.split(r"[;,]", cand)[0].strip().lstrip("0123456789. ").strip()
-                if cand and not cand.lower().startswith(("see ", "synonym", "note")):
-                    yield head, cand
-                    break
+        except ValueError:
+            continue  # not a dictd index line
+        body = data[off:off + length].decode("utf-8", errors="replace").splitlines()
+        for raw in body[1:]:
+            cand = re.sub(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>|/[^/]*/", "", raw).strip()
+            cand = re.split(r"[;,]", cand)[0].strip().lstrip("0123456789. ").strip()
+            if cand and not cand.lower().startswith(("see ", "synonym", "note")):
+                yield head, cand
+                break
 
 
 def resolve_word_lists(items: Iterable[str], languages: Iterable[str],
@@ -155,8 +157,26 @@ def resolve_word_lists(items: Iterable[str], languages: Iterable[str],
         lang, sep, path = item.partition("=")
         if not sep:
             raise ValueError(f"word lists are LANG=PATH or 'freedict', got {item!r}")
+        check_word_list(path)
         out.setdefault(lang, []).append(path)
     return out
+
+
+def word_list_pairs(src: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """The ``(english, target)`` pairs of one word-list file: a dictd ``.index``, else MUSE-style."""
+    if str(src).endswith(".index"):
+        return dictd_pairs(src)
+    if not Path(src).is_file():
+        raise FileNotFoundError(f"word list not found: {src}")
+    return muse_pairs(src)
+
+
+def check_word_list(src: str | os.PathLike) -> None:
+    """A word list given by the user must hold at least one usable entry (read up to the first):
+    a file of anything else would give every passage an empty query list, silently."""
+    if next(iter(word_list_pairs(src)), None) is None:
+        raise CorpusFormatError(f"{src}: no usable word-list entries (expected 'english<TAB>translation' lines, "
+                                "MUSE-style, or a dictd .index beside its .dict/.dict.dz)")
 
 
 def load_lexicon(lang: str, sources: Iterable[str] = ("cldr",)) -> Lexicon:
@@ -166,10 +186,6 @@ def load_lexicon(lang: str, sources: Iterable[str] = ("cldr",)) -> Lexicon:
     for src in sources:
         if src == "cldr":
             lex.update(cldr_pairs(lang))
-        elif str(src).endswith(".index"):
-            lex.update(dictd_pairs(src))
-        elif Path(src).exists():
-            lex.update(muse_pairs(src))
         else:
-            raise FileNotFoundError(f"word list not found: {src}")
+            lex.update(word_list_pairs(src))
     return lex
