@@ -77,6 +77,31 @@ def test_2_a_corpus_edited_in_the_middle_with_size_and_mtime_kept_is_encoded_aga
     fresh = tmp_path / "fresh"
     run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, fresh))
     assert (out / "index").read_bytes() == (fresh / "index").read_bytes() != before
+    # the same command once more: its output is up to date (checked by content), nothing is loaded
+    stamp = (out / "index").stat().st_mtime_ns
+    again = run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out, *keep))
+    assert "up to date" in again.stderr and (out / "index").stat().st_mtime_ns == stamp
+
+
+def test_2_9_generation_reruns_are_idempotent_and_see_edits_that_keep_size_and_mtime(tmp_path):
+    pad = "x" * (1 << 20)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"docid": f"d{i}", "text": f"Finland uses the euro {i}.",
+                                          **({"pad": pad} if i in (0, 5) else {})}) + "\n" for i in range(6)),
+                      encoding="utf-8")
+    out = tmp_path / "gq.jsonl"
+    args = ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(out), "--languages",
+            "ja", "fi", "--n-per-lang", "2", "--chunk-size", "2"]
+    run_cli(*args)
+    first, stamp = out.read_bytes(), out.stat().st_mtime_ns
+    again = run_cli(*args)
+    assert "up to date" in again.stderr and out.stat().st_mtime_ns == stamp
+    stat = corpus.stat()
+    corpus.write_text(corpus.read_text(encoding="utf-8").replace("euro 3.", "yen! 3."), encoding="utf-8")
+    os.utime(corpus, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    edited = run_cli(*args)
+    assert "up to date" not in edited.stderr and out.read_bytes() != first
+    assert b"yen! 3." in out.read_bytes()
 
 
 # ------------------------------------------------------------------ 3. digests of the index files
@@ -207,8 +232,14 @@ def test_7_8_9_the_job_locks_first_owns_its_store_and_a_rerun_is_idempotent(tmp_
     stamps = {p.name: p.stat().st_mtime_ns for p in [*out.iterdir(), gq]}
     rerun = job(tiny_model, corpus, work, out, "--generated-output", str(gq))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert "up to date" in rerun.stderr and "'encoded': 0, 'skipped': 2" in rerun.stderr
+    assert "up to date" in rerun.stderr and "nothing loaded or written" in rerun.stderr
     assert {p.name: p.stat().st_mtime_ns for p in [*out.iterdir(), gq]} == stamps
+    # a published file lost since: the rerun resumes the store (nothing encoded again) and writes it back
+    published = gq.read_bytes()
+    gq.unlink()
+    resumed = job(tiny_model, corpus, work, out, "--generated-output", str(gq))
+    assert resumed.returncode == 0 and "'encoded': 0, 'skipped': 2" in resumed.stderr, resumed.stderr[-2000:]
+    assert gq.read_bytes() == published and (out / "index").stat().st_mtime_ns == stamps["index"]
     # ... and another command's output is still not replaced without --overwrite
     assert "pass --overwrite" in one_line_error(job(tiny_model, corpus, work, out, "--alpha", "0.5"))
     # 8: driver.encode never starts a job's store over, nor deletes it
@@ -258,6 +289,12 @@ def test_13_training_shows_progress_with_an_estimate_by_default(tmp_path, tiny_m
                    "--train_n_passages", "2", "--max_steps", "3", "--q_max_len", "16", "--p_max_len", "32",
                    "--save_strategy", "no", "--report_to", "none", "--dataset_proc_num", "1")
     assert "3/3 [" in proc.stderr and "<" in proc.stderr, proc.stderr[-2000:]  # tqdm: steps, elapsed<remaining
+    stamp = (out / "model.safetensors").stat().st_mtime_ns
+    again = run_cli("-m", "xqg_tevatron.driver.train", "--model_name_or_path", str(tiny_model), "--output_dir",
+                    str(out), "--train_dir", str(prepared.train_jsonl.parent), "--per_device_train_batch_size", "4",
+                    "--train_n_passages", "2", "--max_steps", "3", "--q_max_len", "16", "--p_max_len", "32",
+                    "--save_strategy", "no", "--report_to", "none", "--dataset_proc_num", "1")
+    assert "up to date" in again.stderr and (out / "model.safetensors").stat().st_mtime_ns == stamp
 
 
 # ------------------------------------------------------------------ 14, 15. names and files from elsewhere
@@ -284,10 +321,12 @@ def test_14_every_command_treats_model_names_the_same_way(tmp_path):
 def test_15_missing_official_xor_tydi_files_say_what_and_where(tmp_path):
     env = dict(os.environ, IR_DATASETS_HOME=str(tmp_path / "irds"))
     for what, dataset, name in (("topics", "xor-tydi/dev", "xor_dev_retrieve_eng_span_v1_1.jsonl"),
-                                ("corpus", "xor-tydi", "enwiki_20190201_w100.tsv")):
+                                ("corpus", "xor-tydi", "enwiki_20190201_w100.tsv"),
+                                ("topics", "xquad/all", "xquad.en.json")):
         proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.data.convert", what, dataset,
                                str(tmp_path / f"{what}.out")], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=300)
         err = one_line_error(proc)
-        assert f"XOR-TyDi file {name} is missing: put it at {tmp_path / 'irds' / 'xor-tydi' / name}" in err
+        folder, data = ("xquad", "XQuAD") if dataset.startswith("xquad") else ("xor-tydi", "XOR-TyDi")
+        assert f"{data} file {name} is missing: put it at {tmp_path / 'irds' / folder / name}" in err
         assert "it is the official file from https://" in err and "HTTPSConnectionPool" not in proc.stderr

@@ -130,6 +130,23 @@ def unit_input_digest(passages: Iterable[Passage]) -> str:
     return h.hexdigest()
 
 
+def digest_of_units(digests: Iterable[Optional[str]]) -> Optional[str]:
+    """One digest of a corpus as the engine cuts it: over its units' input digests, in order
+    (None if a unit has none: a store written before they were recorded)."""
+    h = hashlib.sha256()
+    for d in digests:
+        if d is None:
+            return None
+        h.update(d.encode())
+    return h.hexdigest()
+
+
+def corpus_digest(passages: Iterable[Passage], unit_size: int) -> Optional[str]:
+    """:func:`digest_of_units` of a passage stream, read once: what an output records, so that a
+    rerun can tell, before loading any model, that its output was made from exactly this corpus."""
+    return digest_of_units(unit_input_digest(chunk) for chunk in iter_chunks(passages, unit_size))
+
+
 def commit(plan: UnitPlan, task: Task, files: dict[str, bytes], meta: dict) -> None:
     plan.unit(task.index).commit({s: (lambda fh, data=files[s]: fh.write(data)) for s in plan.suffixes},
                                  dict(meta, input_sha256=task.input_sha256))

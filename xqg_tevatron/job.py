@@ -32,12 +32,15 @@ from xqg_tevatron.generate.runner import published_records
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.models import resolve_model
+from xqg_tevatron.words.lexicon import word_lists_asked
 from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of,
-                                  release, request_record)
+                                  model_fingerprint, release, request_record)
 from xqg_tevatron.xqg.components import FUSED_FILES
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
-from xqg_tevatron.indexing.indexer import WORK_KIND, EncodeWorker, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import (WORK_KIND, EncodeWorker, RunConfig, XqgConfig, XqgIndexer, index_up_to_date,
+                                           merge_work_dir)
+from xqg_tevatron.indexing.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
 COMMAND = "job"
@@ -89,9 +92,10 @@ class CorpusJob(XqgIndexer):
         return GenerateEncodeWorker(self.generator_factory, self.generation_languages, super().worker())
 
 
-def write_generated(work: Path, n_units: int, output: Path) -> Path:
+def write_generated(work: Path, n_units: int, output: Path) -> dict:
     """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order.
-    A file that already holds exactly these bytes is left as it is (a rerun changes nothing)."""
+    A file that already holds exactly these bytes is left as it is (a rerun changes nothing).
+    Returns its record for the index manifest (path, bytes, sha256)."""
     units = [Unit(work, c, (".jsonl",)) for c in range(n_units)]
     for unit in units:
         if not unit.committed():
@@ -102,11 +106,27 @@ def write_generated(work: Path, n_units: int, output: Path) -> Path:
         for unit in units:
             h.update(unit.read_bytes(".jsonl"))
         if h.hexdigest() == sha256_file(output):
-            return output
+            return generated_record(output)
     with atomic_open(output, "wb") as fh:
         for unit in units:
             fh.write(unit.read_bytes(".jsonl"))
-    return output
+    return generated_record(output)
+
+
+def generated_record(output: Path) -> dict:
+    return {"path": str(output.resolve()), "bytes": output.stat().st_size, "sha256": sha256_file(output)}
+
+
+def up_to_date(args, out: Path, request: dict) -> bool:
+    """This job's own complete result is already there (see ``indexer.index_up_to_date``), the
+    published generated-query file included."""
+    if not index_up_to_date(out, request, args.corpus, args.chunk_size):
+        return False
+    if not args.generated_output:
+        return True
+    recorded = read_manifest(out).get("generated_output") or {}
+    path = Path(args.generated_output)
+    return path.is_file() and recorded.get("sha256") == sha256_file(path)
 
 
 def dictionary_generator(n_per_lang: int, word_lists: dict, seed: int):
@@ -136,8 +156,7 @@ def generator_of(args) -> tuple[object, dict]:
                     "word_lists": fingerprint_inputs(p for ps in lists.values() for p in ps)}
         return functools.partial(dictionary_generator, args.n_per_lang, lists, args.seed), settings
     from xqg_tevatron.generate.seq2seq import SamplingConfig
-    from xqg_tevatron.workdir import model_fingerprint
-
+    
     sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device)
     settings = {"kind": "seq2seq", "backend": args.backend, "compute_type": args.compute_type,
                 "model_sha256": model_fingerprint(args.generator),
@@ -197,6 +216,10 @@ def _main(argv: list[str]) -> int:
     # the output's and the store's locks and owner, before a word list or a model loads
     out_locks = [lock_output(out)] if merging else []
     try:
+        if merging and up_to_date(args, out, request):
+            print(f"up to date: {out} already holds this job's index (same command, same corpus content); nothing "
+                  "loaded or written", file=sys.stderr)
+            return 0
         work_locks = lock_work_dir(work, WORK_KIND, args.overwrite, f"shard-{args.shard_id}-of-{args.num_shards}",
                                    made_by_of(COMMAND, out))
         try:
@@ -212,7 +235,10 @@ def request_of(args) -> dict:
     index manifest, so a rerun of the same command over its own output is recognised."""
     values = {k: v for k, v in vars(args).items() if k not in OPERATIONAL}
     values.update(corpus=[str(Path(c).resolve()) for c in args.corpus], encoder=str(Path(args.encoder).resolve()),
-                  work_dir=str(Path(args.work_dir).resolve()), output=str(Path(args.output).resolve()))
+                  work_dir=str(Path(args.work_dir).resolve()), output=str(Path(args.output).resolve()),
+                  word_lists=word_lists_asked(args.word_lists) if args.generator == "dictionary" else [],
+                  encoder_sha256=model_fingerprint(args.encoder),
+                  generator_sha256=model_fingerprint(args.generator) if args.generator != "dictionary" else None)
     return request_record(COMMAND, values)
 
 
@@ -246,10 +272,10 @@ def _run(args, work: Path, out: Path, merging: bool, locks: list, request: dict)
             print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
                   f"--output {out} --keep-work-dir", file=sys.stderr)
             return 0
-        merge_work_dir(work, out, index_config, overwrite=args.overwrite, show_progress=not args.quiet,
-                       require_queries=True, request=request)
-        if args.generated_output:
-            write_generated(work, stats["chunks"], Path(args.generated_output))
+        extra = {"generated_output": write_generated(work, stats["chunks"], Path(args.generated_output))} \
+            if args.generated_output else None
+        merge_work_dir(work, out, index_config, overwrite=args.overwrite, extra_manifest=extra,
+                       show_progress=not args.quiet, require_queries=True, request=request)
     finally:
         job.release()
     print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)

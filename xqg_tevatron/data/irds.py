@@ -101,13 +101,13 @@ class XorTydiQueries(BaseQueries):
 
 
 class OfficialFile(Download):
-    """An official XOR-TyDi file: the copy under ``$IR_DATASETS_HOME/xor-tydi/`` if there, else
-    downloaded there once.  Where neither works, one line says which file is missing, where to
-    put it and where it comes from (never a raw connection error)."""
+    """An official data file (XOR-TyDi, XQuAD): the copy under ``$IR_DATASETS_HOME/<folder>/`` if
+    there, else downloaded there once.  Where neither works, one line says which file is
+    missing, where to put it and where it comes from (never a raw connection error)."""
 
-    def __init__(self, fname: str, url: str):
-        super().__init__([RequestsDownload(url)], cache_path=str(ir_datasets.util.home_path() / NAME / fname))
-        self.fname, self.url = fname, url
+    def __init__(self, what: str, folder: str, fname: str, url: str):
+        super().__init__([RequestsDownload(url)], cache_path=str(ir_datasets.util.home_path() / folder / fname))
+        self.what, self.folder, self.fname, self.url = what, folder, fname, url
 
     def path(self, force=True):
         if not force or os.path.exists(self._cache_path):
@@ -120,15 +120,15 @@ class OfficialFile(Download):
             text = " ".join(str(exc).split())
             reason = "the host could not be reached" if "resolve" in text or "Connection" in text else text[:120]
             raise FileNotFoundError(
-                f"XOR-TyDi file {self.fname} is missing: put it at {self._cache_path} ($IR_DATASETS_HOME/{NAME}/, "
-                f"default ~/.ir_datasets/{NAME}/); it is the official file from {self.url} (downloading it failed: "
-                f"{reason})") from None
+                f"{self.what} file {self.fname} is missing: put it at {self._cache_path} ($IR_DATASETS_HOME/"
+                f"{self.folder}/, default ~/.ir_datasets/{self.folder}/); it is the official file from {self.url} "
+                f"(downloading it failed: {reason})") from None
         finally:
             logging.disable(previous)
 
 
 def _download(key: str) -> Download:
-    return OfficialFile(*FILES[key])
+    return OfficialFile("XOR-TyDi", NAME, *FILES[key])
 
 
 class DprTsvDocs(TsvDocs):
@@ -213,8 +213,7 @@ def xquad_files(source: str | os.PathLike = "dev") -> xquad.XquadFiles:
         return files
     root = ir_datasets.util.home_path() / XQUAD
     for lang in ("en", *xquad.XQUAD_LANGUAGES):
-        path = Path(Download([RequestsDownload(xquad.OFFICIAL_URL.format(lang=lang))],
-                             cache_path=str(root / xquad.file_name(lang))).path())
+        path = Path(OfficialFile("XQuAD", XQUAD, xquad.file_name(lang), xquad.OFFICIAL_URL.format(lang=lang)).path())
         xquad.check_official_file(path, lang)  # downloaded now or earlier: the pinned content only
     return xquad.XquadFiles(root)
 

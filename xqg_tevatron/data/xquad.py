@@ -95,7 +95,7 @@ def load_squad(path: str | os.PathLike) -> list[dict]:
         raise FileNotFoundError(f"XQuAD file not found: {path}")
     try:
         data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        raw = json.loads(data.decode("utf-8"))
+        raw = json.loads(data.decode("utf-8-sig"))  # corpus.TEXT_RULE: a leading BOM is dropped
     except (gzip.BadGzipFile, EOFError):
         raise CorpusFormatError(f"{path}: damaged gzip file") from None
     except UnicodeDecodeError as exc:

@@ -40,8 +40,8 @@ from xqg_tevatron.tevatron_compat.data import resolve_separator
 from xqg_tevatron.cli import rename_flags, run_main
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of, release,
-                                  remove_plugin_dir, request_record)
-from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+                                  model_fingerprint, remove_plugin_dir, request_record)
+from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, index_up_to_date, merge_work_dir
 
 logger = logging.getLogger(__name__)
 COMMAND = "driver.encode"
@@ -122,7 +122,8 @@ def request_of(model_args, data_args, training_args, xqg_args) -> dict:
     a rerun of the same command over its own output is recognised (and left alone if up to date)."""
     values = {**dataclasses.asdict(model_args), **dataclasses.asdict(data_args),
               **{k: v for k, v in dataclasses.asdict(xqg_args).items() if k not in OPERATIONAL},
-              "batch_size": training_args.per_device_eval_batch_size, "device": str(training_args.device)}
+              "batch_size": training_args.per_device_eval_batch_size, "device": str(training_args.device),
+              "model_sha256": model_fingerprint(model_args.model_name_or_path)}
     values["encode_in_path"] = [str(Path(p).resolve()) for p in data_args.encode_in_path]
     values["encoded_save_path"] = str(Path(data_args.encoded_save_path).resolve())
     if xqg_args.work_dir:
@@ -197,6 +198,11 @@ def run(parsed) -> int:
     if merging:
         locks.append(lock_output(out))  # held from before the first chunk to the last rename
     try:
+        if merging and world == 1 and index_up_to_date(out, request, inputs, xqg_args.chunk_size,
+                                                       xqg_args.generated_queries):
+            print(f"up to date: {out} already holds this index (same command, same corpus content); nothing loaded "
+                  "or written", file=sys.stderr)
+            return 0
         # the work dir's owner and locks, before the model loads
         work_locks = lock_work_dir(work_dir, WORK_KIND, xqg_args.overwrite, f"shard-{shard_id}-of-{num_shards}",
                                    made_by_of(COMMAND, out))

@@ -11,6 +11,7 @@ settings of :class:`EncoderArguments`; those settings are written beside the wei
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -20,7 +21,9 @@ from typing import Optional
 
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
+from xqg_tevatron.atomic_io import MARKER, sha256_file
 from xqg_tevatron.models import resolve_model
+from xqg_tevatron.workdir import lock_output, model_fingerprint, read_marker, request_record, write_marker
 from xqg_tevatron.cli import rename_flags
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
@@ -134,19 +137,52 @@ def main(argv: list[str] | None = None) -> int:
     return run_main(_main, argv)
 
 
+# training arguments that change how training runs or reports, never the model it writes
+OPERATIONAL = {"logging_dir", "overwrite_output_dir", "disable_tqdm", "report_to", "logging_steps",
+               "logging_strategy", "dataloader_num_workers", "local_rank", "run_name", "save_strategy", "save_steps",
+               "save_total_limit", "resume_from_checkpoint"}
+MODEL_KIND = "model"
+
+
+def request_of(model_args, data_args, training_args, cs_args) -> dict:
+    """What the trained model is a function of, as asked: the arguments (operational ones left
+    out), the base model's and the training files' content."""
+    train_files = sorted(str(Path(p).resolve()) for p in (data_args.train_path or []))
+    values = {"model": dataclasses.asdict(model_args), "data": dataclasses.asdict(data_args),
+              "code_switch": dataclasses.asdict(cs_args),
+              "training": {k: v for k, v in training_args.to_dict().items() if k not in OPERATIONAL},
+              "model_sha256": model_fingerprint(model_args.model_name_or_path),
+              "train_files": {p: sha256_file(p) for p in train_files}}
+    return request_record("driver.train", values)
+
+
 def _main(argv: list[str] | None = None) -> int:
     model_args, data_args, training_args, cs_args, out_args = parse_args(argv)
-    if (os.path.exists(training_args.output_dir) and os.listdir(training_args.output_dir)
-            and not out_args.overwrite_output_dir):
-        raise ValueError(f"output directory {training_args.output_dir} is not empty; pass --overwrite_output_dir")
-    set_seed(training_args.seed)
+    out = Path(training_args.output_dir)
     if training_args.grad_cache:
         raise ValueError("--grad_cache needs the GradCache package, which has no transformers-5 release; drop the flag")
-    trainer, tokenizer = build_trainer(model_args, data_args, training_args, cs_args)
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-    trainer.save_model()
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(training_args.output_dir)
+    request = request_of(model_args, data_args, training_args, cs_args)
+    lock = lock_output(out) if training_args.process_index == 0 else None  # one trainer per output folder
+    try:
+        if out.is_dir() and os.listdir(out) and not out_args.overwrite_output_dir:
+            marker = read_marker(out) or {}
+            if marker.get("kind") == MODEL_KIND and (marker.get("settings") or {}).get("request") == request:
+                print(f"up to date: {out} already holds the model this command trains; nothing loaded or written",
+                      file=sys.stderr)
+                return 0
+            raise ValueError(f"output directory {out} is not empty; pass --overwrite_output_dir")
+        if lock is not None:  # whatever was there no longer describes the folder until training ends
+            (out / MARKER).unlink(missing_ok=True)
+        set_seed(training_args.seed)
+        trainer, tokenizer = build_trainer(model_args, data_args, training_args, cs_args)
+        trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()
+        if trainer.is_world_process_zero():
+            tokenizer.save_pretrained(training_args.output_dir)
+            write_marker(out, MODEL_KIND, {"request": request})  # last: the model is complete
+    finally:
+        if lock is not None:
+            lock.release()
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
-from xqg_tevatron.corpus import CorpusFormatError
+from xqg_tevatron.corpus import CorpusFormatError, text_lines
 from xqg_tevatron.data.xor_format import read_qrels, read_questions
 from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
 from xqg_tevatron.evaluation.xor_retrieve import evaluate_run
@@ -102,11 +102,13 @@ def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path
 
 def index_docids(index_dir: str | Path) -> set[str]:
     """The passages an index holds (multi-vector rows ``docid#k`` counted once)."""
-    from xqg_tevatron.indexing.manifest import read_manifest
+    from xqg_tevatron.indexing.manifest import verify_index_dir
 
-    multi = read_manifest(index_dir).get("vector_mode") == "multi"
-    with open(Path(index_dir) / "docid", encoding="utf-8") as fh:
-        return {line.rstrip("\n").rsplit("#", 1)[0] if multi else line.rstrip("\n") for line in fh}
+    manifest = verify_index_dir(index_dir)  # the docid files are the ones written with the vectors
+    multi = manifest.get("vector_mode") == "multi"
+    folders = [Path(index_dir) / s["dir"] for s in manifest.get("shards") or []] or [Path(index_dir)]
+    return {line.rsplit("#", 1)[0] if multi else line for folder in folders
+            for _, line in text_lines(folder / "docid")}
 
 
 def main(argv: list[str] | None = None) -> int:

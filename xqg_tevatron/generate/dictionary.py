@@ -27,7 +27,8 @@ from typing import Optional
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
-from xqg_tevatron.words.lexicon import ENGLISH_STOPWORDS, Lexicon, load_lexicon, resolve_word_lists, words
+from xqg_tevatron.words.lexicon import (ENGLISH_STOPWORDS, Lexicon, load_lexicon, resolve_word_lists, word_lists_asked,
+                                        words)
 from xqg_tevatron.workdir import fingerprint_inputs
 
 QUESTION_PATTERNS = {
@@ -112,20 +113,28 @@ def _main(argv: list[str]) -> int:
                              "FreeDict eng-xxx dictionary of the chosen languages (Debian's installed packages, else "
                              "the pinned release fetched once into the cache)")
     args = parser.parse_args(argv)
-    word_lists = resolve_word_lists(args.word_lists, args.languages)
-    config = DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
-                                       word_lists=word_lists)
+    # a user's list with no entries is one line here, before anything is locked or loaded
+    asked = {"kind": "dictionary", "n_per_lang": args.n_per_lang, "top_k": args.top_k, "seed": args.seed,
+             "word_lists": word_lists_asked(args.word_lists)}
+    chosen: dict = {}
+
+    def settings() -> dict:
+        """Called once the output is locked: FreeDict may be fetched here."""
+        word_lists = resolve_word_lists(args.word_lists, args.languages)
+        chosen["config"] = DictionaryGeneratorConfig(n_per_lang=args.n_per_lang, top_k=args.top_k, seed=args.seed,
+                                                     word_lists=word_lists)
+        return {"kind": "dictionary", "word_lists": fingerprint_inputs(p for ps in word_lists.values() for p in ps),
+                **{k: v for k, v in dataclasses.asdict(chosen["config"]).items() if k != "word_lists"}}
 
     def build() -> DictionaryQueryGenerator:
+        config = chosen["config"]
         gen = DictionaryQueryGenerator(config)
         for lang in args.languages:
-            sources = ["cldr", *(Path(p).name for p in word_lists.get(lang, []))]
+            sources = ["cldr", *(Path(p).name for p in config.word_lists.get(lang, []))]
             logger.info("word list %s: %d entries from %s", lang, len(gen.lexicon(lang)), " + ".join(sources))
         return gen
 
-    settings = {"kind": "dictionary", "word_lists": fingerprint_inputs(p for ps in word_lists.values() for p in ps),
-                **{k: v for k, v in dataclasses.asdict(config).items() if k != "word_lists"}}
-    return run_job_cli(args, build, settings)
+    return run_job_cli(args, build, settings, "generate.dictionary", asked)
 
 
 if __name__ == "__main__":

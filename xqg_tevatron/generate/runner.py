@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 
-from xqg_tevatron.atomic_io import atomic_open, read_json
-from xqg_tevatron.engine import (Executor, LocalExecutor, UnitPlan, add_executor_arguments, executor_from_args,
-                                 resolve_shard, run_units, shard_done)
+from xqg_tevatron.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
+from xqg_tevatron.engine import (Executor, LocalExecutor, UnitPlan, add_executor_arguments, corpus_digest,
+                                 digest_of_units, executor_from_args, resolve_shard, run_units, shard_done)
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
 from xqg_tevatron.units import DamagedUnitError, Unit
-from xqg_tevatron.workdir import (check_separate, claim_work_dir, fingerprint_inputs, lock_output, output_lock, release,
-                                  remove_plugin_dir)
+from xqg_tevatron.workdir import (check_separate, claim_work_dir, fingerprint_inputs, lock_output, lock_work_dir,
+                                  made_by_of, output_lock, release, remove_plugin_dir, request_record)
 
 # (passages, language) -> n queries per passage
 GenerateFn = Callable[[list[Passage], str], list[list[str]]]
@@ -71,19 +71,24 @@ class GenerationWorker:
 
 
 def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], GenerateFn], limit_chunks: Optional[int] = None,
-                   generator_settings: Optional[dict] = None, executor: Optional[Executor] = None,
-                   build: bool = False) -> dict:
+                   generator_settings: dict | Callable[[], dict] | None = None, executor: Optional[Executor] = None,
+                   build: bool = False, command: str = "generate", request: Optional[dict] = None) -> dict:
     """Generate this shard's units with the engine, then (single shard, or the last shard to
     finish) write the output.  ``generate`` is the generator, or (``build=True``) a function
     that builds it: then nothing is loaded when every unit is already done, and each Ray actor
-    loads its own.  The work dir records the inputs' fingerprints, languages, chunking and
-    ``generator_settings``; a rerun with any of them changed is refused, never mixed, and
-    ``--overwrite`` re-claims it.  Committed units are verified first; damaged ones are
-    generated again."""
+    loads its own.  ``generator_settings`` (or a function giving them, called once the output
+    and the work dir are locked, e.g. to fetch word lists) go into the work dir's record with
+    the inputs' fingerprints, languages and chunking; a rerun with any of them changed is
+    refused, never mixed, and ``--overwrite`` re-claims it.  Committed units are verified
+    first; damaged ones are generated again.  ``request``: what the command was asked (see
+    :func:`output_up_to_date`): the same command over its own complete output changes nothing."""
     out = Path(job.output)
     if out.is_dir():
         raise FileExistsError(f"{out} is a directory; --output names the jsonl file to write")
-    if out.exists() and not job.overwrite:
+    request = request or request_record(command, {"corpus": [str(Path(c).resolve()) for c in job.corpus],
+                                                  "output": str(out.resolve()), "languages": list(job.languages),
+                                                  "chunk_size": job.chunk_size})
+    if out.exists() and not job.overwrite and (read_output_record(out) or {}).get("request") != request:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     if not job.languages:
         raise ValueError("no --languages given")
@@ -92,35 +97,74 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
     for path in inputs:
         check_separate(job.work, path)
     plan = UnitPlan(job.work, UNIT_FILES, job.chunk_size, job.shard_id, job.num_shards)
-    settings = {"inputs": fingerprint_inputs(inputs), "languages": list(job.languages),
-                "chunk_size": job.chunk_size, "num_shards": job.num_shards, "generator": generator_settings or {}}
+    # the output's and the work dir's locks and owner, before anything loads
     locks = [lock_output(out)] if job.num_shards == 1 else []  # shards lock it only to merge
-    languages = list(job.languages)
-    factory = (lambda: GenerationWorker(generate(), languages)) if build else \
-        (lambda: GenerationWorker(generate, languages))
+    work_locks: list = []
     try:
-        locks += claim_work_dir(job.work, settings, WORK_KIND, "corpus or generator settings", job.overwrite,
-                                shard=f"shard-{job.shard_id}-of-{job.num_shards}")
+        if job.num_shards == 1 and output_up_to_date(out, request, job.corpus, job.chunk_size):
+            print(f"up to date: {out} already holds this generation (same command, same corpus content); nothing "
+                  "loaded or written", file=sys.stderr)
+            return {"chunks": 0, "generated": 0, "skipped": 0, "complete": True, "merged": True, "up_to_date": True}
+        shard = f"shard-{job.shard_id}-of-{job.num_shards}"
+        work_locks = lock_work_dir(job.work, WORK_KIND, job.overwrite, shard, made_by_of(command, out))
+        settings = {"inputs": fingerprint_inputs(inputs), "languages": list(job.languages),
+                    "chunk_size": job.chunk_size, "num_shards": job.num_shards,
+                    "generator": (generator_settings() if callable(generator_settings) else generator_settings) or {}}
+        claim_work_dir(job.work, settings, WORK_KIND, "corpus or generator settings", job.overwrite, shard=shard,
+                       made_by=made_by_of(command, out), locks=work_locks)
+        languages = list(job.languages)
+        factory = (lambda: GenerationWorker(generate(), languages)) if build else \
+            (lambda: GenerationWorker(generate, languages))
         run = run_units(plan, iter_passages(job.corpus), factory, executor or LocalExecutor(), job.show_progress,
                         limit_chunks)
-        stats = {"chunks": run.chunks, "generated": run.done, "skipped": run.skipped, "complete": run.complete}
+        stats = {"chunks": run.chunks, "generated": run.done, "skipped": run.skipped, "complete": run.complete,
+                 "input_changed": run.changed}
         if not run.complete:
             return stats
         if run.chunks == 0:
             raise CorpusFormatError(f"empty corpus: no passages in {list(job.corpus)}")
         shard_done(plan, run)
-        stats["merged"] = merge_generation(job, have_output_lock=job.num_shards == 1)
+        stats["merged"] = merge_generation(job, have_output_lock=job.num_shards == 1, request=request)
     finally:
+        release(work_locks)
         release(locks)
     if stats["merged"]:
-        remove_plugin_dir(job.work, kinds=[WORK_KIND])
+        remove_plugin_dir(job.work, kinds=[WORK_KIND], command=command)
     return stats
 
 
-def merge_generation(job: GenerationJob, have_output_lock: bool = False) -> bool:
+def output_record_path(output: Path) -> Path:
+    """The record the plugin keeps beside a jsonl it published (hidden; its request, its
+    digest, and the digest of the corpus it was made from)."""
+    return output.with_name(f".{output.name}.xqg_tevatron.json")
+
+
+def read_output_record(output: Path) -> Optional[dict]:
+    path = output_record_path(output)
+    try:
+        return read_json(path, "output record") if path.is_file() else None
+    except ValueError:
+        return None
+
+
+def output_up_to_date(out: Path, request: dict, corpus: Sequence[str], chunk_size: int) -> bool:
+    """``out`` is this command's own output (same request), still the bytes it wrote, made from
+    exactly this corpus (unit by unit, by content): checked with one read of each, no model."""
+    record = read_output_record(out)
+    if not out.is_file() or not record or record.get("request") != request or not record.get("inputs_sha256"):
+        return False
+    if out.stat().st_size != record["bytes"] or sha256_file(out) != record["sha256"]:
+        return False
+    try:
+        return corpus_digest(iter_passages(corpus), chunk_size) == record["inputs_sha256"]
+    except (OSError, ValueError):
+        return False
+
+
+def merge_generation(job: GenerationJob, have_output_lock: bool = False, request: Optional[dict] = None) -> bool:
     """Concatenate the chunks into ``job.output`` once every shard is done; False if some are
     not, or another shard is merging right now.  Every chunk is checked against its record
-    (size, sha256, line count) as it is copied."""
+    (size, sha256, line count) as it is copied; the output's record is written beside it."""
     markers = [job.work / f"shard-{s}-of-{job.num_shards}.done" for s in range(job.num_shards)]
     if not all(m.exists() for m in markers):
         return False
@@ -131,16 +175,23 @@ def merge_generation(job: GenerationJob, have_output_lock: bool = False) -> bool
             return False  # the other shard is writing the same output
     try:
         n_chunks = read_json(markers[0], "shard record")["chunks"]
-        with atomic_open(Path(job.output), "wb") as fh:
+        digests = []
+        out = Path(job.output)
+        with atomic_open(out, "wb") as fh:
             for c in range(n_chunks):
                 unit = Unit(job.work, c, UNIT_FILES)
                 if not unit.committed():
                     raise DamagedUnitError(f"{unit.record_path}: missing; rerun the generation: missing chunks are "
                                            "generated again")
                 data = unit.read_bytes(".jsonl")
-                if data.count(b"\n") != unit.record()["passages"]:
+                record = unit.record()
+                if data.count(b"\n") != record["passages"]:
                     raise DamagedUnitError(f"{unit.path('.jsonl')}: line count differs from its record")
+                digests.append(record.get("input_sha256"))
                 fh.write(data)
+        atomic_write_text(output_record_path(out), json.dumps({
+            "request": request, "inputs_sha256": digest_of_units(digests), "bytes": out.stat().st_size,
+            "sha256": sha256_file(out)}, sort_keys=True))
     finally:
         if lock is not None:
             lock.release()
@@ -176,14 +227,20 @@ def check_job_arguments(args: argparse.Namespace) -> None:
 
 
 def run_job_cli(args: argparse.Namespace, generate: Callable[[], GenerateFn],
-                generator_settings: Optional[dict] = None) -> int:
+                generator_settings: dict | Callable[[], dict] | None, command: str, asked: dict) -> int:
     """Run a generation job from parsed :func:`add_job_arguments`; ``generate`` builds the
-    generator (after the arguments are checked).  The CLIs call this under ``cli.run_main``."""
+    generator (after the arguments are checked and the output locked).  ``command``: the CLI's
+    module after ``xqg_tevatron.``; ``asked``: the generator's settings as given (input files by
+    content), the rest of what the output is a function of.  The CLIs call this under
+    ``cli.run_main``."""
     shard_id, num_shards = resolve_shard(args.shard_id, args.num_shards)
     job = GenerationJob(args.corpus, args.output, args.languages, args.chunk_size, shard_id, num_shards,
                         args.work_dir, args.overwrite)
     check_job_arguments(args)
+    request = request_record(command, {"corpus": [str(Path(c).resolve()) for c in job.corpus],
+                                       "output": str(Path(job.output).resolve()), "languages": list(job.languages),
+                                       "chunk_size": job.chunk_size, "generator": asked})
     stats = run_generation(job, generate, generator_settings=generator_settings, executor=executor_from_args(args),
-                           build=True)
+                           build=True, command=command, request=request)
     print(stats, file=sys.stderr)
     return 0

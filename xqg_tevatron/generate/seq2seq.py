@@ -215,7 +215,7 @@ def generate(argv: list[str]) -> int:
     else:
         def build():
             return Seq2SeqQueryGenerator(args.model, sampling)
-    return run_job_cli(args, build, settings)
+    return run_job_cli(args, build, settings, "generate.seq2seq", settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from xqg_tevatron.atomic_io import read_json
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
-from xqg_tevatron.engine import Executor, LocalExecutor, UnitPlan, run_units, shard_done
+from xqg_tevatron.engine import Executor, LocalExecutor, UnitPlan, corpus_digest, digest_of_units, run_units, shard_done
 from xqg_tevatron.indexing.index import IndexConfig, write_index
 from xqg_tevatron.indexing.manifest import MULTI_DELIMITER
 from xqg_tevatron.units import DamagedUnitError, Unit
@@ -234,9 +234,7 @@ class XqgIndexer:
         plan = self.plan
         if self.external is not None:
             self._check_external_docids(corpus)
-        stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
-        if self.external is not None:  # ``--generated_queries`` files replace the records' own field
-            stream = (Passage(p.docid, p.text, p.title, self.external.get(p.docid), p.where) for p in stream)
+        stream = encode_stream(corpus, self.external)
         fusion = self.fusion()
         warned = []
 
@@ -309,6 +307,37 @@ def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], o
     if not keep_work_dir:
         remove_plugin_dir(work, kinds=[WORK_KIND])
     return out
+
+
+def encode_stream(corpus: Sequence[str], external: Optional[dict] = None) -> Iterator[Passage]:
+    """The passages encoding reads: docids checked, and the generated queries of
+    ``--generated_queries`` files (``external``) in place of the records' own field."""
+    stream = checked_docids(iter_passages(corpus), lambda: iter_passages(corpus))
+    if external is None:
+        return stream
+    return (Passage(p.docid, p.text, p.title, external.get(p.docid), p.where) for p in stream)
+
+
+def index_up_to_date(out: str | os.PathLike, request: dict, corpus: Sequence[str], chunk_size: int,
+                     generated_queries: Optional[Sequence[str]] = None) -> bool:
+    """Whether ``out`` is this command's own index (same ``request``), made from exactly this
+    corpus (its content, unit by unit, not its size or mtime) and still matching its digests.
+    Asked before any model loads, so a rerun over a complete result costs one read of the
+    corpus and changes nothing."""
+    from xqg_tevatron.indexing.manifest import IndexIntegrityError, read_manifest, verify_index_dir
+
+    out = Path(out)
+    try:
+        manifest = read_manifest(out) if out.is_dir() else {}
+        if manifest.get("request") != request or not manifest.get("inputs_sha256"):
+            return False
+        external = load_generated_queries(list(generated_queries))[0] if generated_queries else None
+        if corpus_digest(encode_stream(list(corpus), external), chunk_size) != manifest["inputs_sha256"]:
+            return False
+        verify_index_dir(out)
+        return True
+    except (IndexIntegrityError, OSError, ValueError):
+        return False
 
 
 def fused_counts(unit: Unit, record: dict, fusion: Fusion) -> np.ndarray:
@@ -445,7 +474,8 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     if multi:
         extra_manifest = dict(extra_manifest or {}, max_passage_delimiter=MULTI_DELIMITER)
     manifest = dict(fused_settings, **counts, queries_per_passage=per_passage, warnings=warnings,
-                    xqg_tevatron_version=_version(), source_key=source, request=request, **(extra_manifest or {}))
+                    xqg_tevatron_version=_version(), source_key=source, request=request,
+                    inputs_sha256=digest_of_units(m.get("input_sha256") for m in metas), **(extra_manifest or {}))
     return write_index(out_dir, index_config, dim, n_rows, chunks(), manifest, training_rows, overwrite=overwrite)
 
 

@@ -25,7 +25,8 @@ import numpy as np
 
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
-from xqg_tevatron.indexing.manifest import read_manifest, require_manifest
+from xqg_tevatron.indexing.manifest import read_manifest, verify_index_dir
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.search.searcher import (DEFAULT_QUERY_ENCODER, QUERY_ENCODERS, IndexSearcher, SearchConfig, set_process_threads,
                                           time_queries)
 
@@ -97,7 +98,9 @@ def _main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     systems = [parse_system(s) for s in args.system]
     for _, _, index_dir in systems:
-        require_manifest(index_dir)  # every index is checked before any is timed
+        verify_index_dir(index_dir)  # every index is checked before any is timed
+    if args.encoder:
+        args.encoder = resolve_model(args.encoder, "encoder model")
     queries = [t for _, t in read_topics(args.topics)][: args.queries]
     if not queries:
         raise ValueError(f"{args.topics}: no topics")

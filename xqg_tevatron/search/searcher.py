@@ -27,6 +27,7 @@ import numpy as np
 
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.indexing.manifest import MULTI_DELIMITER, require_manifest, verify_index_dir
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.trec_run import write_trec_run
 
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
@@ -292,6 +293,8 @@ def _main(argv: list[str]) -> int:
                              "and the ends of the vector files are always checked)")
     args = parser.parse_args(argv)
     require_manifest(args.index)  # IndexSearcher checks the files against it, before the query encoder loads
+    if args.encoder:
+        args.encoder = resolve_model(args.encoder, "encoder model")
     if Path(args.output).is_dir():
         raise IsADirectoryError(f"--output {args.output} is a directory; it names the TREC run file to write")
     topics = read_topics(args.topics)

@@ -32,6 +32,7 @@ import numpy as np
 
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.corpus import iter_passages
 from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds, gold_generated_queries
 from xqg_tevatron.xqg.fusion import fuse_grouped
@@ -175,7 +176,7 @@ def _main(argv: list[str] | None = None) -> int:
     files = xquad_files(args.xquad)
     questions = files.questions(args.languages)
     folds = article_folds(files.articles(), args.folds)
-    encoder = DenseEncoder(args.encoder or str(build_demo_encoder()),
+    encoder = DenseEncoder(resolve_model(args.encoder, "encoder model") if args.encoder else str(build_demo_encoder()),
                            config=EncodeConfig(batch_size=64, p_max_len=args.p_max_len, show_progress=False))
     corpus = Path(args.output).with_name("xquad_corpus.jsonl")
     from xqg_tevatron.data.xor_format import write_corpus_jsonl

@@ -128,7 +128,11 @@ def load_train_groups(data_args, cache_dir: str | None = None, tokenizer=None):
         missing = [p for p in data_args.train_path if not __import__("os").path.exists(p)]
         if missing:
             raise FileNotFoundError(f"training files not found: {missing}")
-        ds = datasets.load_dataset("json", data_files={"train": data_args.train_path}, cache_dir=cache_dir)["train"]
+        from xqg_tevatron.corpus import iter_jsonl
+
+        # read under the plugin's one text rule (corpus.TEXT_RULE), as every other input is; and
+        # never from a cache keyed on file names, which would outlive an edit of the files
+        ds = datasets.Dataset.from_list([rec for path in data_args.train_path for _, rec in iter_jsonl(path)])
     elif data_args.dataset_name and data_args.dataset_name != "json":
         from xqg_tevatron.corpus import hub_dataset_hint
 

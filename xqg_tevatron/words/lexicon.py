@@ -115,12 +115,7 @@ def _b64_int(s: str) -> int:
 def dictd_pairs(index_path: str | os.PathLike, dict_path: Optional[str | os.PathLike] = None) -> Iterator[tuple[str, str]]:
     """First translation of each headword of a dictd dictionary (FreeDict eng-xxx)."""
     index_path = Path(index_path)
-    if dict_path is None:
-        stem = str(index_path)[: -len(".index")]
-        dict_path = next((Path(stem + s) for s in (".dict.dz", ".dict") if Path(stem + s).exists()), None)
-        if dict_path is None:
-            raise FileNotFoundError(f"no .dict or .dict.dz beside {index_path}")
-    dict_path = Path(dict_path)
+    dict_path = Path(dict_path) if dict_path is not None else _dict_file(index_path)
     opener = gzip.open if dict_path.suffix == ".dz" else open
     with opener(dict_path, "rb") as fh:
         data = fh.read()
@@ -154,12 +149,43 @@ def resolve_word_lists(items: Iterable[str], languages: Iterable[str],
             for lang, path in freedict_word_lists(list(languages), cache_dir).index.items():
                 out.setdefault(lang, []).append(str(path))
             continue
-        lang, sep, path = item.partition("=")
-        if not sep:
-            raise ValueError(f"word lists are LANG=PATH or 'freedict', got {item!r}")
-        check_word_list(path)
+        lang, path = _lang_path(item)
         out.setdefault(lang, []).append(path)
     return out
+
+
+def _lang_path(item: str) -> tuple[str, str]:
+    lang, sep, path = item.partition("=")
+    if not sep:
+        raise ValueError(f"word lists are LANG=PATH or 'freedict', got {item!r}")
+    check_word_list(path)
+    return lang, path
+
+
+def word_lists_asked(items: Iterable[str]) -> list:
+    """``--word_lists`` as a command records what it was asked: each ``LANG=PATH`` checked (it
+    must hold entries) and named with the sha256 of its files' content, so an edited list is a
+    different request; ``freedict`` is a pinned release, named as is.  No fetching, no loading:
+    called before anything is locked or loaded."""
+    from xqg_tevatron.atomic_io import sha256_file
+
+    asked = []
+    for item in items:
+        if item == "freedict":
+            asked.append(item)
+            continue
+        lang, path = _lang_path(item)
+        files = [Path(path)] + ([_dict_file(Path(path))] if str(path).endswith(".index") else [])
+        asked.append([item, [sha256_file(f) for f in files]])
+    return asked
+
+
+def _dict_file(index_path: Path) -> Path:
+    stem = str(index_path)[: -len(".index")]
+    found = next((Path(stem + s) for s in (".dict.dz", ".dict") if Path(stem + s).exists()), None)
+    if found is None:
+        raise FileNotFoundError(f"no .dict or .dict.dz beside {index_path}")
+    return found
 
 
 def word_list_pairs(src: str | os.PathLike) -> Iterator[tuple[str, str]]:
