@@ -269,6 +269,7 @@ def test_10_augmentation_asked_with_hyphenated_flags_is_refused_without_queries(
 
 
 # ------------------------------------------------------------------ 11. notes describe the data used
+# (through the CLI: test_demo_xquad.py's demo run on a two-article folder checks its printed notes)
 def test_11_the_demo_note_describes_the_files_actually_read(tmp_path):
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.demo import data_note
@@ -330,3 +331,4 @@ def test_15_missing_official_xor_tydi_files_say_what_and_where(tmp_path):
         folder, data = ("xquad", "XQuAD") if dataset.startswith("xquad") else ("xor-tydi", "XOR-TyDi")
         assert f"{data} file {name} is missing: put it at {tmp_path / 'irds' / folder / name}" in err
         assert "it is the official file from https://" in err and "HTTPSConnectionPool" not in proc.stderr
+

@@ -292,10 +292,10 @@ def remove_tree(path: str | os.PathLike) -> None:
         step("remove:rename")
         replace(path, trash)
         path = trash
-    for child in path.iterdir():
-        if child.name == MARKER:
-            continue
-        step("remove:child")
+    step("remove:children")
+    for i, child in enumerate(c for c in path.iterdir() if c.name != MARKER):
+        if i == 1:
+            step("remove:child")  # some children gone, the marker still there
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     step("remove:marker")
     (path / MARKER).unlink(missing_ok=True)

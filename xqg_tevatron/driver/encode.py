@@ -40,7 +40,7 @@ from xqg_tevatron.tevatron_compat.data import resolve_separator
 from xqg_tevatron.cli import rename_flags, run_main
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of, release,
-                                  model_fingerprint, remove_plugin_dir, request_record)
+                                  model_fingerprint, read_marker, remove_plugin_dir, request_record)
 from xqg_tevatron.indexing.indexer import WORK_KIND, RunConfig, XqgConfig, XqgIndexer, index_up_to_date, merge_work_dir
 
 logger = logging.getLogger(__name__)
@@ -131,6 +131,14 @@ def request_of(model_args, data_args, training_args, xqg_args) -> dict:
     return request_record(COMMAND, values)
 
 
+def remove_own_work_dir(work_dir: Path, out: Path) -> None:
+    """Delete the work dir once the index is written, if this command made it for this output
+    (never a store another command, or this command for another output, made)."""
+    maker = (read_marker(work_dir) or {}).get("made_by") if work_dir.is_dir() else None
+    if maker is not None and maker == made_by_of(COMMAND, out):
+        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=COMMAND)
+
+
 def _distributed() -> tuple[int, int]:
     """(rank, world_size) under torchrun (its process group started here), else (0, 1)."""
     rank, world = torchrun_rank()
@@ -202,6 +210,8 @@ def run(parsed) -> int:
                                                        xqg_args.generated_queries):
             print(f"up to date: {out} already holds this index (same command, same corpus content); nothing loaded "
                   "or written", file=sys.stderr)
+            if not xqg_args.keep_work_dir:  # the clean-up a killed run did not finish
+                remove_own_work_dir(work_dir, out)
             return 0
         # the work dir's owner and locks, before the model loads
         work_locks = lock_work_dir(work_dir, WORK_KIND, xqg_args.overwrite, f"shard-{shard_id}-of-{num_shards}",
@@ -252,7 +262,7 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
     finally:
         indexer.release()
     if not xqg_args.keep_work_dir:
-        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=COMMAND)
+        remove_own_work_dir(work_dir, out)
     print(f"wrote Pyserini index {out}", file=sys.stderr)
     return 0
 

@@ -49,7 +49,10 @@ class ResultsTable:
 
 
 def language_of_questions(questions_file: str | Path) -> dict[str, str]:
-    return {q.qid: q.lang for q in read_questions(questions_file)}
+    lang_of = {q.qid: q.lang for q in read_questions(questions_file)}
+    if not lang_of:
+        raise CorpusFormatError(f"{questions_file}: no questions (an empty file)")
+    return lang_of
 
 
 def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path,

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
+
+
+def normalised_copy(path: str | Path, n_fields: int, layout: str, what: str, folder: Path) -> Path:
+    """``path`` as read under the plugin's one text rule (``corpus.TEXT_RULE``: BOM dropped, any
+    line end), written back as plain whitespace-separated lines for trec_eval, which would
+    otherwise read a BOM into the first query id.  A file with no line at all is an error."""
+    from xqg_tevatron.corpus import CorpusFormatError, iter_fields
+
+    lines = [" ".join(parts) + "\n" for _, parts in iter_fields(path, n_fields, layout)]
+    if not lines:
+        raise CorpusFormatError(f"{path}: no {what} (an empty file)")
+    out = folder / Path(path).name
+    out.write_text("".join(lines), encoding="utf-8")
+    return out
 
 
 def trec_eval_per_query(qrels: str | Path, run: str | Path, metrics: Iterable[str]) -> dict[str, dict[str, float]]:
@@ -14,7 +29,12 @@ def trec_eval_per_query(qrels: str | Path, run: str | Path, metrics: Iterable[st
     cmd = [sys.executable, "-m", "xqg_tevatron.pyserini", "eval.trec_eval", "-q", "-c"]
     for m in metrics:
         cmd += ["-m", m]
-    proc = subprocess.run(cmd + [str(qrels), str(run)], capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="xqg-trec-eval-") as tmp:
+        (Path(tmp) / "qrels").mkdir()
+        (Path(tmp) / "run").mkdir()
+        files = [normalised_copy(qrels, 4, "qid 0 docid rel", "judgements", Path(tmp) / "qrels"),
+                 normalised_copy(run, 6, "qid Q0 docid rank score tag", "ranked passages", Path(tmp) / "run")]
+        proc = subprocess.run(cmd + [str(f) for f in files], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"trec_eval failed ({proc.returncode}): {proc.stderr[-2000:]}")
     out: dict[str, dict[str, float]] = defaultdict(dict)

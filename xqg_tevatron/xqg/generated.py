@@ -27,6 +27,7 @@ def load_generated_queries(paths: Iterable[str | os.PathLike]
     """``docid -> generated_queries`` from separate generated-query files, and ``docid -> file:line``
     of each record (kept in memory: only the query strings; for corpora of millions of passages
     feed the combined file as the corpus)."""
+    paths = list(paths)
     table: dict[str, dict[str, list[str]]] = {}
     where: dict[str, str] = {}
     for p in iter_passages(paths):
@@ -37,4 +38,6 @@ def load_generated_queries(paths: Iterable[str | os.PathLike]
             raise CorpusFormatError(f"{p.where}: record {p.docid!r} has no 'generated_queries'")
         table[p.docid] = p.generated_queries
         where[p.docid] = p.where
+    if not table:
+        raise CorpusFormatError(f"no generated-query records in {[str(path) for path in paths]} (empty files)")
     return table, where
