@@ -217,13 +217,14 @@ def test_7_8_9_the_job_locks_first_owns_its_store_and_a_rerun_is_idempotent(tmp_
     corpus.write_text("".join(json.dumps({"docid": f"p{i}", "text": f"Finland uses the euro; Japan uses the yen {i}."})
                               + "\n" for i in range(6)), encoding="utf-8")
     work, out, gq = tmp_path / "store", tmp_path / "idx", tmp_path / "gq.jsonl"
-    # 7: a second job on the same output is refused before anything loads (the first holds the lock)
+    # 7: a second job on the same output is refused before anything loads (the first holds the lock): before
+    # the word lists are read (this one is missing, and a FreeDict fetch would come here) and models hashed
     holder = lock_output(out)
     try:
         started = time.perf_counter()
-        err = one_line_error(job(tiny_model, corpus, work, out, "--word-lists", "freedict"))
+        err = one_line_error(job(tiny_model, corpus, work, out, "--word-lists", f"ja={tmp_path / 'missing.txt'}"))
         assert "is in use by another xqg_tevatron process" in err
-        assert time.perf_counter() - started < 30 and not work.exists()  # no store claimed, no word list fetched
+        assert time.perf_counter() - started < 30 and not work.exists()  # no store claimed
     finally:
         holder.release()
     first = job(tiny_model, corpus, work, out, "--generated-output", str(gq))

@@ -210,23 +210,24 @@ def _main(argv: list[str]) -> int:
     check_separate(work, out)
     for path in inputs:
         check_separate(work, path)
-    request = request_of(args)
-    check_replaceable(out, args.overwrite, request=request)
+    check_replaceable(out, args.overwrite, command=COMMAND)  # the request (it hashes models) comes after the locks
     merging = args.num_shards == 1
-    # the output's and the store's locks and owner, before a word list or a model loads
+    # the output's and the store's locks and owner first: before a word list is read or fetched,
+    # before a model is hashed or loaded
     out_locks = [lock_output(out)] if merging else []
+    work_locks: list = []
     try:
+        work_locks = lock_work_dir(work, WORK_KIND, args.overwrite, f"shard-{args.shard_id}-of-{args.num_shards}",
+                                   made_by_of(COMMAND, out))
+        request = request_of(args)
+        check_replaceable(out, args.overwrite, request=request)
         if merging and up_to_date(args, out, request):
             print(f"up to date: {out} already holds this job's index (same command, same corpus content); nothing "
                   "loaded or written", file=sys.stderr)
             return 0
-        work_locks = lock_work_dir(work, WORK_KIND, args.overwrite, f"shard-{args.shard_id}-of-{args.num_shards}",
-                                   made_by_of(COMMAND, out))
-        try:
-            return _run(args, work, out, merging, work_locks, request)
-        finally:
-            release(work_locks)
+        return _run(args, work, out, merging, work_locks, request)
     finally:
+        release(work_locks)
         release(out_locks)
 
 

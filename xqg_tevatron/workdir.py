@@ -394,12 +394,13 @@ def request_record(command: str, values: dict) -> dict:
 
 
 def check_replaceable(path: str | os.PathLike, overwrite: bool, kind: str = "index",
-                      request: Optional[dict] = None) -> None:
+                      request: Optional[dict] = None, command: Optional[str] = None) -> None:
     """An output directory may be written if absent or empty, or replaced with ``overwrite``
     when the plugin made it as that kind of output, or (no ``overwrite`` needed) when it is the
     output of this same command (its manifest records the same ``request``): a rerun then
     checks it and leaves it alone when it is up to date, as a build tool would.  Checked before
-    any work starts."""
+    any work starts; ``command`` instead of ``request``: the first, cheap pass, before the
+    request is known (it hashes models), letting through only an output that ``command`` made."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise WorkDirError(f"{p} exists and is a file")
@@ -408,7 +409,9 @@ def check_replaceable(path: str | os.PathLike, overwrite: bool, kind: str = "ind
     marker = read_marker(p)
     if marker is not None and marker.get("kind") != kind:
         raise WorkDirError(f"{p} is an xqg_tevatron {marker.get('kind')}, not an {kind}; choose another output path")
-    if not overwrite and request is not None and marker is not None and _recorded_request(p) == request:
+    recorded = _recorded_request(p) if marker is not None else None
+    if not overwrite and recorded is not None and (recorded == request or (
+            request is None and command is not None and recorded.get("command") == command)):
         return
     if not overwrite:
         raise FileExistsError(f"{p} exists and is not empty; pass --overwrite to replace it")

@@ -201,21 +201,24 @@ def run(parsed) -> int:
     for path in inputs:
         check_separate(work_dir, path, "--work_dir")
     merging = not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0)
-    request = request_of(model_args, data_args, training_args, xqg_args)
-    check_replaceable(out, xqg_args.overwrite, request=request)
+    check_replaceable(out, xqg_args.overwrite, command=COMMAND)  # the request (it hashes the model) after the locks
     if merging:
-        locks.append(lock_output(out))  # held from before the first chunk to the last rename
+        locks.append(lock_output(out))  # held from before the model is hashed to the last rename
     try:
+        # the work dir's owner and locks, before the model is hashed or loaded
+        work_locks = lock_work_dir(work_dir, WORK_KIND, xqg_args.overwrite, f"shard-{shard_id}-of-{num_shards}",
+                                   made_by_of(COMMAND, out))
+        locks.extend(work_locks)
+        request = request_of(model_args, data_args, training_args, xqg_args)
+        check_replaceable(out, xqg_args.overwrite, request=request)
         if merging and world == 1 and index_up_to_date(out, request, inputs, xqg_args.chunk_size,
                                                        xqg_args.generated_queries):
             print(f"up to date: {out} already holds this index (same command, same corpus content); nothing loaded "
                   "or written", file=sys.stderr)
             if not xqg_args.keep_work_dir:  # the clean-up a killed run did not finish
+                release(work_locks)
                 remove_own_work_dir(work_dir, out)
             return 0
-        # the work dir's owner and locks, before the model loads
-        work_locks = lock_work_dir(work_dir, WORK_KIND, xqg_args.overwrite, f"shard-{shard_id}-of-{num_shards}",
-                                   made_by_of(COMMAND, out))
         return _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_dir, rank, world, shard_id,
                        num_shards, xqg, run_config, index_config, merging, work_locks, request)
     finally:
