@@ -400,7 +400,7 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
                                "are encoded again")
     metas = [u.record() for u in units]
     source = source_key(settings, metas, fusion, index_config)
-    if up_to_date(Path(out_dir), source):
+    if index_matches_source(Path(out_dir), source, request):
         print(f"up to date: {out_dir} already holds this index (same units, fusion and index settings); nothing "
               "written", file=sys.stderr)
         return Path(out_dir)
@@ -488,12 +488,14 @@ def source_key(settings: dict, records: list[dict], fusion: Fusion, index_config
                                      default=str).encode()).hexdigest()
 
 
-def up_to_date(out: Path, source: str) -> bool:
-    """Whether ``out`` is an index built from ``source`` whose files still match their digests."""
+def index_matches_source(out: Path, source: str, request: Optional[dict]) -> bool:
+    """Whether ``out`` is an index built from ``source`` for the same ``request`` (so its manifest
+    already says the right things) whose files still match their digests."""
     from xqg_tevatron.indexing.manifest import IndexIntegrityError, read_manifest, verify_index_dir
 
     try:
-        if not out.is_dir() or read_manifest(out).get("source_key") != source:
+        manifest = read_manifest(out) if out.is_dir() else {}
+        if manifest.get("source_key") != source or manifest.get("request") != request:
             return False
         verify_index_dir(out)
         return True
