@@ -133,10 +133,13 @@ def request_of(model_args, data_args, training_args, xqg_args) -> dict:
 
 def remove_own_work_dir(work_dir: Path, out: Path) -> None:
     """Delete the work dir once the index is written, if this command made it for this output
-    (never a store another command, or this command for another output, made)."""
-    maker = (read_marker(work_dir) or {}).get("made_by") if work_dir.is_dir() else None
-    if maker is not None and maker == made_by_of(COMMAND, out):
-        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=COMMAND)
+    (never a store another command, or this command for another output, made), or if it holds
+    nothing but this run's lock files (a rerun after a killed clean-up re-creates it to lock it)."""
+    if not work_dir.is_dir():
+        return
+    marker = read_marker(work_dir)
+    if marker is None or marker.get("made_by") == made_by_of(COMMAND, out):
+        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=COMMAND)  # refuses a folder holding others' files
 
 
 def _distributed() -> tuple[int, int]:

@@ -34,7 +34,7 @@ from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.atomic_io import atomic_write_text
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.corpus import iter_passages
-from xqg_tevatron.data.xquad import XQUAD_LANGUAGES, XquadQuestion, article_folds, gold_generated_queries
+from xqg_tevatron.data.xquad import XquadQuestion, article_folds, gold_generated_queries
 from xqg_tevatron.xqg.fusion import fuse_grouped
 from xqg_tevatron.xqg.generated import select_queries
 
@@ -156,7 +156,7 @@ def _main(argv: list[str] | None = None) -> int:
                         help="also score the gold generator (other real questions of the paragraph, leaving the "
                              "question's fold out); it is a ceiling, never a candidate for recommendation; 0 = off")
     parser.add_argument("--encoder", help="model directory (default: the demo encoder)")
-    parser.add_argument("--languages", nargs="+", default=list(XQUAD_LANGUAGES))
+    parser.add_argument("--languages", nargs="+", help="question languages (default: every one the XQuAD files hold)")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.5])
     parser.add_argument("--aggregations", nargs="+", default=["mean", "sum"])
     parser.add_argument("--n_per_lang", type=int, nargs="+", default=[1, 3, 5, 10])
@@ -174,6 +174,7 @@ def _main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--generated takes NAME=FILE of an existing file, got {item!r}")
         generated[name] = Path(path)
     files = xquad_files(args.xquad)
+    args.languages = args.languages or files.languages()
     questions = files.questions(args.languages)
     folds = article_folds(files.articles(), args.folds)
     encoder = DenseEncoder(resolve_model(args.encoder, "encoder model") if args.encoder else str(build_demo_encoder()),
