@@ -116,6 +116,19 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def head_tail_sha256(path: str | os.PathLike, block: int = 1 << 20) -> str:
+    """sha256 of a file's first and last ``block`` bytes (all of it when it is small): a cheap
+    identity check that reads two MiB whatever the file's size."""
+    h = hashlib.sha256()
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        h.update(fh.read(block))
+        if size > block:
+            fh.seek(max(block, size - block))
+            h.update(fh.read(block))
+    return h.hexdigest()
+
+
 def json_safe(obj):
     """``obj`` with every NaN/inf float replaced by None (JSON has no NaN; a reader would choke)."""
     if isinstance(obj, float):

@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from xqg_tevatron.indexing.manifest import INDEX_MANIFEST
-from xqg_tevatron.atomic_io import (MARKER, TMP_TAG, _pid_alive, atomic_write_text, read_json,
+from xqg_tevatron.atomic_io import (MARKER, TMP_TAG, _pid_alive, atomic_write_text, head_tail_sha256, read_json,
                                     remove_stale_temporaries, remove_tree)
 
 FORMAT = "xqg_tevatron/{kind}/1"
-BLOCK = 1 << 20
 _LOCK = ".xqg_tevatron.lock"
 
 
@@ -54,13 +53,7 @@ def file_fingerprint(path: str | os.PathLike) -> dict:
     if p.is_dir():  # an HF save_to_disk directory: every file in it
         return {"path": str(p), "files": [file_fingerprint(f) for f in sorted(p.rglob("*")) if f.is_file()]}
     st = p.stat()
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        h.update(fh.read(BLOCK))
-        if st.st_size > BLOCK:
-            fh.seek(max(BLOCK, st.st_size - BLOCK))
-            h.update(fh.read(BLOCK))
-    return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "head_tail_sha256": h.hexdigest()}
+    return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "head_tail_sha256": head_tail_sha256(p)}
 
 
 def fingerprint_inputs(paths: Iterable[str | os.PathLike]) -> list[dict]:

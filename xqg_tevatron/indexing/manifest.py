@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from xqg_tevatron.atomic_io import read_json, recover_swap, sha256_file
+from xqg_tevatron.atomic_io import head_tail_sha256, read_json, recover_swap, sha256_file
 
 INDEX_MANIFEST = "xqg_manifest.json"
 MULTI_DELIMITER = "#"  # Pyserini's --max-passage-delimiter default: docid#k rows of one passage
@@ -34,9 +34,6 @@ def require_manifest(index_dir: str | os.PathLike) -> dict:
     return read_json(path, "index manifest")
 
 
-SAMPLE = 1 << 20  # bytes at each end of an index file hashed by the cheap check
-
-
 def index_file_digests(folder: str | os.PathLike) -> dict:
     """What one Pyserini index folder's files hold, recorded at commit: the ``docid`` file's
     bytes, rows and sha256, the ``index`` file's bytes, sha256 and a hash of its first and last
@@ -47,23 +44,12 @@ def index_file_digests(folder: str | os.PathLike) -> dict:
         rows = sum(1 for _ in fh)
     return {"docid": {"bytes": docid.stat().st_size, "rows": rows, "sha256": sha256_file(docid)},
             "index": {"bytes": index.stat().st_size, "sha256": sha256_file(index),
-                      "sample_sha256": _sample_sha256(index)}}
+                      "sample_sha256": head_tail_sha256(index)}}
 
 
 def build_id_of(parts: list[dict]) -> str:
     """The id every folder of one build carries: a digest of all of its files' digests."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _sample_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        h.update(fh.read(SAMPLE))
-        if size > SAMPLE:
-            fh.seek(max(SAMPLE, size - SAMPLE))
-            h.update(fh.read(SAMPLE))
-    return h.hexdigest()
 
 
 class IndexIntegrityError(ValueError):
@@ -114,7 +100,7 @@ def _check_files(folder: Path, recorded: dict, full: bool) -> None:
     if not index.is_file():
         raise FileNotFoundError(f"{index}: missing")
     size = index.stat().st_size
-    if size != want["bytes"] or _sample_sha256(index) != want["sample_sha256"] or (
+    if size != want["bytes"] or head_tail_sha256(index) != want["sample_sha256"] or (
             full and sha256_file(index) != want["sha256"]):
         raise IndexIntegrityError(f"{index}: not the vector file written with this manifest ({size} bytes, recorded "
                                   f"{want['bytes']}; content differs); the index folder was changed after it was "
