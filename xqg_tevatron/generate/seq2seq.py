@@ -26,6 +26,7 @@ from typing import Optional
 
 import torch
 
+from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import Passage, iter_jsonl
@@ -111,14 +112,26 @@ class SamplingConfig:
     temperature: float = 1.0
     min_new_tokens: int = 0
     greedy: bool = False
+    dtype: str = "float32"  # HF backend: model weights (float16 / bfloat16 on GPUs); ct2 has compute_type
 
     def __post_init__(self):
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.max_length < 2:
             raise ValueError(f"max_length must be >= 2 (the decoder start token + 1), got {self.max_length}")
         if self.top_k < 1 or self.temperature <= 0 or self.batch_size < 1 or self.n_per_lang < 1:
             raise ValueError("top_k, batch_size and n_per_lang must be >= 1 and temperature > 0")
         if self.min_new_tokens > self.max_new_tokens:
             raise ValueError(f"min_new_tokens {self.min_new_tokens} > max new tokens {self.max_new_tokens}")
+
+    def recorded(self) -> dict:
+        """The settings that change what is written (where it runs does not; float32, the
+        default, is left out so records written before ``dtype`` existed still match)."""
+        values = dataclasses.asdict(self)
+        values.pop("device")
+        if values["dtype"] == "float32":
+            values.pop("dtype")
+        return values
 
     @property
     def max_new_tokens(self) -> int:
@@ -157,7 +170,8 @@ class Seq2SeqQueryGenerator(BatchedGenerator):
 
         self.config = config or SamplingConfig()
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).to(self.config.device).eval()
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=getattr(torch, self.config.dtype)).to(
+            self.config.device).eval()
 
     @torch.inference_mode()
     def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:
@@ -202,8 +216,7 @@ def generate(argv: list[str]) -> int:
 
         check_compute_type(args.compute_type, args.device)
     settings = {"kind": "seq2seq", "model": str(Path(args.model).resolve()),
-                "model_sha256": model_fingerprint(args.model), **dataclasses.asdict(sampling)}
-    settings.pop("device")  # where it runs does not change what it is asked to write
+                "model_sha256": model_fingerprint(args.model), **sampling.recorded()}
     if args.backend == "ct2":
         # a different sampler (its own RNG and kernels): chunks of the two backends never mix
         settings.update(backend="ct2", compute_type=args.compute_type)

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
-from xqg_tevatron.tevatron_compat.data import encode_one, special_tokens_wrap
+from xqg_tevatron.batching import DTYPES, encode_token_ids, tokenizer_limit
+from xqg_tevatron.tevatron_compat.tokens import encode_one, special_tokens_wrap
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
 
@@ -29,6 +29,19 @@ class EncodeConfig:
     p_max_len: int = 128
     device: str = "cpu"
     show_progress: bool = True
+    # weights and activations on the device: float16 / bfloat16 halve memory and run on GPU tensor
+    # cores (vectors still come back as float32; recorded in the manifest, since they differ)
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        torch_dtype(self.dtype)
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of ``name``; a one-line error for anything else."""
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    return getattr(torch, name)
 
 
 class DenseEncoder:
@@ -39,7 +52,8 @@ class DenseEncoder:
         self.config = config or EncodeConfig()
         self.model_dir = model_dir
         self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_name or model_dir)
-        self.model = DenseModelForInference.load(model_dir, overrides=settings_overrides).to(self.config.device)
+        self.model = DenseModelForInference.load(model_dir, overrides=settings_overrides).to(
+            self.config.device, dtype=torch_dtype(self.config.dtype))
         self.settings: EncoderSettings = self.model.settings
         self.special = special_tokens_wrap(self.tokenizer)
 
@@ -56,6 +70,7 @@ class DenseEncoder:
                 "pooling": self.settings.pooling, "normalize": self.settings.normalize,
                 "query_prefix": self.settings.query_prefix, "passage_prefix": self.settings.passage_prefix,
                 "q_max_len": self.config.q_max_len, "p_max_len": self.config.p_max_len, "dim": self.dim,
+                **({"dtype": self.config.dtype} if self.config.dtype != "float32" else {}),
                 "generated_query_max_len": self.config.q_max_len,
                 "search_query_max_len": f"the tokenizer's limit ({tokenizer_limit(self.tokenizer)})"}
 

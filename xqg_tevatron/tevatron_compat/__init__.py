@@ -6,12 +6,20 @@ signatures.  The subclasses here keep Tevatron's behaviour and argument names an
 those seams, plus add what e5-style encoders need (mean pooling, L2 norm, prefixes,
 temperature).
 """
-from xqg_tevatron.tevatron_compat.arguments import EncoderArguments, XqgDataArguments, XqgModelArguments
-from xqg_tevatron.tevatron_compat.data import EncodeDataset, QPCollator, TrainDataset
-from xqg_tevatron.tevatron_compat.modeling import DenseModel, DenseModelForInference, EncoderSettings
-from xqg_tevatron.tevatron_compat.trainer import DenseTrainer
+import importlib
 
-__all__ = [
-    "DenseModel", "DenseModelForInference", "DenseTrainer", "EncodeDataset", "EncoderArguments",
-    "EncoderSettings", "QPCollator", "TrainDataset", "XqgDataArguments", "XqgModelArguments",
-]
+# name -> submodule; imported on first use (PEP 562), so encoding and search, which need only
+# ``modeling`` and ``tokens``, never import Tevatron's data module, the trainer or ``datasets``
+_HOME = {
+    "EncoderArguments": "arguments", "XqgDataArguments": "arguments", "XqgModelArguments": "arguments",
+    "EncodeDataset": "data", "QPCollator": "data", "TrainDataset": "data",
+    "DenseModel": "modeling", "DenseModelForInference": "modeling", "EncoderSettings": "modeling",
+    "DenseTrainer": "trainer",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -15,43 +15,7 @@ from tevatron import data as tv_data
 from transformers import PreTrainedTokenizerBase
 
 from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
-
-TextOrIds = Union[str, Sequence[int]]
-
-
-@dataclass(frozen=True)
-class SpecialTokens:
-    """Special ids a tokenizer puts before and after a single sequence (e.g. ``[CLS]``/``[SEP]``)."""
-
-    head: tuple[int, ...]
-    tail: tuple[int, ...]
-
-
-def special_tokens_wrap(tokenizer: PreTrainedTokenizerBase) -> SpecialTokens:
-    """Read the single-sequence template off one probe encoding: transformers 5 dropped
-    ``build_inputs_with_special_tokens`` from tokenizers-backed tokenizers.  Callers that encode
-    many texts compute this once and pass it to ``encode_one`` (no module-level cache)."""
-    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
-    full = tokenizer("a", add_special_tokens=True)["input_ids"]
-    for i in range(len(full) - len(bare) + 1):
-        if full[i:i + len(bare)] == bare:
-            return SpecialTokens(tuple(full[:i]), tuple(full[i + len(bare):]))
-    raise ValueError(f"cannot infer the special-token template of {type(tokenizer).__name__}")
-
-
-def encode_one(
-    tokenizer: PreTrainedTokenizerBase, text: TextOrIds, max_len: int, prefix: str = "",
-    special: SpecialTokens | None = None,
-) -> dict[str, list[int]]:
-    """Token ids (with specials) of one text, truncated to ``max_len`` like ``encode_plus(truncation='only_first')``."""
-    if isinstance(text, str):
-        ids = tokenizer.encode(prefix + text, add_special_tokens=False)
-    else:
-        ids = list(text)
-    special = special or special_tokens_wrap(tokenizer)
-    budget = max(max_len - len(special.head) - len(special.tail), 0)
-    return {"input_ids": [*special.head, *ids[:budget], *special.tail]}
-
+from xqg_tevatron.tevatron_compat.tokens import SpecialTokens, TextOrIds, encode_one, special_tokens_wrap
 
 class TrainDataset(tv_data.TrainDataset):
     """Tevatron's TrainDataset (same positive/negative sampling) with the transformers-5 fix."""
