@@ -15,7 +15,6 @@ aggregation, language subset or stored n per language is a re-fuse of the same w
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -30,13 +29,14 @@ from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.engine import add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.runner import published_records
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.words.lexicon import word_lists_asked
 from xqg_tevatron.units import DamagedUnitError, Unit
 from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of,
                                   model_fingerprint, release, request_record)
-from xqg_tevatron.xqg.components import FUSED_FILES
+from xqg_tevatron.xqg.components import FUSED_FILES, STORE_DTYPES
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
 from xqg_tevatron.indexing.indexer import (WORK_KIND, EncodeWorker, RunConfig, XqgConfig, XqgIndexer, index_up_to_date,
                                            merge_work_dir)
@@ -156,11 +156,14 @@ def generator_of(args) -> tuple[object, dict]:
                     "word_lists": fingerprint_inputs(p for ps in lists.values() for p in ps)}
         return functools.partial(dictionary_generator, args.n_per_lang, lists, args.seed), settings
     from xqg_tevatron.generate.seq2seq import SamplingConfig
-    
-    sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device)
+
+    if args.backend == "ct2" and args.dtype != "float32":
+        raise ValueError(f"--dtype {args.dtype} applies to the encoder and the hf backend; "
+                         "for ct2 give --compute_type (e.g. float16, int8_float16)")
+    sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device,
+                              dtype=args.dtype, batch_size=args.gen_batch_size)
     settings = {"kind": "seq2seq", "backend": args.backend, "compute_type": args.compute_type,
-                "model_sha256": model_fingerprint(args.generator),
-                **{k: v for k, v in dataclasses.asdict(sampling).items() if k != "device"}}
+                "model_sha256": model_fingerprint(args.generator), **sampling.recorded()}
     return functools.partial(seq2seq_generator, args.generator, sampling, args.backend, args.compute_type), settings
 
 
@@ -176,6 +179,8 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--backend", choices=["hf", "ct2"], default="hf", help="seq2seq backend")
     parser.add_argument("--compute_type", default="default", help="ct2 compute type")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="encoder and hf generator weights on the device (float16/bfloat16 on GPUs)")
     parser.add_argument("--word_lists", nargs="*", default=[], help="dictionary: LANG=PATH or freedict")
     parser.add_argument("--languages", nargs="+", default=list(XOR_TYDI_LANGUAGES))
     parser.add_argument("--n_per_lang", type=int, default=5)
@@ -184,10 +189,14 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
     parser.add_argument("--component_n_per_lang", type=int, nargs="*", default=[],
                         help="also store sums of the first N queries per language (re-fuse at those N)")
+    parser.add_argument("--store_dtype", choices=STORE_DTYPES, default="float32",
+                        help="what the work dir keeps vectors in (float16 halves it; re-fuses widen back to float32)")
     parser.add_argument("--index_type", choices=INDEX_TYPES, default="flat")
     parser.add_argument("--index_shards", type=int, default=1)
     parser.add_argument("--chunk_size", type=int, default=10_000, help="passages per unit")
-    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--batch_size", type=int, default=64, help="encoder batch (texts)")
+    parser.add_argument("--gen_batch_size", type=int, default=16,
+                        help="seq2seq: passages per generate call (each gives n_per_lang queries; larger on GPUs)")
     parser.add_argument("--p_max_len", type=int, default=256)
     parser.add_argument("--q_max_len", type=int, default=32)
     parser.add_argument("--num_threads", type=int, default=0, help="torch threads in this process (0: all)")
@@ -245,7 +254,7 @@ def request_of(args) -> dict:
 
 def _run(args, work: Path, out: Path, merging: bool, locks: list, request: dict) -> int:
     xqg = XqgConfig(alpha=args.alpha, aggregation=args.aggregation, languages=list(args.languages),
-                    n_per_lang=args.n_per_lang, require_queries=True)
+                    n_per_lang=args.n_per_lang, require_queries=True, store_dtype=args.store_dtype)
     run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
                     show_progress=not args.quiet)
     index_config = IndexConfig(index_type=args.index_type, shards=args.index_shards)
@@ -259,7 +268,7 @@ def _run(args, work: Path, out: Path, merging: bool, locks: list, request: dict)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     config = EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
-                          device=args.device, show_progress=False)
+                          device=args.device, show_progress=False, dtype=args.dtype)
     encoder = DenseEncoder(args.encoder, config=config)
     encoder_factory = functools.partial(DenseEncoder, args.encoder, settings_overrides=encoder.settings, config=config)
     job = CorpusJob(encoder, xqg, run, work, executor=executor, component_n_per_lang=args.component_n_per_lang,

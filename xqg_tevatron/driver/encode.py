@@ -64,6 +64,8 @@ class XqgEncodeArguments:
     generated_query_branch: str = field(default="query", metadata={
         "help": "encoder branch for generated queries: query (query prefix, as search-time questions) | passage "
                 "(the authors' scripts); both at q_max_len"})
+    store_dtype: str = field(default="float32", metadata={
+        "help": "float32 | float16: what the work dir keeps vectors in (float16 halves it; re-fuses widen back)"})
     index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES} (ivfpq = ivf-pq)"})
     index_shards: int = field(default=1, metadata={"help": "write the index as N Pyserini index folders of "
                                                            "consecutive rows, searched together by the search stage"})
@@ -193,7 +195,7 @@ def run(parsed) -> int:
     xqg = XqgConfig(alpha=xqg_args.alpha, aggregation=xqg_args.aggregation, languages=xqg_args.languages,
                     n_per_lang=xqg_args.n_per_lang, vector_mode=xqg_args.vector_mode,
                     generated_query_branch=xqg_args.generated_query_branch,
-                    separator=data_args.passage_field_separator,
+                    separator=data_args.passage_field_separator, store_dtype=xqg_args.store_dtype,
                     require_queries=require_queries and xqg_args.alpha > 0 or xqg_args.vector_mode == "multi")
     run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
                            show_progress=rank == 0 and not training_args.disable_tqdm)

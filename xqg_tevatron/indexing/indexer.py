@@ -30,8 +30,8 @@ from xqg_tevatron.engine import Executor, LocalExecutor, UnitPlan, corpus_digest
 from xqg_tevatron.indexing.index import IndexConfig, write_index
 from xqg_tevatron.indexing.manifest import MULTI_DELIMITER
 from xqg_tevatron.units import DamagedUnitError, Unit
-from xqg_tevatron.xqg.components import (FUSED_FILES, MULTI_FILES, Fusion, fuse_unit, layout_queries, npy_bytes,
-                                         npy_load, query_sums, selection)
+from xqg_tevatron.xqg.components import (FUSED_FILES, MULTI_FILES, STORE_DTYPES, Fusion, fuse_unit, layout_queries,
+                                         npy_bytes, npy_load, query_sums, selection, vectors_load)
 from xqg_tevatron.xqg.fusion import AGGREGATIONS
 from xqg_tevatron.workdir import (WorkDirError, claim_work_dir, fingerprint_inputs, read_marker, release,
                                   remove_plugin_dir)
@@ -62,6 +62,8 @@ class XqgConfig:
     # True when the user asked for augmentation (gave --alpha / --languages / query files): then a
     # corpus with no usable generated queries is refused instead of silently indexed plain
     require_queries: bool = False
+    # what the store keeps vectors in: float16 halves it (re-fuses widen to float32 first)
+    store_dtype: str = "float32"
 
     def __post_init__(self):
         if self.generated_query_branch not in GENERATED_QUERY_BRANCHES:
@@ -74,6 +76,8 @@ class XqgConfig:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         if self.n_per_lang < 0:
             raise ValueError(f"n_per_lang must be >= 0 (0 = all), got {self.n_per_lang}")
+        if self.store_dtype not in STORE_DTYPES:
+            raise ValueError(f"store_dtype must be one of {', '.join(STORE_DTYPES)}, got {self.store_dtype!r}")
         check_language_codes(self.languages or [])
 
     @property
@@ -129,17 +133,29 @@ class EncodeWorker:
                             desc="generated queries", max_len=enc.config.q_max_len) if layout.texts else \
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
         qsum, qcount = query_sums(layout, q_vecs, len(chunk), self.prefixes, p_vecs.shape[1])
-        files = {".npy": npy_bytes(p_vecs), ".ids": "".join(f"{p.docid}\n" for p in chunk).encode("utf-8"),
-                 ".qsum.npy": npy_bytes(qsum), ".qcount.npy": npy_bytes(qcount)}
+        multi = None
         if self.xqg.vector_mode == "multi":
             keep = np.ones(len(layout.texts), bool) if self.xqg.n_per_lang == 0 else \
                 layout.position < self.xqg.n_per_lang
-            files[".queries.npy"] = npy_bytes(q_vecs[keep])
-            files[".qowner.npy"] = npy_bytes(layout.owner[keep].astype(np.int32))
+            multi = (q_vecs[keep], layout.owner[keep])
+        files = unit_files([p.docid for p in chunk], p_vecs, qsum, qcount, self.xqg.store_dtype, multi)
         meta = {"rows": len(chunk), "passages": len(chunk), "languages": layout.languages,
                 "prefixes": list(self.prefixes), "with_generated_queries": sum(1 for g in generated if g and any(g.values())),
                 "encode_seconds": round(time.perf_counter() - started, 4)}
         return files, meta
+
+
+def unit_files(docids: Sequence[str], p_vecs: np.ndarray, qsum: np.ndarray, qcount: np.ndarray, store_dtype: str,
+               multi: Optional[tuple[np.ndarray, np.ndarray]] = None) -> dict[str, bytes]:
+    """A unit's stored files (``xqg/components.py``): vector parts in ``store_dtype`` (rounded
+    once, from float32), counts as int32; ``multi`` = (query vectors, owner rows) for multi rows."""
+    stored = np.dtype(store_dtype)
+    files = {".npy": npy_bytes(p_vecs.astype(stored, copy=False)), ".ids": "".join(f"{d}\n" for d in docids).encode("utf-8"),
+             ".qsum.npy": npy_bytes(qsum.astype(stored, copy=False)), ".qcount.npy": npy_bytes(qcount)}
+    if multi is not None:
+        files[".queries.npy"] = npy_bytes(multi[0].astype(stored, copy=False))
+        files[".qowner.npy"] = npy_bytes(multi[1].astype(np.int32))
+    return files
 
 
 class XqgIndexer:
@@ -198,6 +214,8 @@ class XqgIndexer:
             "num_shards": self.run.num_shards,
             "components": COMPONENTS_FORMAT,
             "generated_queries_encoded": self.xqg.uses_queries,
+            # float32 left out, so stores written before this option still match
+            **({"store_dtype": self.xqg.store_dtype} if self.xqg.store_dtype != "float32" else {}),
         }
 
     def fusion(self) -> Fusion:
@@ -436,8 +454,9 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
 
     def chunks() -> Iterator[tuple[np.ndarray, list[str]]]:
         seen: set[str] = set()
+        loaded = in_order_ahead(load, len(units), MERGE_READ_AHEAD)
         for c in tqdm(range(len(units)), desc="merging", unit="chunk", disable=not show_progress, delay=5):
-            vectors, ids = load(c)
+            vectors, ids = next(loaded)
             for d in ids:
                 base, _, row = d.rpartition(MULTI_DELIMITER) if multi else (d, "", "0")
                 if row == "0":  # the first row of a passage
@@ -479,6 +498,36 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     return write_index(out_dir, index_config, dim, n_rows, chunks(), manifest, training_rows, overwrite=overwrite)
 
 
+# units read, checked and fused ahead of the index writer, each in a thread (file reads, sha256 and
+# numpy release the GIL): a re-fuse runs at the speed of the cores, not of one; memory holds at
+# most this many units beside the one being written
+MERGE_READ_AHEAD = min(os.cpu_count() or 1, 8)
+
+
+def in_order_ahead(fn: Callable[[int], object], n: int, ahead: int) -> Iterator:
+    """``fn(0), fn(1), ..., fn(n - 1)`` in order, with up to ``ahead`` of them computed in threads
+    beforehand; an exception surfaces at its own position, and nothing past it is used."""
+    if ahead <= 1 or n <= 1:
+        yield from (fn(i) for i in range(n))
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="merge-read") as pool:
+        pending = deque(pool.submit(fn, i) for i in range(min(ahead, n)))
+        submitted = len(pending)
+        try:
+            while pending:
+                result = pending.popleft().result()
+                if submitted < n:
+                    pending.append(pool.submit(fn, submitted))
+                    submitted += 1
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
 def source_key(settings: dict, records: list[dict], fusion: Fusion, index_config: IndexConfig) -> str:
     """A digest of everything an index's bytes follow from: the store's settings, each unit's
     file digests and input digest, the fusion and the index settings (timings left out)."""
@@ -510,7 +559,7 @@ def multi_rows(files: dict[str, bytes], ids: list[str], where: str) -> tuple[np.
         if MULTI_DELIMITER in d:
             raise CorpusFormatError(f"{where}: docid {d!r} contains {MULTI_DELIMITER!r}, which --vector_mode multi uses "
                                     "to number a passage's rows")
-    p_vecs, q_vecs = npy_load(files[".npy"]), npy_load(files[".queries.npy"])
+    p_vecs, q_vecs = vectors_load(files[".npy"]), vectors_load(files[".queries.npy"])
     owner = npy_load(files[".qowner.npy"])
     sizes = np.bincount(owner, minlength=len(ids))
     rows_per = sizes + 1

@@ -11,7 +11,9 @@ Per passage, a unit stores (float32, one unit = one chunk of passages):
   (``.queries.npy``, ``.qowner.npy``), which multi-vector rows need.
 
 Cost per passage: ``4 d (1 + P L) + 4 P L`` bytes; at d = 384, 7 languages and one prefix that
-is 12.3 KB (224 GB for XOR-TyDi's 18.2M passages), at d = 768 24.6 KB.  A new alpha,
+is 12.3 KB (224 GB for XOR-TyDi's 18.2M passages), at d = 768 24.6 KB.  ``--store_dtype float16``
+halves the vector part (``2 d (1 + P L) + 4 P L``: 6.2 KB, 112 GB): sums are taken in float32 and
+rounded once when stored, and every read widens them back to float32 before fusing.  A new alpha,
 aggregation, language subset (of the stored ones) or stored prefix length is then
 :func:`fuse_unit` over the stored files: the fusion rule itself is ``fusion.combine``.
 """
@@ -26,6 +28,7 @@ import numpy as np
 from xqg_tevatron.xqg.fusion import combine
 
 FUSED_FILES = (".npy", ".ids", ".qsum.npy", ".qcount.npy")
+STORE_DTYPES = ("float32", "float16")  # what the vector components are kept in
 MULTI_FILES = FUSED_FILES + (".queries.npy", ".qowner.npy")
 
 
@@ -37,6 +40,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 def npy_load(data: bytes) -> np.ndarray:
     return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def vectors_load(data: bytes) -> np.ndarray:
+    """A stored vector component as float32, whatever it was stored in (``STORE_DTYPES``)."""
+    return npy_load(data).astype(np.float32, copy=False)
 
 
 @dataclass
@@ -104,8 +112,8 @@ def selection(record: dict, fusion: Fusion, where: str) -> tuple[int, list[int]]
 
 def fuse_unit(files: dict[str, bytes], record: dict, fusion: Fusion, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Fused vectors of a unit and each passage's number of fused queries."""
-    passages = npy_load(files[".npy"])
-    qsum, qcount = npy_load(files[".qsum.npy"]), npy_load(files[".qcount.npy"])
+    passages = vectors_load(files[".npy"])
+    qsum, qcount = vectors_load(files[".qsum.npy"]), npy_load(files[".qcount.npy"])
     p, chosen = selection(record, fusion, where)
     total = qsum[:, p, chosen].sum(axis=1, dtype=np.float32) if chosen else np.zeros_like(passages)
     counts = qcount[:, p, chosen].sum(axis=1) if chosen else np.zeros(len(passages), dtype=np.int32)
