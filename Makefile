@@ -5,7 +5,7 @@
 #   make test   - create .venv and run the test suite (prints the 15 slowest tests)
 # More: make demo-xor (the synthetic XOR-TyDi-format set: format + R@kt), make test-fast (the
 # inner loop: no end-to-end CLI runs), make study-xquad, make bench.
-.PHONY: env demo demo-xor study-xquad word-lists test test-fast bench clean
+.PHONY: env demo demo-xor study-xquad word-lists test test-fast bench bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -37,6 +37,16 @@ test-fast: env
 
 bench: env
 	$(PY) benchmarks/run_all.py
+
+# The prepared GPU run: per-unit costs on CUDA, the job with --device cuda, real e5 vectors of 200k
+# passages and the index sweep (one script, about 7 minutes; JSON in $$OUT or runs/bench-gpu).
+# Needs no .venv: on a GPU machine without registry access, carry .gpu-carry (make bench-gpu-carry).
+BENCH_PY := $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+bench-gpu:
+	$(BENCH_PY) benchmarks/bench_gpu.py $(ARGS)
+
+bench-gpu-carry: env
+	$(PY) benchmarks/gpu_carry.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -24,6 +24,7 @@ a = 0.2, 5 queries per language, 11 languages).
 from __future__ import annotations
 
 import argparse
+import os
 import gzip
 import json
 import re
@@ -37,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 ALPHA, N_PER_LANG = 0.2, 5
 TIMED_SCRIPT = r"""
@@ -71,10 +73,12 @@ print(json.dumps({"rss_bytes": loaded, "results": results}))
 """
 
 
-def man_page_passages(limit: int, words: int = 100) -> list[str]:
-    """Real English prose: Debian's section-1 manual pages, roff markup stripped, cut into passages."""
+def man_page_passages(limit: int, words: int = 100, sections: tuple[str, ...] = ("man1",)) -> list[str]:
+    """Real English prose: Debian's manual pages (section 1 unless told), roff markup stripped,
+    cut into ``words``-word passages, in a fixed order."""
     out: list[str] = []
-    for path in sorted(Path("/usr/share/man/man1").glob("*.1.gz")):
+    paths = [p for section in sections for p in sorted(Path("/usr/share/man", section).glob("*.gz"))]
+    for path in paths:
         try:
             raw = gzip.open(path, "rt", encoding="utf-8", errors="ignore").read()
         except (OSError, EOFError):
@@ -89,6 +93,19 @@ def man_page_passages(limit: int, words: int = 100) -> list[str]:
     if len(out) < limit:
         raise SystemExit(f"only {len(out)} manual-page passages found (need {limit}); lower --real")
     return out
+
+
+def english_passages(limit: int, words: int = 100, sections: tuple[str, ...] = ("man1",)) -> list[str]:
+    """Manual-page passages where the machine has them; else the packaged XQuAD dev half's English
+    paragraphs cut the same way (fewer, repeated in order up to ``limit``): the dry runs work on a
+    machine without manual pages."""
+    if any(Path("/usr/share/man", s).glob("*.gz") for s in sections):
+        return man_page_passages(limit, words, sections)
+    from xqg_tevatron.data.xquad import PACKAGED_DEV_HALF, XquadFiles
+
+    tokens = " ".join(p.full_text() for p in XquadFiles(PACKAGED_DEV_HALF).passages()).split()
+    cut = [" ".join(tokens[i:i + words]) for i in range(0, len(tokens) - words + 1, words)]
+    return [cut[i % len(cut)] for i in range(limit)]
 
 
 def gaussian_sampler(vectors: np.ndarray, seed: int, shrink: float = 0.05):
@@ -187,6 +204,57 @@ def real_vectors(args, cache: Path) -> dict:
     return {"background": bg, "plain": para, "fused": both[:len(paragraphs)], "query_means": both[len(paragraphs):],
             "questions": qv, "gold": np.array([row[q.docid] for q in questions]),
             "langs": np.array([q.lang for q in questions])}
+
+
+def pack_vectors(pack: Path, n: int, cache: Path) -> dict:
+    """Real e5 vectors of the pack's first ``n`` manual-page passages, its in-domain queries and
+    the XQuAD paragraphs and questions, encoded once on this machine's CPU and cached (outside
+    the repo).  The same pack and code give the GPU run's rows (``bench_gpu.py``)."""
+    from e5_pack import encode_ids, load_tokens, rebuild_model
+
+    path = cache / f"pack-vectors-{n}.npz"
+    tokens = load_tokens(pack)
+    if not path.exists():
+        info = json.loads((pack / "pack.json").read_text())
+        with tempfile.TemporaryDirectory(dir=cache) as tmp:
+            model = rebuild_model(pack, Path(tmp) / "e5")
+            out = {}
+            for name, is_query in (("corpus", False), ("in_domain_queries", True), ("xquad_paragraphs", False),
+                                   ("xquad_questions", True)):
+                ids = tokens[name][:n] if name == "corpus" else tokens[name]
+                started = time.perf_counter()
+                out[name] = encode_ids(model, ids, is_query, "cpu", "float32", info["pad_id"], batch_size=64)
+                print(f"  encoded {len(ids):,} {name} in {time.perf_counter() - started:.0f} s", flush=True)
+        np.savez(path, **out)
+    vectors = dict(np.load(path))
+    vectors["xquad_gold"], vectors["xquad_langs"] = tokens["xquad_gold"], tokens["xquad_langs"]
+    return vectors
+
+
+def real_cases(vectors: dict) -> tuple[np.ndarray, list]:
+    """The corpus (manual-page passages, then the 120 XQuAD paragraphs) and the two query cases."""
+    from index_sweep import Case
+
+    n = len(vectors["corpus"])
+    corpus = np.concatenate([vectors["corpus"], vectors["xquad_paragraphs"]])
+    return corpus, [Case("in-domain", vectors["in_domain_queries"], note="20-word openings of held-out manual-page passages"),
+                    Case("island", vectors["xquad_questions"], gold=vectors["xquad_gold"] + n,
+                         langs=vectors["xquad_langs"], note="XQuAD questions over their 120 paragraphs among them")]
+
+
+def recommend(rows: list[dict], targets=(0.95, 0.99)) -> list[str]:
+    """Per case and recall target, the fastest configuration reaching it (from measured rows)."""
+    from index_sweep import cheapest_meeting
+
+    lines = []
+    for case in sorted({r["case"] for r in rows}):
+        flat = next(r for r in rows if r["case"] == case and r["index"] == "Flat")
+        for target in targets:
+            best = cheapest_meeting(rows, case, target)
+            lines.append(f"  {case:<10} recall@100 >= {target}: " + (
+                f"{best['index']} {best['setting']} ({best['p50_ms']:.2f} ms against flat {flat['p50_ms']:.2f} ms, "
+                f"{best['bytes'] / 2**20:.0f} MB)" if best else "none of the swept settings; use Flat"))
+    return lines
 
 
 def vector_set(real: dict, kind: str, n: int, seed: int) -> np.ndarray:
@@ -294,6 +362,27 @@ def project(rows: list[dict], n: int) -> list[str]:
     return lines
 
 
+def real_part(args) -> list[dict]:
+    """Both query cases on real vectors only (no mixture rows): the sweep of ``index_sweep``."""
+    from e5_pack import build_pack
+    from index_sweep import HEAD, sweep
+
+    pack = Path(args.pack)
+    if not (pack / "pack.json").exists():
+        build_pack(pack, 200_000, 10_000, Path(args.xquad_dir))
+    cache = pack.parent
+    vectors = pack_vectors(pack, args.real_passages, cache)
+    corpus, cases = real_cases(vectors)
+    print(f"\nreal vectors (multilingual-e5-small, encoded here): {len(vectors['corpus']):,} manual-page passages + "
+          f"{len(vectors['xquad_paragraphs'])} XQuAD paragraphs; cases: "
+          + "; ".join(f"{c.name}: {len(c.queries):,} queries, {c.note}" for c in cases), flush=True)
+    print(HEAD, flush=True)
+    rows = sweep(corpus, cases, threads=os.cpu_count() or 1, timed=args.timed)
+    print("\nfastest setting per case and recall target (real vectors, 1 thread):")
+    print("\n".join(recommend(rows)))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="vectors per index (real paragraphs included)")
@@ -304,7 +393,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xquad_dir", default=str(ROOT.parent / "shared" / "data" / "xquad-dev"))
     parser.add_argument("--cache", default=str(ROOT / ".cache" / "bench-index-scale"))
     parser.add_argument("--json", help="write the rows here")
+    parser.add_argument("--parts", nargs="+", choices=["real", "mixture"], default=["real", "mixture"],
+                        help="real: both query cases on real vectors; mixture: the island case at --n")
+    parser.add_argument("--real-passages", type=int, default=50_000,
+                        help="real: manual-page passages encoded (from the e5 pack; cached outside the repo)")
+    parser.add_argument("--pack", default=str(Path.home() / ".cache" / "xqg-bench" / "e5-pack-200000"),
+                        help="real: the e5 pack (built here if missing: benchmarks/e5_pack.py)")
     args = parser.parse_args(argv)
+    real_rows = []
+    if "real" in args.parts:
+        real_rows = real_part(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"real": real_rows}, indent=2))
+    if "mixture" not in args.parts:
+        return 0
     if "flat" not in args.types:
         args.types = ["flat", *args.types]
     args.types = ["flat", *[t for t in args.types if t != "flat"]]
@@ -341,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(project(rows, args.n)))
     print(f"\n({time.perf_counter() - started:.0f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).write_text(json.dumps({"real": real_rows, "mixture": rows}, indent=2))
     return 0
 
 

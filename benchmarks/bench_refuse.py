@@ -1,0 +1,145 @@
+"""Re-fuse speed and size of the component store, float32 vs float16, side by side.
+
+    .venv/bin/python benchmarks/bench_refuse.py [--passages 1000000] [--dim 384] [--languages 7]
+
+A work dir of ``--passages`` passages is written through the plugin's own indexer and unit
+format (``XqgIndexer`` -> engine -> ``unit_files``), with synthetic components in place of a
+model's (random unit passage vectors, sums of 5 random unit query vectors per language: no
+model runs, so only storage and fusion are timed).  Then ``driver.merge`` re-fuses it (another
+alpha and aggregation, flat index) as a user would, once per store dtype; the page cache is
+dropped first when this machine allows it (else the line says "page cache warm").  The
+projection to 18.2M passages scales the measured seconds per passage (labelled as such).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from xqg_tevatron.indexing.encoder import EncodeConfig  # noqa: E402
+from xqg_tevatron.indexing.indexer import MERGE_READ_AHEAD, RunConfig, XqgConfig, XqgIndexer, unit_files  # noqa: E402
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES  # noqa: E402
+
+BIG = 18_200_000
+
+
+@dataclass
+class SyntheticComponents:
+    """Stands in for the encoder in the work dir's fingerprint only: its worker below makes the
+    components without any model."""
+
+    dim: int
+    config: EncodeConfig = field(default_factory=lambda: EncodeConfig(show_progress=False))
+
+    def manifest_settings(self) -> dict:
+        return {"model": "synthetic components (benchmarks/bench_refuse.py)", "dim": self.dim, "pooling": "none",
+                "normalize": True, "q_max_len": 32, "p_max_len": 256}
+
+
+@dataclass
+class SyntheticWorker:
+    dim: int
+    languages: list
+    store_dtype: str
+
+    def process(self, index: int, chunk: list) -> tuple[dict[str, bytes], dict]:
+        rng = np.random.default_rng(index)
+        n, langs = len(chunk), len(self.languages)
+        p = rng.standard_normal((n, self.dim), dtype=np.float32)
+        p /= np.linalg.norm(p, axis=1, keepdims=True)
+        q = rng.standard_normal((n, 1, langs, self.dim), dtype=np.float32)
+        qsum = 5 * q / np.linalg.norm(q, axis=-1, keepdims=True)  # the size of a sum of 5 similar unit vectors
+        qcount = np.full((n, 1, langs), 5, dtype=np.int32)
+        files = unit_files([f"d{index}-{i}" for i in range(n)], p, qsum, qcount, self.store_dtype)
+        return files, {"rows": n, "passages": n, "languages": list(self.languages), "prefixes": [5],
+                       "with_generated_queries": n, "encode_seconds": 0.0}
+
+
+class SyntheticIndexer(XqgIndexer):
+    def worker(self) -> SyntheticWorker:
+        return SyntheticWorker(self.encoder.dim, list(self.xqg.languages), self.xqg.store_dtype)
+
+
+def write_corpus(path: Path, n: int) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(f'{{"docid": "p{i}", "title": "", "text": "x"}}\n')
+    return path
+
+
+def drop_caches() -> bool:
+    try:
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--languages", type=int, default=7)
+    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--tmp", default=str(ROOT / ".cache"), help="where the stores are written (a fast disk)")
+    args = parser.parse_args(argv)
+    langs = list(XOR_TYDI_LANGUAGES)[:args.languages]
+    Path(args.tmp).mkdir(parents=True, exist_ok=True)
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        tmp = Path(tmp)
+        corpus = write_corpus(tmp / "corpus.jsonl", args.passages)
+        for dtype in ("float32", "float16"):
+            work = tmp / f"{dtype}.work"
+            xqg = XqgConfig(alpha=0.2, aggregation="mean", languages=langs, n_per_lang=5, store_dtype=dtype)
+            started = time.perf_counter()
+            SyntheticIndexer(SyntheticComponents(args.dim), xqg, RunConfig(chunk_size=args.chunk_size, show_progress=False),
+                             work).encode_shard([str(corpus)])
+            write_s = time.perf_counter() - started
+            stored = sum(p.stat().st_size for p in work.glob("*.npy"))
+            cold = drop_caches()
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work-dir", str(work), "--output",
+                            str(tmp / f"{dtype}-index"), "--alpha", "0.5", "--aggregation", "mean", "--keep-work-dir"],
+                           cwd=ROOT, check=True, capture_output=True)
+            refuse_s = time.perf_counter() - started
+            rows.append({"dtype": dtype, "bytes_per_passage": stored / args.passages, "write_s": write_s,
+                         "refuse_s": refuse_s, "cold": cold})
+            print(f"  {dtype}: stored {stored / 2**30:.2f} GiB in {write_s:.0f} s; re-fuse {refuse_s:.1f} s", flush=True)
+        import faiss
+
+        a = faiss.read_index(str(tmp / "float32-index" / "index"))
+        b = faiss.read_index(str(tmp / "float16-index" / "index"))
+        sample = np.arange(0, args.passages, max(1, args.passages // 100_000))
+        deviation = float(np.abs(np.stack([a.reconstruct(int(i)) for i in sample]) -
+                                 np.stack([b.reconstruct(int(i)) for i in sample])).max())
+    print(f"\nre-fuse (alpha 0.5, mean, flat index) of {args.passages:,} passages x {args.dim} dims x {len(langs)} "
+          f"languages x 1 prefix, synthetic components, driver.merge reading ahead in {MERGE_READ_AHEAD} threads on {os.cpu_count()} cores")
+    print(f"{'store':<9}{'bytes/passage':>14}{'re-fuse s':>11}{'passages/s':>12}{'18.2M min':>11}{'18.2M store GB':>16}  cache")
+    for r in rows:
+        per_s = args.passages / r["refuse_s"]
+        print(f"{r['dtype']:<9}{r['bytes_per_passage']:>14,.0f}{r['refuse_s']:>11.1f}{per_s:>12,.0f}"
+              f"{BIG / per_s / 60:>11.1f}{r['bytes_per_passage'] * BIG / 1e9:>16,.0f}  "
+              f"{'dropped before' if r['cold'] else 'page cache warm'}")
+    ratio = rows[1]["refuse_s"] / rows[0]["refuse_s"]
+    print(f"float16 / float32: bytes {rows[1]['bytes_per_passage'] / rows[0]['bytes_per_passage']:.3f}, re-fuse time "
+          f"{ratio:.2f}; max |fused16 - fused32| over {len(sample):,} sampled rows: {deviation:.2e}")
+    best = min(r["refuse_s"] for r in rows) / args.passages * BIG / 60
+    print(f"PROJECTION (measured seconds per passage x 18.2M, this machine): {best:.1f} min "
+          f"(goal <= 10 min: {'met' if best <= 10 else 'MISSED'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
