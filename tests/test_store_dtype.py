@@ -82,3 +82,16 @@ def test_merge_reads_ahead_in_order_and_fails_at_the_failing_unit():
         next(loaded)
     assert any(name.startswith("merge-read") for name in started)  # really in threads
     assert list(in_order_ahead(lambda i: -i, 3, 1)) == [0, -1, -2]  # no threads when ahead is 1
+
+
+@pytest.mark.slow
+def test_tevatron_bf16_flag_runs_the_encoder_in_bfloat16(tmp_path, tiny_model, xqg_corpus):
+    import json
+
+    full = encode_cli(tiny_model, xqg_corpus, tmp_path / "f32", "--alpha", "0")
+    half = encode_cli(tiny_model, xqg_corpus, tmp_path / "bf16", "--alpha", "0", "--bf16", "true")
+    assert "dtype" not in json.loads((full / "xqg_manifest.json").read_text())
+    assert json.loads((half / "xqg_manifest.json").read_text())["dtype"] == "bfloat16"
+    a, b = vectors(full), vectors(half)
+    assert not np.array_equal(a, b)  # really computed in bfloat16 (8 significant bits) ...
+    np.testing.assert_allclose(b, a, atol=0.1 * np.abs(a).max())  # ... and still the same model

@@ -239,7 +239,9 @@ def _encode(model_args, data_args, training_args, xqg_args, inputs, out, work_di
         model_args.model_name_or_path, settings_overrides=model_args, tokenizer_name=model_args.tokenizer_name,
         config=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,
                             p_max_len=data_args.p_max_len, device=str(training_args.device),
-                            show_progress=rank == 0 and not training_args.disable_tqdm))
+                            show_progress=rank == 0 and not training_args.disable_tqdm,
+                            # Tevatron's --fp16 / --bf16: the encoder runs in that precision
+                            dtype="float16" if training_args.fp16 else "bfloat16" if training_args.bf16 else "float32"))
     except BaseException:
         release(work_locks)
         raise
