@@ -43,7 +43,7 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 
 SECTIONS = ("encode", "generate", "job", "index")
-LIMITS = {"encode": 0.12, "generate": 0.22, "job": 0.26, "index": 0.40}  # shares of the budget
+LIMITS = {"encode": 0.10, "generate": 0.20, "job": 0.22, "index": 0.48}  # shares of the budget
 
 
 def quiet() -> None:

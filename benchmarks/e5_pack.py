@@ -145,8 +145,11 @@ def rebuild_model(pack: Path, model_dir: Path) -> Path:
     config = BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                         intermediate_size=ffn, max_position_embeddings=maxp, type_vocab_size=tvs, layer_norm_eps=eps,
                         hidden_act="gelu", pad_token_id=info["pad_id"])
-    model = BertModel(config, add_pooling_layer=False)
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in bert_state_dict(img).items()})
+    model = BertModel(config)
+    state = {k: torch.from_numpy(v) for k, v in bert_state_dict(img).items()}
+    # a zero pooler, as the demo build stores: unused by mean pooling, and loads without notices
+    state["pooler.dense.weight"], state["pooler.dense.bias"] = torch.zeros(hidden, hidden), torch.zeros(hidden)
+    model.load_state_dict(state)
     model.save_pretrained(model_dir)
     (Path(model_dir) / "xqg_encoder.json").write_text(json.dumps(E5_SETTINGS))
     return Path(model_dir)
