@@ -742,7 +742,10 @@ def test_17_sigint_and_sigterm_end_in_one_line_and_the_rerun_resumes(tmp_path, t
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     cmd = [sys.executable, "-m", "xqg_tevatron.driver.encode",
            *small_encode_args(tiny_model, corpus, out, "--per_device_eval_batch_size", "1")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a runner started in the background (``cmd &`` in a script) hands its children SIGINT ignored,
+    # and Python then keeps it ignored: give the child the default a user's terminal gives
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list(work.glob("chunk-*.json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
