@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from index_sweep import mrr_at_100, recall  # noqa: E402  (one definition for both parts)
+
 ALPHA, N_PER_LANG = 0.2, 5
 TIMED_SCRIPT = r"""
 import json, sys, time
@@ -272,17 +274,6 @@ def vector_set(real: dict, kind: str, n: int, seed: int) -> np.ndarray:
         out[start:stop] = e if draw_q is None else (1 - ALPHA) * e + ALPHA * draw_q(stop - start)
     out[n - len(own):] = own
     return out
-
-
-def mrr_at_100(ids: np.ndarray, gold_rows: np.ndarray, langs: np.ndarray) -> float:
-    hit = ids == gold_rows[:, None]
-    rank = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
-    rr = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
-    return float(np.mean([rr[langs == l].mean() for l in np.unique(langs)]))
-
-
-def recall(ids: np.ndarray, exact: np.ndarray, k: int) -> float:
-    return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(ids, exact)]))
 
 
 CONFIGS = {  # build settings; the search knob is swept at search time (stored in the file for Pyserini)
