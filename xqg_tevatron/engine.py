@@ -10,12 +10,13 @@ verified units.  So exactly-once output comes from deterministic units plus an a
 whatever the executor retries:
 
 * :class:`LocalExecutor` (the default): units one after another in this process; no Ray import.
-* :class:`RayExecutor`: Ray Core actors, one model load per actor (``num_gpus`` per actor where
-  GPUs exist, fractional CPUs on small machines).  With no address an embedded Ray starts and
-  stops with the job; ``address`` joins an existing cluster (``ray start --head`` /
-  ``ray start --address``).  Actors commit units themselves into the work dir, which must be a
-  folder every node can read and write (a shared file system).  A killed actor is restarted
-  and its unit run again (at least once); the commit makes that harmless.
+* :class:`~xqg_tevatron.ray_executor.RayExecutor`: Ray Core actors, one model load per actor
+  (``num_gpus`` per actor where GPUs exist, fractional CPUs on small machines).  With no address
+  an embedded Ray starts and stops with the job; ``address`` joins an existing cluster
+  (``ray start --head`` / ``ray start --address``).  Actors commit units themselves into the work
+  dir, which must be a folder every node can read and write (a shared file system).  Actors are
+  disposable: a lost one's units go back on the queue (run at least once; the commit makes that
+  harmless), and a stretch with no live actor is bounded.
 
 Memory in the driver is bounded by the units in flight (``max_in_flight``), never the corpus.
 """
@@ -213,86 +214,15 @@ class LocalExecutor:
             done(task.index)
 
 
-class UnitActor:
-    """A Ray actor: builds its worker once, then processes and commits units."""
-
-    def __init__(self, factory: WorkerFactory, plan: UnitPlan):
-        self.factory, self.plan, self.worker = factory, plan, None
-
-    def process(self, task: Task) -> tuple[int, str]:
-        self.worker = self.worker or self.factory()
-        files, meta = self.worker.process(task.index, task.passages)
-        commit(self.plan, task, files, meta)
-        import ray
-
-        return task.index, f"{ray.get_runtime_context().get_node_id()[:12]}:{os.getpid()}"
-
-
-@dataclass
-class RayExecutor:
-    """Ray Core actors (see module doc).  ``num_cpus`` may be fractional; ``num_gpus`` None
-    means one per actor when the cluster has GPUs, else none."""
-
-    address: Optional[str] = None
-    actors: int = 1
-    num_cpus: float = 1.0
-    num_gpus: Optional[float] = None
-    max_in_flight: int = 0  # 0: two units per actor
-    threads: int = 0  # compute threads a worker uses in its actor (0: its CPUs, at least 1)
-    where: Optional[dict] = None  # unit -> "node:pid" that committed it (for tests and logs)
-
-    @property
-    def threads_per_actor(self) -> int:
-        return self.threads or max(1, int(self.num_cpus))
-
-    def run(self, plan, tasks, factory, done) -> None:
-        import ray
-
-        started_here = not ray.is_initialized()
-        if started_here:
-            kwargs = {"address": self.address} if self.address else {
-                "num_cpus": max(1, int(round(self.actors * self.num_cpus + 0.5))), "include_dashboard": False}
-            ray.init(**kwargs, log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
-        try:
-            gpus = self.num_gpus if self.num_gpus is not None else (
-                1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0)
-            # spread over the nodes; a restarted actor (its node lost) goes wherever there is room
-            actor_cls = ray.remote(num_cpus=self.num_cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=-1,
-                                   scheduling_strategy="SPREAD")(UnitActor)
-            pool = [actor_cls.remote(factory, plan) for _ in range(self.actors)]
-            in_flight: dict = {}
-            limit = self.max_in_flight or 2 * self.actors
-            turn = 0
-            self.where = self.where if self.where is not None else {}
-
-            def drain(block_until: int) -> None:
-                while len(in_flight) > block_until:
-                    ready, _ = ray.wait(list(in_flight), num_returns=1)
-                    for ref in ready:
-                        in_flight.pop(ref)
-                        index, who = ray.get(ref)
-                        self.where[index] = who
-                        done(index)
-
-            for task in tasks:
-                drain(limit - 1)
-                ref = pool[turn % len(pool)].process.remote(task)
-                turn += 1
-                in_flight[ref] = task.index
-            drain(0)
-        finally:
-            if started_here:
-                ray.shutdown()
-
-
 def make_executor(name: str, ray_address: Optional[str] = None, ray_actors: int = 1, ray_num_cpus: float = 1.0,
-                  ray_num_gpus: Optional[float] = None, threads: int = 0) -> Executor:
+                  ray_num_gpus: Optional[float] = None, threads: int = 0, ray_wait_s: float = 600.0) -> Executor:
     if name == "local":
         return LocalExecutor()
     if name == "ray":
+        from xqg_tevatron.ray_executor import RayExecutor  # Ray is imported only when asked for
+
         return RayExecutor(address=ray_address, actors=ray_actors, num_cpus=ray_num_cpus, num_gpus=ray_num_gpus,
-                           threads=threads)
+                           threads=threads, wait_s=ray_wait_s)
     raise ValueError(f"executor must be one of {EXECUTORS}, got {name!r}")
 
 
@@ -304,13 +234,14 @@ def add_executor_arguments(parser) -> None:
     parser.add_argument("--ray_actors", "--ray-actors", type=int, default=1, help="actors (one model load each)")
     parser.add_argument("--ray_num_cpus", "--ray-num-cpus", type=float, default=1.0, help="CPUs per actor")
     parser.add_argument("--ray_num_gpus", "--ray-num-gpus", type=float, help="GPUs per actor (default: 1 if any)")
+    parser.add_argument("--ray_wait_s", "--ray-wait-s", type=float, default=600.0,
+                        help="seconds to wait while no actor can run (nodes lost, a demand no node meets) before "
+                             "stopping with one line; committed units are kept and a rerun resumes")
 
 
 def executor_from_args(args, threads: int = 0) -> Executor:
-    if args.executor == "ray" and args.ray_actors < 1:
-        raise ValueError(f"--ray_actors must be >= 1, got {args.ray_actors}")
     return make_executor(args.executor, args.ray_address, args.ray_actors, args.ray_num_cpus, args.ray_num_gpus,
-                         threads)
+                         threads, args.ray_wait_s)
 
 
 def shard_done(plan: UnitPlan, stats: RunStats, extra: Optional[dict] = None) -> Path:

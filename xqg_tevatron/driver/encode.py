@@ -90,6 +90,9 @@ class XqgEncodeArguments:
     ray_actors: int = field(default=1, metadata={"help": "Ray actors (one model load each)"})
     ray_num_cpus: float = field(default=1.0, metadata={"help": "CPUs per Ray actor (fractions allowed)"})
     ray_num_gpus: Optional[float] = field(default=None, metadata={"help": "GPUs per Ray actor (default: 1 if any)"})
+    ray_wait_s: float = field(default=600.0, metadata={
+        "help": "seconds to wait while no Ray actor can run (nodes lost, a demand no node meets) before stopping "
+                "with one line; committed units are kept and a rerun resumes"})
     shard_id: int = field(default=0, metadata={"help": "this process's shard (units c with c %% N == I)"})
     num_shards: int = field(default=1, metadata={"help": "shards of the job (e.g. a SLURM array's size)"})
 
@@ -116,7 +119,7 @@ def parse_args(argv: list[str] | None = None):
 
 # flags that change how the encode runs, never what it writes
 OPERATIONAL = {"overwrite", "keep_work_dir", "num_threads", "no_merge", "executor", "ray_address", "ray_actors",
-               "ray_num_cpus", "ray_num_gpus", "shard_id", "num_shards"}
+               "ray_num_cpus", "ray_num_gpus", "ray_wait_s", "shard_id", "num_shards"}
 
 
 def request_of(model_args, data_args, training_args, xqg_args) -> dict:

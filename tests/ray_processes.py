@@ -1,0 +1,181 @@
+"""Real Ray processes for tests: the README's cluster recipe run as written, nodes killed by pid.
+
+Why not ``ray.cluster_utils``: it simulates nodes inside one process tree, with none of what a
+real cluster adds (token authentication between ``ray start`` processes, raylets that die on
+their own, actors that lose their node).  Here every node is a ``ray start`` process tree, as on
+a cluster, on one machine.
+
+Everything runs inside the test's own network namespace (only loopback), so every process in
+that namespace is one this test started: :func:`stop_all` kills exactly those, by pid (never
+``ray stop``, which stops every Ray process on the machine).  Ray's files go to a temporary
+``RAY_TMPDIR`` and ``HOME`` (its auth token, its "current cluster" file), never the user's.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
+INSIDE = "XQG_TEST_IN_NETNS"  # set for the test process re-run inside the namespace (test plumbing only)
+
+
+def netns_available() -> bool:
+    return subprocess.run(NETNS + ["true"], capture_output=True).returncode == 0
+
+
+def rerun_inside_netns(nodeid: str, root: Path, timeout: int = 1500) -> bool:
+    """Run this one test again inside a fresh loopback-only network namespace; True when this
+    is the outer process (which then only reports), False inside (which runs the body)."""
+    if os.environ.get(INSIDE) == "1":
+        return False
+    proc = subprocess.run(NETNS + [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", nodeid],
+                          cwd=root, env={**os.environ, INSIDE: "1"}, capture_output=True, text=True, timeout=timeout)
+    print(proc.stdout[-6000:])
+    assert proc.returncode == 0, f"inside the network namespace:\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}"
+    return True
+
+
+def recipe(readme: str) -> list[str]:
+    """The README's cluster recipe: the commands of the bash block after ``<!-- ray-recipe -->``,
+    continuation lines joined, comments dropped."""
+    block = re.search(r"<!-- ray-recipe -->\s*```bash\n(.*?)```", readme, flags=re.S).group(1)
+    lines = []
+    for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+        line = line.split(" #")[0].strip()
+        if line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def namespace_pids() -> list[int]:
+    """Every process in this process's network namespace except this process and its ancestors."""
+    mine = os.readlink("/proc/self/ns/net")
+    keep, p = set(), os.getpid()
+    while p > 1:
+        keep.add(p)
+        p = _ppid(p)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep:
+            try:
+                if os.readlink(f"/proc/{entry}/ns/net") == mine:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            children.setdefault(_ppid(int(entry)), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+@dataclass
+class RayProcesses:
+    """A cluster of ``ray start`` processes on this machine, started by the README's recipe."""
+
+    lines: list[str]  # the recipe
+    home: Path  # HOME and RAY_TMPDIR for every Ray process and the job
+    env: dict = field(default_factory=dict)  # the recipe's variables (HEAD, CORPUS, ...)
+
+    def __post_init__(self):
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.ray_tmp = Path(tempfile.mkdtemp(prefix="xqg-ray-"))  # short: Ray's socket paths must fit 107 bytes
+        self.exports = [line for line in self.lines if line.startswith("export ")]
+        # as a user with the environment activated: its python and ray first on PATH
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        self.environ = {**os.environ, "PATH": path, "HOME": str(self.home), "RAY_TMPDIR": str(self.ray_tmp),
+                        **{k: str(v) for k, v in self.env.items()}}
+
+    def line(self, starts: str) -> str:
+        found = [line for line in self.lines if line.startswith(starts)]
+        assert len(found) == 1, f"the recipe has {len(found)} lines starting {starts!r}: {self.lines}"
+        return found[0]
+
+    def shell(self, command: str, timeout: float = 180) -> subprocess.CompletedProcess:
+        script = "\n".join(self.exports + ["set -e", command])
+        proc = subprocess.run(["bash", "-c", script], env=self.environ, capture_output=True, text=True,
+                              timeout=timeout)
+        assert proc.returncode == 0, f"{command}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        return proc
+
+    def popen(self, command: str, log: Path) -> subprocess.Popen:
+        script = "\n".join(self.exports + [f"exec {command}"])
+        return subprocess.Popen(["bash", "-c", script], env=self.environ, stdout=log.open("w"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_head(self) -> None:
+        self.shell(self.line("ray get-auth-token"))
+        self.shell(self.line("ray start --head"))
+
+    def add_worker(self, *extra: str) -> str:
+        """One more worker node (the recipe's worker line, ``extra`` appended); its node id."""
+        before = set(self.raylets())
+        self.shell(self.line("ray start --address") + " " + " ".join(map(shlex.quote, extra)))
+        new = set(self.raylets()) - before
+        assert len(new) == 1, new
+        return new.pop()
+
+    def raylets(self) -> dict[str, int]:
+        """node id -> raylet pid, for every raylet of this namespace."""
+        out = {}
+        for pid in namespace_pids():
+            cmd = _cmdline(pid)
+            if cmd and cmd[0].endswith("/raylet"):
+                node = next((a.split("=", 1)[1] for a in cmd if a.startswith("--node_id=")), None)
+                if node and "--head" not in cmd:
+                    out[node] = pid
+        return out
+
+    def kill_node(self, node_id: str) -> None:
+        """A node lost at once: its raylet and everything under it (actors, agents), SIGKILL."""
+        pid = self.raylets()[node_id]
+        for p in descendants(pid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def stop_all(self) -> None:
+        for _ in range(3):
+            pids = namespace_pids()
+            if not pids:
+                return
+            for p in pids:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.5)
+        shutil.rmtree(self.ray_tmp, ignore_errors=True)
