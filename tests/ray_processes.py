@@ -167,6 +167,17 @@ class RayProcesses:
             except ProcessLookupError:
                 pass
 
+    def kill_head(self) -> None:
+        """The head lost: its GCS server and its raylet (with everything under it), SIGKILL."""
+        for pid in namespace_pids():
+            cmd = _cmdline(pid)
+            if cmd and (cmd[0].endswith("/gcs_server") or (cmd[0].endswith("/raylet") and "--head" in cmd)):
+                for p in descendants(pid):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
     def stop_all(self) -> None:
         for _ in range(3):
             pids = namespace_pids()

@@ -1,5 +1,6 @@
 """The one job engine: local and Ray executors and hand-launched shards give identical outputs; a
-simulated 2-node Ray cluster survives a killed actor and stops a unit that kills every actor; a killed driver resumes; a re-fuse of
+simulated 2-node Ray cluster survives a killed actor and stops, in one line, a unit that kills
+every actor and an actor that cannot be constructed; a killed driver resumes; a re-fuse of
 the stored components equals a fresh encode.  Everything that starts Ray runs in its own network
 namespace with only loopback (``unshare --net``), as these machines require."""
 from __future__ import annotations
@@ -76,15 +77,15 @@ def test_encoding_is_identical_locally_on_ray_and_in_hand_launched_shards(tmp_pa
     c = tmp_path / "g.jsonl"
     generate(corpus(tmp_path / "c.jsonl", 26), c)
     run_cli(*encode_args(tiny_model, c, tmp_path / "local"))
-    for actors in ("1", "2"):
-        in_netns(*encode_args(tiny_model, c, tmp_path / f"ray{actors}", "--executor", "ray", "--ray_actors", actors,
-                              "--ray_num_cpus", "0.5"))
+    # two actors (one actor on Ray: the generation test above and tests/test_ray_cluster.py)
+    in_netns(*encode_args(tiny_model, c, tmp_path / "ray2", "--executor", "ray", "--ray_actors", "2",
+                          "--ray_num_cpus", "0.5"))
     for shard in ("0", "1"):
         run_cli(*encode_args(tiny_model, c, tmp_path / "shards", "--num_shards", "2", "--shard_id", shard))
     run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "shards.work"), "--output",
             str(tmp_path / "shards"))
     ref = tmp_path / "local"
-    for name in ("ray1", "ray2", "shards"):
+    for name in ("ray2", "shards"):
         assert (tmp_path / name / "index").read_bytes() == (ref / "index").read_bytes(), name
         assert (tmp_path / name / "docid").read_text() == (ref / "docid").read_text(), name
 
@@ -115,6 +116,16 @@ CLUSTER_SCRIPT = textwrap.dedent('''
             time.sleep(0.05)
             return self.inner(passages, lang)
 
+    def refuse_to_load(name):
+        raise ModuleNotFoundError(f"No module named {name!r}")
+
+    class NotOnThisNode:
+        """A worker factory that cannot be unpickled where it lands (the plugin missing on a node)."""
+        def __call__(self):
+            return FlakyGenerator()
+        def __reduce__(self):
+            return refuse_to_load, ("xqg_tevatron",)
+
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     worker = cluster.add_node(num_cpus=2)
     ray.init(address=cluster.address, log_to_driver=False)
@@ -122,7 +133,8 @@ CLUSTER_SCRIPT = textwrap.dedent('''
     executor = RayExecutor(actors=4, num_cpus=0.5)  # all four fit on one node once the other is gone
     job = GenerationJob([corpus], str(out), ["ja", "fi"], chunk_size=4, show_progress=False)
     try:
-        stats = run_generation(job, FlakyGenerator, executor=executor, build=True)
+        stats = run_generation(job, NotOnThisNode() if mode == "unconstructible" else FlakyGenerator,
+                               executor=executor, build=True)
     except Exception as exc:
         print("ERROR", type(exc).__name__, exc)
         sys.exit(3)
@@ -135,18 +147,23 @@ CLUSTER_SCRIPT = textwrap.dedent('''
 
 @pytest.mark.slow
 @needs_netns
-@pytest.mark.parametrize("mode", ["plain", "kill", "poison"])
+@pytest.mark.parametrize("mode", ["plain", "kill", "poison", "unconstructible"])
 def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
     """Simulated nodes (``cluster_utils``): both nodes used, an actor process killed mid-unit,
-    and a unit that kills every actor it runs in (stopped after 3, not forever).  Real
+    a unit that kills every actor it runs in (stopped after 3, not forever), and a worker factory
+    that cannot be unpickled on the node (stopped at once, not asked for again).  Real
     ``ray start`` nodes lost at three points: tests/test_ray_cluster.py."""
     c = corpus(tmp_path / "c.jsonl", 64)  # 16 units
     out = tmp_path / "cluster.jsonl"
-    if mode == "poison":
+    if mode in ("poison", "unconstructible"):
         proc = subprocess.run(NETNS + [sys.executable, "-c", CLUSTER_SCRIPT, str(c), str(out), mode], cwd=ROOT,
                               capture_output=True, text=True, timeout=900)
         assert proc.returncode == 3, proc.stdout[-2000:] + proc.stderr[-3000:]
-        assert "ERROR UnitKillsWorkers unit 5 (" in proc.stdout and "on 3 Ray actors when they died" in proc.stdout
+        if mode == "poison":
+            assert "ERROR UnitKillsWorkers unit 5 (" in proc.stdout and "on 3 Ray actors when they died" in proc.stdout
+        else:
+            assert "ERROR ActorCannotStart a Ray actor could not be constructed on node" in proc.stdout, proc.stdout
+            assert "No module named 'xqg_tevatron'" in proc.stdout
         return
     local = tmp_path / "local.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(c), "--output", str(local), "--languages", "ja",

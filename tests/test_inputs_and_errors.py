@@ -185,3 +185,17 @@ def test_hub_dataset_ids_get_the_exact_command_to_run(tmp_path):
         corpus_files([str(tmp_path / "missing.jsonl")])
     with pytest.raises(ValueError, match=r"hf download Tevatron/xor-tydi .*--train_files"):
         load_train_groups(XqgDataArguments(dataset_name="Tevatron/xor-tydi/train"))
+
+
+@pytest.mark.parametrize("flag, value, says", [("--ray-actors", "0", "--ray_actors must be >= 1"),
+                                               ("--ray-wait-s", "0", "--ray_wait_s must be > 0"),
+                                               ("--ray-num-cpus", "-1", "--ray_num_cpus and --ray_num_gpus must be")])
+def test_bad_ray_settings_are_one_line_before_anything_is_read(tmp_path, capsys, flag, value, says):
+    """Refused before a lock is taken, a file read or a model hashed: the work dir stays absent."""
+    from xqg_tevatron.job import main
+
+    code = main(["--corpus", str(tmp_path / "absent.jsonl"), "--encoder", str(tmp_path / "no-model"), "--work-dir",
+                 str(tmp_path / "store"), "--output", str(tmp_path / "idx"), "--executor", "ray", flag, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
+    assert not (tmp_path / "store").exists()

@@ -1,7 +1,7 @@
 """The job on a real Ray cluster: the README's recipe (``ray start`` head and worker processes,
 token authentication) run as written, worker nodes killed at three points of the job, the only
-worker lost (one line, then a resume), the driver killed and rerun.  Every run ends with the
-bytes of the local run.
+worker lost (one line, then a resume), the driver killed and rerun, the head lost (then resumed
+with no cluster).  Every run ends with the bytes of the local run.
 
 Each test re-runs itself inside its own loopback-only network namespace (Ray binds the
 machine's address; see tests/ray_processes.py), where every process is one it started.  What it
@@ -50,12 +50,17 @@ def outputs(shared: Path) -> dict[str, bytes]:
     return {name: (shared / name).read_bytes() for name in ("index/index", "index/docid", "generated.jsonl")}
 
 
-def local_reference(tmp: Path, corpus_file: Path, model: Path) -> dict[str, bytes]:
-    shared = tmp / "local"
-    run_cli("-m", "xqg_tevatron.job", "--corpus", str(corpus_file), "--encoder", str(model), "--generator",
+def local_job(corpus_file: Path, model: Path, shared: Path) -> list[str]:
+    """The recipe's job with the local executor: the reference, and how a store is resumed
+    with no cluster at all."""
+    return ["-m", "xqg_tevatron.job", "--corpus", str(corpus_file), "--encoder", str(model), "--generator",
             "dictionary", "--work-dir", str(shared / "store"), "--output", str(shared / "index"),
-            "--generated-output", str(shared / "generated.jsonl"), "--quiet", *SIZES)
-    return outputs(shared)
+            "--generated-output", str(shared / "generated.jsonl"), "--quiet", *SIZES]
+
+
+def local_reference(tmp: Path, corpus_file: Path, model: Path) -> dict[str, bytes]:
+    run_cli(*local_job(corpus_file, model, tmp / "local"))
+    return outputs(tmp / "local")
 
 
 def job_line(cluster: RayProcesses, *extra: str) -> str:
@@ -154,7 +159,7 @@ def test_the_readme_recipe_survives_a_worker_node_lost_at_three_points(request, 
     print("KILL-POINTS " + json.dumps(table))
 
 
-def test_no_worker_left_ends_in_one_line_then_resumes_and_a_killed_driver_reruns(request, tmp_path, tiny_model):
+def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_bytes(request, tmp_path, tiny_model):
     if rerun_inside_netns(request.node.nodeid, ROOT):
         return
     c = corpus(tmp_path / "c.jsonl")
@@ -180,9 +185,7 @@ def test_no_worker_left_ends_in_one_line_then_resumes_and_a_killed_driver_reruns
         kept = len(committed(shared))
         assert 3 <= kept < UNITS
         # resumed with no cluster at all (a lost head is the same: the store is all there is)
-        resumed = run_cli("-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder", str(tiny_model), "--generator",
-                          "dictionary", "--work-dir", str(shared / "store"), "--output", str(shared / "index"),
-                          "--generated-output", str(shared / "generated.jsonl"), "--quiet", *SIZES)
+        resumed = run_cli(*local_job(c, tiny_model, shared))
         assert f"'encoded': {UNITS - kept}, 'skipped': {kept}" in resumed.stderr
         assert outputs(shared) == reference
         rows.append({"case": "the only worker lost mid-run", "outcome": errors[0][:90], "seconds to the line":
@@ -207,6 +210,30 @@ def test_no_worker_left_ends_in_one_line_then_resumes_and_a_killed_driver_reruns
         assert outputs(shared) == reference
         rows.append({"case": "driver killed (SIGKILL) mid-run", "committed at kill": kept, "resumed": "same cluster",
                      "rerun s": round(time.time() - start, 1), "bytes equal": True})
+
+        # the head lost mid-run: the job ends (Ray gives up on its GCS; 60 s by default, 5 here) and
+        # the same command resumes with no cluster
+        shared = tmp_path / "head"
+        cluster.environ["SHARED"] = str(shared)
+        cluster.environ["RAY_gcs_rpc_server_reconnect_timeout_s"] = "5"  # Ray's own setting, shortened for the test
+        log = tmp_path / "head.log"
+        proc = cluster.popen(job_line(cluster), log)
+        deadline = time.time() + 300
+        while len(committed(shared)) < 3 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        killed_at = time.time()
+        cluster.kill_head()
+        rc = proc.wait(timeout=300)
+        ended = time.time() - killed_at
+        kept = len(committed(shared))
+        # it ends, never hangs; the actors, still alive on their nodes, may commit what they hold
+        assert rc != 0 and "Failed to connect to GCS within 5 seconds" in log.read_text(), log.read_text()[-3000:]
+        cluster.stop_all()
+        resumed = run_cli(*local_job(c, tiny_model, shared))
+        assert f"'encoded': {UNITS - kept}, 'skipped': {kept}" in resumed.stderr
+        assert outputs(shared) == reference
+        rows.append({"case": "head killed (GCS and raylet) mid-run", "committed when the job ended": kept,
+                     "job ended s": round(ended, 1), "exit": rc, "resumed": "--executor local", "bytes equal": True})
     finally:
         cluster.stop_all()
     print("LOSSES " + json.dumps(rows))

@@ -26,7 +26,7 @@ from typing import Optional
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.atomic_io import atomic_open, sha256_file
 from xqg_tevatron.corpus import Passage, corpus_files
-from xqg_tevatron.engine import add_executor_arguments, executor_from_args
+from xqg_tevatron.engine import Executor, add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.runner import published_records
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
 from xqg_tevatron.batching import DTYPES
@@ -208,6 +208,7 @@ def _main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     # everything checkable is checked before a model loads
+    executor = executor_from_args(args)
     check_language_codes(args.languages)
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
@@ -234,7 +235,7 @@ def _main(argv: list[str]) -> int:
             print(f"up to date: {out} already holds this job's index (same command, same corpus content); nothing "
                   "loaded or written", file=sys.stderr)
             return 0
-        return _run(args, work, out, merging, work_locks, request)
+        return _run(args, executor, work, out, merging, work_locks, request)
     finally:
         release(work_locks)
         release(out_locks)
@@ -252,13 +253,12 @@ def request_of(args) -> dict:
     return request_record(COMMAND, values)
 
 
-def _run(args, work: Path, out: Path, merging: bool, locks: list, request: dict) -> int:
+def _run(args, executor: Executor, work: Path, out: Path, merging: bool, locks: list, request: dict) -> int:
     xqg = XqgConfig(alpha=args.alpha, aggregation=args.aggregation, languages=list(args.languages),
                     n_per_lang=args.n_per_lang, require_queries=True, store_dtype=args.store_dtype)
     run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
                     show_progress=not args.quiet)
     index_config = IndexConfig(index_type=args.index_type, shards=args.index_shards)
-    executor = executor_from_args(args)
     factory, generator_settings = generator_of(args)
 
     import torch

@@ -44,6 +44,16 @@ class UnitKillsWorkers(RuntimeError):
     """One unit's actor died ``max_unit_deaths`` times: the unit, not the node, is at fault."""
 
 
+class ActorCannotStart(RuntimeError):
+    """An actor's constructor failed (the plugin or its dependencies missing on a node, say):
+    asking for another would fail the same way, so the job stops with Ray's last error line."""
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[-1] if lines else str(text)
+
+
 class UnitActor:
     """A Ray actor: builds its worker at the first unit (one model load), then processes and
     commits units into the work dir."""
@@ -184,6 +194,9 @@ class _Run:
     def lose(self, actor: _Actor, why: BaseException) -> None:
         """An actor died (its node lost, its process killed): its units go back to the front of
         the queue, in order, and a fresh actor is asked for in its place."""
+        if getattr(why, "actor_init_failed", False):
+            raise ActorCannotStart(f"a Ray actor could not be constructed on node {(actor.where or '?')[:12]}: "
+                                   f"{last_line(why)}; is the plugin installed there, the same version?")
         if actor not in self.actors:
             return
         self.actors.remove(actor)
