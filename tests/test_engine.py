@@ -268,3 +268,18 @@ def test_a_plain_index_encodes_no_generated_query_and_refuses_a_refuse(tmp_path,
     err = subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "plain.work"),
                           "--output", str(tmp_path / "x"), "--alpha", "0.5"], cwd=ROOT, capture_output=True, text=True)
     assert err.returncode == 1 and "encoded for a plain index (alpha 0)" in err.stderr and not (tmp_path / "x").exists()
+
+
+def test_ray_with_nothing_left_to_do_starts_no_ray(tmp_path):
+    """A fully resumed job on the Ray executor starts neither Ray nor an actor (nor a model), as the
+    local executor loads nothing."""
+    from xqg_tevatron.engine import UnitPlan
+    from xqg_tevatron.ray_executor import RayExecutor
+
+    def factory():
+        raise AssertionError("no worker may be built")
+
+    RayExecutor(actors=2).run(UnitPlan(tmp_path, (".jsonl",), 4), iter([]), factory, lambda c: None)
+    import ray
+
+    assert not ray.is_initialized()

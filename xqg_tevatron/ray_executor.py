@@ -20,6 +20,7 @@ unit, say) stops the job with one line naming the unit, instead of killing actor
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -127,6 +128,10 @@ class RayExecutor:
 
     def run(self, plan: UnitPlan, tasks: Iterator[Task], factory: WorkerFactory,
             done: Callable[[int], None]) -> None:
+        first = next(tasks, None)
+        if first is None:  # every unit committed already: no Ray started, no actor, no model
+            return
+        tasks = itertools.chain([first], tasks)
         import ray
 
         started_here = not ray.is_initialized()
@@ -269,7 +274,7 @@ class _Run:
                 for ref in ready:
                     if ref in waiting:
                         self.finish_ready(waiting[ref])
-                    else:
+                    elif ref in self.units:  # (not a unit of an actor already given up)
                         self.finish_unit(ref)
                 self.stall_check()
         finally:
