@@ -88,6 +88,14 @@ def namespace_pids() -> list[int]:
     return pids
 
 
+def kill_all(pids) -> None:
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -160,33 +168,20 @@ class RayProcesses:
 
     def kill_node(self, node_id: str) -> None:
         """A node lost at once: its raylet and everything under it (actors, agents), SIGKILL."""
-        pid = self.raylets()[node_id]
-        for p in descendants(pid):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_all(descendants(self.raylets()[node_id]))
 
     def kill_head(self) -> None:
         """The head lost: its GCS server and its raylet (with everything under it), SIGKILL."""
         for pid in namespace_pids():
             cmd = _cmdline(pid)
             if cmd and (cmd[0].endswith("/gcs_server") or (cmd[0].endswith("/raylet") and "--head" in cmd)):
-                for p in descendants(pid):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                kill_all(descendants(pid))
 
     def stop_all(self) -> None:
         for _ in range(3):
             pids = namespace_pids()
             if not pids:
-                return
-            for p in pids:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                break
+            kill_all(pids)
             time.sleep(0.5)
         shutil.rmtree(self.ray_tmp, ignore_errors=True)

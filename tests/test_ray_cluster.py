@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from datetime import datetime
 import re
 import signal
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -116,22 +118,28 @@ KILL_POINTS = {
 }
 
 
-def cluster_for(tmp: Path, model: Path, corpus_file: Path) -> RayProcesses:
-    return RayProcesses(recipe(README), tmp / "home", {"HEAD": "127.0.0.1", "CORPUS": corpus_file, "MODEL": model,
-                                                        "GENERATOR": "dictionary", "ACTORS": 2})
+@contextmanager
+def recipe_cluster(tmp: Path, model: Path, workers: int) -> Iterator[tuple[Path, dict, RayProcesses]]:
+    """The corpus, the local run's bytes, and a cluster started by the README's recipe (the head
+    and ``workers`` 1-CPU worker nodes); every process of it is killed at the end."""
+    c = corpus(tmp / "c.jsonl")
+    reference = local_reference(tmp, c, model)
+    cluster = RayProcesses(recipe(README), tmp / "home", {"HEAD": "127.0.0.1", "CORPUS": c, "MODEL": model,
+                                                          "GENERATOR": "dictionary", "ACTORS": 2})
+    try:
+        cluster.start_head()
+        for _ in range(workers):
+            cluster.add_worker("--num-cpus", "1")
+        yield c, reference, cluster
+    finally:
+        cluster.stop_all()
 
 
 def test_the_readme_recipe_survives_a_worker_node_lost_at_three_points(request, tmp_path, tiny_model):
     if rerun_inside_netns(request.node.nodeid, ROOT):
         return
-    c = corpus(tmp_path / "c.jsonl")
-    reference = local_reference(tmp_path, c, tiny_model)
-    cluster = cluster_for(tmp_path, tiny_model, c)
     table = []
-    try:
-        cluster.start_head()
-        for _ in range(2):
-            cluster.add_worker("--num-cpus", "1")
+    with recipe_cluster(tmp_path, tiny_model, workers=2) as (c, reference, cluster):
         for k, (point, when) in enumerate(KILL_POINTS.items()):
             shared = tmp_path / f"run{k}"
             cluster.environ["SHARED"] = str(shared)
@@ -154,21 +162,14 @@ def test_the_readme_recipe_survives_a_worker_node_lost_at_three_points(request, 
             cluster.add_worker("--num-cpus", "1")  # back to two worker nodes
         status = cluster.shell(cluster.line("ray status")).stdout
         assert "Active:" in status
-    finally:
-        cluster.stop_all()
     print("KILL-POINTS " + json.dumps(table))
 
 
 def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_bytes(request, tmp_path, tiny_model):
     if rerun_inside_netns(request.node.nodeid, ROOT):
         return
-    c = corpus(tmp_path / "c.jsonl")
-    reference = local_reference(tmp_path, c, tiny_model)
-    cluster = cluster_for(tmp_path, tiny_model, c)
     rows = []
-    try:
-        cluster.start_head()
-        cluster.add_worker("--num-cpus", "1")
+    with recipe_cluster(tmp_path, tiny_model, workers=1) as (c, reference, cluster):
         # the only worker node lost mid-run: nothing can take the rest; one line within the bound
         shared = tmp_path / "lost"
         cluster.environ["SHARED"] = str(shared)
@@ -234,8 +235,6 @@ def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_b
         assert outputs(shared) == reference
         rows.append({"case": "head killed (GCS and raylet) mid-run", "committed when the job ended": kept,
                      "job ended s": round(ended, 1), "exit": rc, "resumed": "--executor local", "bytes equal": True})
-    finally:
-        cluster.stop_all()
     print("LOSSES " + json.dumps(rows))
 
 
