@@ -208,8 +208,11 @@ def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_b
         start = time.time()
         proc = cluster.popen(job_line(cluster), log)
         assert proc.wait(timeout=600) == 0, log.read_text()[-4000:]
+        skipped = int(re.search(r"'skipped': (\d+)", log.read_text()).group(1))
+        assert skipped >= kept  # resumed: what was committed (by then) is not done again
         assert outputs(shared) == reference
-        rows.append({"case": "driver killed (SIGKILL) mid-run", "committed at kill": kept, "resumed": "same cluster",
+        rows.append({"case": "driver killed (SIGKILL) mid-run", "committed at kill": kept, "skipped by the rerun": skipped,
+                     "resumed": "same cluster",
                      "rerun s": round(time.time() - start, 1), "bytes equal": True})
 
         # the head lost mid-run: the job ends (Ray gives up on its GCS; 60 s by default, 5 here) and
