@@ -37,7 +37,7 @@ from unit_costs import print_rates
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
-NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
+from conftest import NETNS  # noqa: E402  (the one loopback-only namespace command)
 LAUNCH = ("import sys, json\nfrom xqg_tevatron.job import main\ncode = main(sys.argv[1:])\n"
           "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]\n"
           "print('HWM', hwm, file=sys.stderr)\nsys.exit(code)\n")
@@ -237,9 +237,9 @@ def spread(values: list[float]) -> str:
 def ray_cost(args) -> None:
     """Ray's cost and scaling, each configuration run ``--repeats`` times, interleaved (so a drift
     in the machine's state hits all alike), with the 1-minute load average before each run."""
-    netns = args.netns == "on" or (args.netns == "auto" and
-                                   subprocess.run(NETNS + ["true"], capture_output=True).returncode == 0)
-    from conftest import build_tiny_bert
+    from conftest import build_tiny_bert, netns_available
+
+    netns = args.netns == "on" or (args.netns == "auto" and netns_available())
 
     n = args.ray_passages
     with tempfile.TemporaryDirectory(dir=ROOT / ".cache" if (ROOT / ".cache").is_dir() else None) as tmp:

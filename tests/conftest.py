@@ -14,6 +14,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
+# a fresh network namespace with only loopback: how every test or benchmark that starts Ray or a
+# server runs on these machines (they may not bind the machine's address)
+NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
+
+
+def netns_available() -> bool:
+    return subprocess.run(NETNS + ["true"], capture_output=True).returncode == 0
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run ``python -m ...`` like a user would; fail the test with its output on error."""
     proc = subprocess.run([sys.executable, *args], cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout)

@@ -24,12 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
+from conftest import NETNS
+
 INSIDE = "XQG_TEST_IN_NETNS"  # set for the test process re-run inside the namespace (test plumbing only)
-
-
-def netns_available() -> bool:
-    return subprocess.run(NETNS + ["true"], capture_output=True).returncode == 0
 
 
 def rerun_inside_netns(nodeid: str, root: Path, timeout: int = 1500) -> bool:

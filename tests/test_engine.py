@@ -14,14 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
-
-NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
-
-
-def netns_available() -> bool:
-    return subprocess.run(NETNS + ["true"], capture_output=True).returncode == 0
-
+from conftest import NETNS, ROOT, netns_available, run_cli
 
 needs_netns = pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")
 

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import NETNS, ROOT, netns_available
 from xqg_tevatron.words.freedict import PACKAGES, Package, unpack_deb
 
-NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -113,7 +112,7 @@ def fetch(mirror_root: Path, pin: dict, cache: Path, tmp_path: Path, serve: bool
 
 @pytest.fixture(autouse=True)
 def needs_netns():
-    if subprocess.run(NETNS + ["true"], capture_output=True).returncode != 0:
+    if not netns_available():
         pytest.skip("needs unshare --net (root)")
 
 

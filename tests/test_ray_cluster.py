@@ -27,8 +27,8 @@ from typing import Iterator
 
 import pytest
 
-from conftest import ROOT, run_cli
-from ray_processes import RayProcesses, netns_available, recipe, rerun_inside_netns
+from conftest import ROOT, netns_available, run_cli
+from ray_processes import RayProcesses, recipe, rerun_inside_netns
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")]

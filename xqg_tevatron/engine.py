@@ -18,7 +18,8 @@ whatever the executor retries:
   disposable: a lost one's units go back on the queue (run at least once; the commit makes that
   harmless), and a stretch with no live actor is bounded.
 
-Memory in the driver is bounded by the units in flight (``max_in_flight``), never the corpus.
+Memory in the driver is bounded by the units in flight (two per Ray actor, one locally), never
+the corpus.
 """
 from __future__ import annotations
 

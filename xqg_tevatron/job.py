@@ -45,8 +45,8 @@ from xqg_tevatron.indexing.manifest import read_manifest
 logger = logging.getLogger(__name__)
 COMMAND = "job"
 # flags that change how the job runs, never what it writes
-OPERATIONAL = {"overwrite", "quiet", "executor", "ray_address", "ray_actors", "ray_num_cpus", "ray_num_gpus", "ray_wait_s",
-               "num_threads", "verbose", "debug"}
+OPERATIONAL = {"overwrite", "quiet", "executor", "ray_address", "ray_actors", "ray_num_cpus", "ray_num_gpus",
+               "ray_wait_s", "num_threads", "verbose", "debug"}
 JOB_FILES = FUSED_FILES + (".jsonl",)
 
 
