@@ -16,7 +16,9 @@ cluster), it stops with one line naming the resource it could not get.  The comm
 stay; the same command resumes, on this cluster, another or locally.
 
 A unit that kills its actor ``max_unit_deaths`` times (a worker that runs out of memory on one
-unit, say) stops the job with one line naming the unit, instead of killing actors forever.
+unit, say) stops the job with one line naming the unit, instead of killing actors forever.  A unit
+that was in flight when an actor died is a suspect: it then runs alone on an actor, so a death is
+blamed only on the unit that was running, never on an innocent unit queued behind it.
 """
 from __future__ import annotations
 
@@ -184,10 +186,20 @@ class _Run:
         self.exhausted = task is None
         return task
 
+    def suspect(self, task: Task) -> bool:
+        """In flight when an actor died: it may be the one that killed it."""
+        return task.index in self.deaths
+
+    def holds_suspect(self, actor: _Actor) -> bool:
+        return any(self.suspect(self.units[ref][0]) for ref in actor.units)
+
     def dispatch(self) -> None:
-        """Give each live actor units up to :data:`UNITS_PER_ACTOR` in flight."""
+        """Give each live actor units up to :data:`UNITS_PER_ACTOR` in flight; a suspect unit
+        only alone, so the next death is attributable to one unit."""
         for actor in self.actors:
-            while actor.where is not None and len(actor.units) < UNITS_PER_ACTOR:
+            while actor.where is not None and len(actor.units) < UNITS_PER_ACTOR and not self.holds_suspect(actor):
+                if actor.units and self.put_back and self.suspect(self.put_back[0]):
+                    break  # the suspect waits for an idle actor
                 task = self.next_task()
                 if task is None:
                     return
