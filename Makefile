@@ -4,7 +4,7 @@
 #                 ceiling, per language (minutes on 2 cores; ARGS=--full for the official files)
 #   make test   - create .venv and run the test suite (prints the 15 slowest tests)
 # More: make demo-xor (the synthetic XOR-TyDi-format set: format + R@kt), make test-fast (the
-# inner loop: no end-to-end CLI runs), make study-xquad, make bench.
+# inner loop: no process, JVM or model), make study-xquad, make bench.
 .PHONY: env demo demo-xor study-xquad word-lists test test-fast bench bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):

@@ -58,7 +58,7 @@ def main() -> None:
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.generate.dictionary import DictionaryQueryGenerator
     from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
-    from xqg_tevatron.xqg.generated import select_queries
+    from xqg_tevatron.xqg.components import layout_queries
 
     model = build_demo_encoder()
     tok = AutoTokenizer.from_pretrained(model)
@@ -82,7 +82,7 @@ def main() -> None:
                                     ensure_ascii=False) + "\n")
                 ids = tok.encode(f"passage: {p.full_text()}", add_special_tokens=False)
                 fp.write(json.dumps({"text_id": p.docid, "text": ids}) + "\n")
-                for j, q in enumerate(select_queries(gq, LANGUAGES, 5)):
+                for j, q in enumerate(layout_queries([gq], LANGUAGES, 5).texts):
                     fq.write(json.dumps({"text_id": f"{p.docid}-{j}",
                                          "text": tok.encode(f"query: {q}", add_special_tokens=False)}) + "\n")
                     n_queries += 1

@@ -45,7 +45,7 @@ def passages(n: int, tokenizer) -> list:
     reaches 256 tokens (the generation input length; longer ones are truncated there)."""
     from xqg_tevatron.corpus import Passage, iter_passages
     from xqg_tevatron.data.xor_format import DEFAULT_DIR
-    from xqg_tevatron.generate.seq2seq import make_prompt
+    from xqg_tevatron.generate.backend import make_prompt
 
     pool = list(iter_passages([DEFAULT_DIR / "psgs_w100.tsv"]))
     out, j = [], 0
@@ -77,7 +77,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.generate.ct2_backend import Ct2QueryGenerator
-    from xqg_tevatron.generate.seq2seq import SamplingConfig, Seq2SeqQueryGenerator, make_prompt
+    from xqg_tevatron.generate.backend import SamplingConfig, make_prompt
+    from xqg_tevatron.generate.hf_backend import Seq2SeqQueryGenerator
 
     from transformers import AutoTokenizer
 

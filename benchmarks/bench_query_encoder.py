@@ -39,6 +39,7 @@ def main() -> None:
     from xqg_tevatron.evaluation.table import evaluate_run_table
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
     from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
+    from xqg_tevatron.xqg.fusion import PLAIN
 
     encoder_dir = build_demo_encoder()
     (ROOT / ".cache").mkdir(exist_ok=True)
@@ -54,7 +55,7 @@ def main() -> None:
 
             data, name, p_max_len = prepare_default(tmp / "data"), "embedded default", 128
         enc = DenseEncoder(str(encoder_dir), config=EncodeConfig(p_max_len=p_max_len, show_progress=False))
-        index = index_corpus(enc, XqgConfig(), [data.corpus_jsonl], tmp / "index")
+        index = index_corpus(enc, XqgConfig(PLAIN), [data.corpus_jsonl], tmp / "index")
         del enc
         topics = read_topics(data.topics_dev)
         timed = [t for _, t in topics[: args.latency_queries]]

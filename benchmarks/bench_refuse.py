@@ -27,7 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from xqg_tevatron.indexing.encoder import EncodeConfig  # noqa: E402
-from xqg_tevatron.indexing.indexer import MERGE_READ_AHEAD, RunConfig, XqgConfig, XqgIndexer, unit_files  # noqa: E402
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer  # noqa: E402
+from xqg_tevatron.indexing.merging import MERGE_READ_AHEAD  # noqa: E402
+from xqg_tevatron.indexing.store import unit_files  # noqa: E402
+from xqg_tevatron.xqg.fusion import Fusion  # noqa: E402
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES  # noqa: E402
 
 BIG = 18_200_000
@@ -67,7 +70,7 @@ class SyntheticWorker:
 
 class SyntheticIndexer(XqgIndexer):
     def worker(self) -> SyntheticWorker:
-        return SyntheticWorker(self.encoder.dim, list(self.xqg.languages), self.xqg.store_dtype)
+        return SyntheticWorker(self.encoder.dim, list(self.xqg.fusion.languages), self.xqg.store_dtype)
 
 
 def write_corpus(path: Path, n: int) -> Path:
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus = write_corpus(tmp / "corpus.jsonl", args.passages)
         for dtype in ("float32", "float16"):
             work = tmp / f"{dtype}.work"
-            xqg = XqgConfig(alpha=0.2, aggregation="mean", languages=langs, n_per_lang=5, store_dtype=dtype)
+            xqg = XqgConfig(Fusion(0.2, "mean", tuple(langs) if langs else None, 5), store_dtype=dtype)
             started = time.perf_counter()
             SyntheticIndexer(SyntheticComponents(args.dim), xqg, RunConfig(chunk_size=args.chunk_size, show_progress=False),
                              work).encode_shard([str(corpus)])

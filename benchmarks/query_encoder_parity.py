@@ -35,6 +35,7 @@ def main() -> None:
     from xqg_tevatron.evaluation.table import evaluate_run_table
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
+    from xqg_tevatron.xqg.fusion import PLAIN
     from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads
     from xqg_tevatron.corpus import read_topics
@@ -53,7 +54,7 @@ def main() -> None:
         ref = np.stack([reference.encode(t) for t in texts])
         ref /= np.linalg.norm(ref, axis=1, keepdims=True)
         enc = DenseEncoder(encoder_dir, config=EncodeConfig(p_max_len=256, show_progress=False))
-        index_corpus(enc, XqgConfig(), [data.corpus_jsonl], tmp / "plain")
+        index_corpus(enc, XqgConfig(PLAIN), [data.corpus_jsonl], tmp / "plain")
         for backend in ("torch", "onnx", "onnx-int8"):
             qe = XqgQueryEncoder(encoder_dir, QueryEncoderConfig(backend=backend, threads=args.threads))
             started = time.perf_counter()

@@ -73,7 +73,8 @@ def generator_rates(model_dir: str, name: str, device: str, words: Sequence[str]
     prompt (``min_new_tokens`` forces the length, so random weights cost what trained ones do)."""
     from shaped_models import long_texts
     from xqg_tevatron.corpus import Passage
-    from xqg_tevatron.generate.seq2seq import SamplingConfig, Seq2SeqQueryGenerator
+    from xqg_tevatron.generate.backend import SamplingConfig
+    from xqg_tevatron.generate.hf_backend import Seq2SeqQueryGenerator
 
     config = SamplingConfig(n_per_lang=N_PER_PROMPT, max_length=NEW_TOKENS + 1, min_new_tokens=NEW_TOKENS,
                             max_input_length=PROMPT_LEN, device=device, batch_size=max(prompt_batches),

@@ -80,23 +80,41 @@ def demo_encoder() -> Path:
     return build_demo_encoder()
 
 
-# What `make test-fast` leaves out besides `slow`: a test that starts a process or loads a model
-# (any of these fixtures, or a CLI / subprocess / searcher / encoder call in its body) takes
-# seconds to minutes on 2 cores; the rest take milliseconds to a few seconds.
+# The test tiers, from explicit markers: `slow` (end-to-end CLI runs) and `process` (starts a
+# process or a JVM, or loads a model), both left out by `make test-fast`.  A test that uses one of
+# these fixtures loads a model, so it is in `process` by its declared fixtures; any other test that
+# starts a process says so with @pytest.mark.process, and the guard below fails a fast-tier test
+# that starts one without it (so the tier cannot drift from what the tests do).
 MODEL_FIXTURES = {"tiny_model", "demo_encoder", "indexes", "encoder_dir", "tiny_mt5", "mt5_dir"}
-PROCESS_CALLS = ("run_cli(", "subprocess.", "cli(", "encode(", "IndexSearcher(", "DenseEncoder(", "in_netns(",
-                 "fetch(", "generate(", "run_py(", "encode_cli(", "dictionary(")
 
 
 def pytest_collection_modifyitems(config, items):
-    import inspect
-
     for item in items:
-        if item.get_closest_marker("slow"):
-            continue
-        try:
-            source = inspect.getsource(item.function)
-        except (OSError, TypeError):
-            source = ""
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or any(c in source for c in PROCESS_CALLS):
+        if not item.get_closest_marker("slow") and MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.process)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_process(request, monkeypatch):
+    """In the fast tier (no `slow`, no `process` marker) starting a process or the JVM is a test error."""
+    if request.node.get_closest_marker("slow") or request.node.get_closest_marker("process"):
+        yield
+        return
+    import subprocess
+
+    def refuse(self, args, *rest, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} starts a process ({str(args)[:80]}): mark it "
+                             "@pytest.mark.process")
+
+    # the class stays (libraries subclass it at import); only starting one is refused, for this test
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    jvm_before = _jvm_running()
+    yield
+    if not jvm_before and _jvm_running():
+        pytest.fail(f"{request.node.nodeid} starts the JVM (Pyserini): mark it @pytest.mark.process")
+
+
+def _jvm_running() -> bool:
+    """Whether this process's JVM runs (jnius's own state; nothing imported to ask)."""
+    config = sys.modules.get("jnius_config")
+    return bool(config is not None and config.vm_running)

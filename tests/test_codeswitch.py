@@ -7,7 +7,7 @@ import random
 import pytest
 
 from conftest import run_cli
-from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher, content_tokens
+from xqg_tevatron.training.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher, content_tokens
 from xqg_tevatron.words.lexicon import Lexicon
 
 VOCAB = [f"word{i}" for i in range(50)]

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 from conftest import ROOT
 from xqg_tevatron.data.xor_format import XorQuestion
@@ -20,6 +22,7 @@ def run_py(code: str, env: dict) -> str:
     return proc.stdout
 
 
+@pytest.mark.process
 def test_default_dataset_through_ir_datasets(tmp_path):
     out = run_py(
         "import json, ir_datasets, xqg_tevatron.data.irds\n"
@@ -35,6 +38,7 @@ def test_default_dataset_through_ir_datasets(tmp_path):
     assert not list((ROOT / "xqg_tevatron" / "resources").rglob("*.pklz4"))
 
 
+@pytest.mark.process
 def test_official_ids_read_local_files_offline(tmp_path):
     folder = tmp_path / "home/xor-tydi"  # the official file names copied into ir_datasets' home
     folder.mkdir(parents=True)
@@ -74,6 +78,7 @@ def test_quoted_tsv_passages_read_as_dpr_does(tmp_path):
     assert passages[1].where.endswith("psgs_w100.tsv:3")
 
 
+@pytest.mark.process
 def test_converters_cli(tmp_path):
     env = {"IR_DATASETS_HOME": str(tmp_path / "home")}
     for what, ds in [("topics", "xor-tydi/default/dev"), ("tevatron-train", "xor-tydi/default/train"),
@@ -158,6 +163,7 @@ def test_fallback_only_without_any_punkt_model(monkeypatch):
     assert tokenize("The mayor is Mr. Smith of the city.")[3:5] == ["Mr", "."]
 
 
+@pytest.mark.process
 def test_cli_on_trec_run(tmp_path, prepared):
     run = tmp_path / "run.trec"
     run.write_text("dev-ar-000 Q0 t18 1 9.0 x\ndev-ar-000 Q0 t0 2 8.0 x\ndev-ja-000 Q0 t0 1 1.0 x\n")
@@ -183,6 +189,7 @@ def test_has_answer_matches_whole_tokens_case_insensitively():
     assert not has_answer("anything", ["", "  "])
 
 
+@pytest.mark.process
 def test_answer_matched_training_data_for_splits_without_qrels(tmp_path):
     """The official train split has no gold passages: positives come from answers in a run."""
     mirror = tmp_path / "home" / "xor-tydi"  # the official file names in ir_datasets' home

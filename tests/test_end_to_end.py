@@ -41,7 +41,7 @@ def test_train_encode_search_eval(tmp_path: Path, prepared, tiny_model):
     assert index.ntotal == len(corpus_ids) and index.d == 32
     manifest = json.loads((index_dir / "xqg_manifest.json").read_text())
     assert manifest["passages"] == len(corpus_ids) and manifest["plain"] == len(corpus_ids)
-    assert manifest["alpha"] == 0.01 and manifest["augmented"] == 0  # paper default; no generated queries here
+    assert manifest["alpha"] == 0.2 and manifest["augmented"] == 0  # the recommended recipe by default; no generated queries here
     assert not (tmp_path / "index.work").exists()
 
     run_file = tmp_path / "run.trec"

@@ -88,8 +88,8 @@ CLUSTER_SCRIPT = textwrap.dedent('''
     from pathlib import Path
     import ray
     from ray.cluster_utils import Cluster
-    from xqg_tevatron.engine import LocalExecutor
-    from xqg_tevatron.ray_executor import RayExecutor
+    from xqg_tevatron.runtime.engine import LocalExecutor
+    from xqg_tevatron.runtime.ray_executor import RayExecutor
     from xqg_tevatron.generate.runner import GenerationJob, run_generation
     from xqg_tevatron.generate.dictionary import DictionaryQueryGenerator, DictionaryGeneratorConfig
 
@@ -266,8 +266,8 @@ def test_a_plain_index_encodes_no_generated_query_and_refuses_a_refuse(tmp_path,
 def test_ray_with_nothing_left_to_do_starts_no_ray(tmp_path):
     """A fully resumed job on the Ray executor starts neither Ray nor an actor (nor a model), as the
     local executor loads nothing."""
-    from xqg_tevatron.engine import UnitPlan
-    from xqg_tevatron.ray_executor import RayExecutor
+    from xqg_tevatron.runtime.engine import UnitPlan
+    from xqg_tevatron.runtime.ray_executor import RayExecutor
 
     def factory():
         raise AssertionError("no worker may be built")

@@ -75,6 +75,7 @@ def dictionary(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProc
                "--chunk_size", "2", "--n_per_lang", "2", *extra)
 
 
+@pytest.mark.process
 def test_generation_work_dir_never_mixes_corpora_or_languages(tmp_path):
     corpus = tmp_path / "c.jsonl"
     lines = [json.dumps({"docid": f"d{i}", "text": "Finland uses the euro; Japan uses the yen."}) for i in range(4)]
@@ -152,6 +153,7 @@ def test_bad_arguments_fail_before_the_model_loads(tmp_path, tiny_model, extra, 
     assert time.perf_counter() - started < 60
 
 
+@pytest.mark.process
 def test_generator_rejects_bad_counts_and_languages(tmp_path):
     corpus = write_corpus(tmp_path / "c.jsonl", ["a"])
     assert "n_per_lang must be >= 1" in one_line_error(dictionary(corpus, tmp_path / "g.jsonl", "--n_per_lang", "-3"))
@@ -173,6 +175,7 @@ def test_non_utf8_input_names_file_and_line(tmp_path, tiny_model):
     assert f"{corpus}:2: not UTF-8" in one_line_error(encode(tiny_model, corpus, tmp_path / "idx"))
 
 
+@pytest.mark.process
 def test_missing_local_model_path_fails_at_once(tmp_path):
     corpus = write_corpus(tmp_path / "c.jsonl", ["a"])
     started = time.perf_counter()
@@ -195,6 +198,7 @@ def test_debug_shows_the_traceback(tmp_path, tiny_model):
     assert proc.returncode != 0 and "Traceback" in proc.stderr
 
 
+@pytest.mark.process
 def test_json_outputs_never_hold_nan(tmp_path, prepared):
     run = tmp_path / "run.trec"
     run.write_text("dev-ar-000 Q0 t18 1 9.0 x\n")
@@ -207,11 +211,12 @@ def test_json_outputs_never_hold_nan(tmp_path, prepared):
     assert "NaN" not in text and json.loads(text)["scores"]["R@2kt"]["Avg"] is None and "note" in json.loads(text)
 
 
+@pytest.mark.process
 def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
     """torchrun ranks write settings.json at the same time: each through its own temporary."""
-    from xqg_tevatron.atomic_io import atomic_write_text
+    from xqg_tevatron.runtime.atomic_io import atomic_write_text
 
-    code = ("import sys; from pathlib import Path; from xqg_tevatron.atomic_io import atomic_write_text\n"
+    code = ("import sys; from pathlib import Path; from xqg_tevatron.runtime.atomic_io import atomic_write_text\n"
             "for i in range(300): atomic_write_text(Path(sys.argv[1]), 'x' * 5000 + sys.argv[2])\n")
     target = tmp_path / "settings.json"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(target), tag], cwd=ROOT) for tag in "ab"]
@@ -321,7 +326,7 @@ TMP_TAG = ".xqg-tmp-"  # the pid-tagged name of every temporary the plugin write
 
 KILL_WRAPPER = """
 import os, signal, sys
-import xqg_tevatron.atomic_io as aio
+import xqg_tevatron.runtime.atomic_io as aio
 kill_at, seen, only = int(sys.argv[1]), [], sys.argv[3]
 no_exchange = sys.argv[2] == "journal"
 def step(name):
@@ -472,6 +477,7 @@ def test_6_passage_field_separator_is_part_of_the_work_dir_fingerprint(tmp_path,
 
 
 # ------------------------------------------------------------------ case 7
+@pytest.mark.process
 def test_7_a_truncated_generation_chunk_is_detected_and_generated_again(tmp_path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps({"docid": f"d{i}", "title": "Finland",
@@ -495,6 +501,7 @@ def test_7_a_truncated_generation_chunk_is_detected_and_generated_again(tmp_path
 
 
 # ------------------------------------------------------------------ case 8
+@pytest.mark.process
 def test_8_queries_missing_from_a_run_count_as_zero_and_unknown_qrels_docids_are_reported(tmp_path):
     from xqg_tevatron.evaluation.table import evaluate_run_table
 
@@ -567,6 +574,7 @@ def test_11_an_onnx_cache_slot_holding_another_model_is_rebuilt(tmp_path, tiny_m
 
 
 # ------------------------------------------------------------------ case 12
+@pytest.mark.process
 def test_12_official_xquad_downloads_are_pinned_by_checksum(tmp_path):
     home = tmp_path / "irds"
     (home / "xquad").mkdir(parents=True)
@@ -611,7 +619,7 @@ def _kill_steps(tmp_path: Path, model: Path, corpus: Path, mode: str) -> list[st
     pristine = None
     while True:
         if out.exists():
-            from xqg_tevatron.atomic_io import remove_tree
+            from xqg_tevatron.runtime.atomic_io import remove_tree
 
             remove_tree(out)
         if pristine is None:  # the old index, built once and copied back before each kill
@@ -707,6 +715,7 @@ def _need_mount_namespace():
         pytest.skip("no mount namespace here (unshare -m needs root)")
 
 
+@pytest.mark.process
 def test_17_a_full_disk_is_one_line_that_says_so(tmp_path):
     _need_mount_namespace()
     corpus = tmp_path / "c.jsonl"

@@ -116,6 +116,7 @@ def needs_netns():
         pytest.skip("needs unshare --net (root)")
 
 
+@pytest.mark.process
 def test_fetched_once_verified_and_unpacked_into_the_cache(tmp_path, mirror):
     root, pin = mirror
     cache = tmp_path / "cache"
@@ -138,6 +139,7 @@ def test_fetched_once_verified_and_unpacked_into_the_cache(tmp_path, mirror):
     assert "ru" in down["missing"] and down["source"] == "none (CLDR names only)"
 
 
+@pytest.mark.process
 def test_a_tampered_package_is_refused_and_nothing_is_cached(tmp_path, mirror):
     root, pin = mirror
     package = root / pin["path"]
@@ -147,6 +149,7 @@ def test_a_tampered_package_is_refused_and_nothing_is_cached(tmp_path, mirror):
     assert not (tmp_path / "cache" / "freedict" / "2099.01.01-1" / "freedict-eng-rus.index").exists()
 
 
+@pytest.mark.process
 def test_unpack_reads_debian_packages_and_the_pins_name_real_releases():
     index, dict_dz = dictd({"a": "b"})
     files = unpack_deb(deb({"./usr/share/dictd/x.index": index, "./usr/share/dictd/x.dict.dz": dict_dz}),

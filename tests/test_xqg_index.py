@@ -16,7 +16,9 @@ from xqg_tevatron.data.xor_format import write_corpus_jsonl
 from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
 from xqg_tevatron.indexing.index import IndexConfig
-from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, merge_work_dir
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
+from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.xqg.fusion import Fusion
 
 LANGS = ["ja", "ru"]
 
@@ -127,7 +129,7 @@ def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpu
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))
     work = tmp_path / "resumed.work"
-    xqg, run = XqgConfig(alpha=0.2), RunConfig(chunk_size=7, show_progress=False)
+    xqg, run = XqgConfig(Fusion(alpha=0.2)), RunConfig(chunk_size=7, show_progress=False)
     with pytest.raises(KeyboardInterrupt):
         XqgIndexer(CrashingEncoder(enc, crash_on_call=4), xqg, run, work).encode_shard([str(xqg_corpus)])
     finished = sorted(p.name for p in work.glob("chunk-*.json"))
@@ -147,13 +149,13 @@ def test_resume_refuses_other_settings(tmp_path, tiny_model, xqg_corpus):
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     work = tmp_path / "w"
     with pytest.raises(KeyboardInterrupt):
-        XqgIndexer(CrashingEncoder(enc, 2), XqgConfig(alpha=0.2), RunConfig(chunk_size=7, show_progress=False),
+        XqgIndexer(CrashingEncoder(enc, 2), XqgConfig(Fusion(alpha=0.2)), RunConfig(chunk_size=7, show_progress=False),
                    work).encode_shard([str(xqg_corpus)])
     with pytest.raises(ValueError, match=r"started for another corpus or settings \(differs in: languages\)"):
-        XqgIndexer(enc, XqgConfig(alpha=0.2, languages=["ja"]), RunConfig(chunk_size=7, show_progress=False),
+        XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2, languages=("ja",))), RunConfig(chunk_size=7, show_progress=False),
                    work).encode_shard([str(xqg_corpus)])
     # another alpha or aggregation changes no stored byte: the run resumes (the merge re-fuses)
-    stats = XqgIndexer(enc, XqgConfig(alpha=0.5, aggregation="mean"), RunConfig(chunk_size=7, show_progress=False),
+    stats = XqgIndexer(enc, XqgConfig(Fusion(alpha=0.5, aggregation="mean")), RunConfig(chunk_size=7, show_progress=False),
                        work).encode_shard([str(xqg_corpus)])
     assert stats["skipped"] == 1 and stats["complete"]
 

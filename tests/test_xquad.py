@@ -151,6 +151,7 @@ def test_prepare_xquad_splits_by_article(tmp_path):
         prepare_xquad(tmp_path / "bad", files, test_articles=test, train_articles=test[:1])
 
 
+@pytest.mark.process
 def test_converters_work_on_xquad(tmp_path):
     convert = lambda *a: run_cli("-m", "xqg_tevatron.data.convert", *a)  # noqa: E731
     convert("topics", "xquad-dev/de", str(tmp_path / "topics.tsv"))

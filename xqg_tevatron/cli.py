@@ -198,3 +198,30 @@ def rename_flags(argv: Sequence[str], names: Mapping[str, str]) -> list[str]:
         flag, eq, value = arg.partition("=")
         out.append(table[flag] + eq + value if flag in table else arg)
     return out
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """The flags of an arguments dataclass (Tevatron's ``arguments.py`` habit) on an argparse
+    parser, so a flag declared once serves the HfArgumentParser CLIs and the argparse ones alike:
+    ``--name`` (both spellings with a :class:`FlagParser`), its type (``Optional`` unwrapped; lists
+    take ``nargs``: ``+``, or ``*`` with ``metadata["nargs"]``), ``store_true`` for booleans, and
+    ``help`` / ``choices`` from the field's metadata."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if typing.get_origin(kind) is typing.Union:
+            kind = next(a for a in typing.get_args(kind) if a is not type(None))
+        kwargs: dict = {"help": f.metadata.get("help")}
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if kind is bool:
+            kwargs.update(action="store_true")
+        elif typing.get_origin(kind) is list:
+            kwargs.update(nargs=f.metadata.get("nargs", "+"), type=typing.get_args(kind)[0], default=default)
+        else:
+            kwargs.update(type=kind, default=default)
+        parser.add_argument(f"--{f.name}", **kwargs)

@@ -35,7 +35,7 @@ from typing import Sequence
 from pathlib import Path
 
 from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, write_topics_tsv
 from xqg_tevatron.demo_encoder import build_demo_encoder
 from xqg_tevatron.evaluation.table import evaluate_run_table

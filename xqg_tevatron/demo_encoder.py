@@ -170,7 +170,7 @@ def xlmr_tokenizer_json() -> Path:
 def default_output() -> Path:
     """``<cache>/demo-encoder/multilingual-e5-small``; the cache is ``$XQG_CACHE`` (the Makefile
     sets ``./.cache``) or the user's cache folder, never the installed package's folder."""
-    from xqg_tevatron.workdir import default_cache_dir
+    from xqg_tevatron.runtime.workdir import default_cache_dir
 
     return default_cache_dir() / "demo-encoder" / "multilingual-e5-small"
 
@@ -198,7 +198,7 @@ def build_demo_encoder(output: str | Path | None = None, force: bool = False) ->
     sd["pooler.dense.weight"] = torch.zeros(img.hidden, img.hidden)
     sd["pooler.dense.bias"] = torch.zeros(img.hidden)
 
-    from xqg_tevatron.atomic_io import new_tmp_dir, remove_tree, swap_dir
+    from xqg_tevatron.runtime.atomic_io import new_tmp_dir, remove_tree, swap_dir
 
     if output.exists() and not _is_demo_build(output):
         raise FileExistsError(f"{output}: exists and is not a demo-encoder build; not replacing it")

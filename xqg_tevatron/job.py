@@ -16,30 +16,32 @@ aggregation, language subset or stored n per language is a re-fuse of the same w
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from xqg_tevatron.cli import FlagParser, run_main
-from xqg_tevatron.atomic_io import atomic_open, sha256_file
+from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
+from xqg_tevatron.runtime.atomic_io import sha256_file
 from xqg_tevatron.corpus import Passage, corpus_files
-from xqg_tevatron.engine import Executor, add_executor_arguments, executor_from_args
+from xqg_tevatron.runtime.engine import Executor
+from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.runner import published_records
-from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.indexing.arguments import FusionArguments, IndexArguments
+from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.words.lexicon import word_lists_asked
-from xqg_tevatron.units import DamagedUnitError, Unit
-from xqg_tevatron.workdir import (check_replaceable, check_separate, lock_output, lock_work_dir, made_by_of,
-                                  model_fingerprint, release, request_record)
+from xqg_tevatron.runtime.stage import Stage, UnitWork, concatenate_units
+from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint, request_record
 from xqg_tevatron.xqg.components import FUSED_FILES, STORE_DTYPES
-from xqg_tevatron.xqg.fusion import AGGREGATIONS
-from xqg_tevatron.indexing.indexer import (WORK_KIND, EncodeWorker, RunConfig, XqgConfig, XqgIndexer, index_up_to_date,
-                                           merge_work_dir)
+from xqg_tevatron.xqg.fusion import Fusion
+from xqg_tevatron.indexing.indexer import (EncodeWorker, RunConfig, XqgConfig, XqgIndexer, encode_stats,
+                                           index_up_to_date)
+from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.store import WORK_KIND
 from xqg_tevatron.indexing.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
@@ -71,45 +73,23 @@ class GenerateEncodeWorker:
         return files, meta
 
 
-class CorpusJob(XqgIndexer):
-    """The indexer whose units also generate: same engine, work dir kind and merge (re-fuse)."""
+@dataclass
+class GenerateEncodeFactory:
+    """Builds a unit's worker in whichever process runs it (picklable for Ray actors)."""
 
-    def __init__(self, *args, generator_factory, generator_settings: dict, generation_languages, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.generator_factory = generator_factory
-        self.generator_settings = generator_settings
-        self.generation_languages = tuple(generation_languages)
+    generator_factory: object
+    languages: tuple[str, ...]
+    encode_factory: object  # () -> EncodeWorker
 
-    @property
-    def suffixes(self) -> tuple[str, ...]:
-        return JOB_FILES
-
-    def settings(self) -> dict:
-        return dict(super().settings(), generator=self.generator_settings,
-                    generation_languages=list(self.generation_languages))
-
-    def worker(self) -> GenerateEncodeWorker:
-        return GenerateEncodeWorker(self.generator_factory, self.generation_languages, super().worker())
+    def __call__(self) -> GenerateEncodeWorker:
+        return GenerateEncodeWorker(self.generator_factory, self.languages, self.encode_factory())
 
 
 def write_generated(work: Path, n_units: int, output: Path) -> dict:
     """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order.
     A file that already holds exactly these bytes is left as it is (a rerun changes nothing).
     Returns its record for the index manifest (path, bytes, sha256)."""
-    units = [Unit(work, c, (".jsonl",)) for c in range(n_units)]
-    for unit in units:
-        if not unit.committed():
-            raise DamagedUnitError(f"{unit.record_path}: missing; rerun the job")
-    records = [unit.record()["files"][".jsonl"] for unit in units]
-    if output.is_file() and output.stat().st_size == sum(r["bytes"] for r in records):
-        h = hashlib.sha256()
-        for unit in units:
-            h.update(unit.read_bytes(".jsonl"))
-        if h.hexdigest() == sha256_file(output):
-            return generated_record(output)
-    with atomic_open(output, "wb") as fh:
-        for unit in units:
-            fh.write(unit.read_bytes(".jsonl"))
+    concatenate_units(work, n_units, ".jsonl", output, keep_identical=True)
     return generated_record(output)
 
 
@@ -135,27 +115,18 @@ def dictionary_generator(n_per_lang: int, word_lists: dict, seed: int):
     return DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=n_per_lang, seed=seed, word_lists=word_lists))
 
 
-def seq2seq_generator(model: str, sampling, backend: str, compute_type: str):
-    from xqg_tevatron.generate.seq2seq import Seq2SeqQueryGenerator
-
-    if backend == "ct2":
-        from xqg_tevatron.generate.ct2_backend import Ct2QueryGenerator
-
-        return Ct2QueryGenerator(model, sampling, compute_type)
-    return Seq2SeqQueryGenerator(model, sampling)
-
-
 def generator_of(args) -> tuple[object, dict]:
     """A picklable factory of the chosen generator, and the settings that change its output."""
     if args.generator == "dictionary":
         from xqg_tevatron.words.lexicon import resolve_word_lists
-        from xqg_tevatron.workdir import fingerprint_inputs
+        from xqg_tevatron.runtime.workdir import fingerprint_inputs
 
         lists = resolve_word_lists(args.word_lists, args.languages)
         settings = {"kind": "dictionary", "n_per_lang": args.n_per_lang, "seed": args.seed,
                     "word_lists": fingerprint_inputs(p for ps in lists.values() for p in ps)}
         return functools.partial(dictionary_generator, args.n_per_lang, lists, args.seed), settings
-    from xqg_tevatron.generate.seq2seq import SamplingConfig
+    from xqg_tevatron.generate.backend import SamplingConfig
+    from xqg_tevatron.generate.factory import make_generator
 
     if args.backend == "ct2" and args.dtype != "float32":
         raise ValueError(f"--dtype {args.dtype} applies to the encoder and the hf backend; "
@@ -164,7 +135,7 @@ def generator_of(args) -> tuple[object, dict]:
                               dtype=args.dtype, batch_size=args.gen_batch_size)
     settings = {"kind": "seq2seq", "backend": args.backend, "compute_type": args.compute_type,
                 "model_sha256": model_fingerprint(args.generator), **sampling.recorded()}
-    return functools.partial(seq2seq_generator, args.generator, sampling, args.backend, args.compute_type), settings
+    return functools.partial(make_generator, args.generator, sampling, args.backend, args.compute_type), settings
 
 
 def _main(argv: list[str]) -> int:
@@ -185,14 +156,12 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--languages", nargs="+", default=list(XOR_TYDI_LANGUAGES))
     parser.add_argument("--n_per_lang", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--alpha", type=float, default=0.2)
-    parser.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
+    add_dataclass_arguments(parser, FusionArguments)
     parser.add_argument("--component_n_per_lang", type=int, nargs="*", default=[],
                         help="also store sums of the first N queries per language (re-fuse at those N)")
     parser.add_argument("--store_dtype", choices=STORE_DTYPES, default="float32",
                         help="what the work dir keeps vectors in (float16 halves it; re-fuses widen back to float32)")
-    parser.add_argument("--index_type", choices=INDEX_TYPES, default="flat")
-    parser.add_argument("--index_shards", type=int, default=1)
+    add_dataclass_arguments(parser, IndexArguments)
     parser.add_argument("--chunk_size", type=int, default=10_000, help="passages per unit")
     parser.add_argument("--batch_size", type=int, default=64, help="encoder batch (texts)")
     parser.add_argument("--gen_batch_size", type=int, default=16,
@@ -210,6 +179,7 @@ def _main(argv: list[str]) -> int:
     # everything checkable is checked before a model loads
     executor = executor_from_args(args)
     check_language_codes(args.languages)
+    fusion_of(args)  # alpha and the rest checked before anything loads
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
     inputs = corpus_files(args.corpus)
@@ -223,22 +193,33 @@ def _main(argv: list[str]) -> int:
     check_replaceable(out, args.overwrite, command=COMMAND)  # the request (it hashes models) comes after the locks
     merging = args.num_shards == 1
     # the output's and the store's locks and owner first: before a word list is read or fetched,
-    # before a model is hashed or loaded
-    out_locks = [lock_output(out)] if merging else []
-    work_locks: list = []
-    try:
-        work_locks = lock_work_dir(work, WORK_KIND, args.overwrite, f"shard-{args.shard_id}-of-{args.num_shards}",
-                                   made_by_of(COMMAND, out))
-        request = request_of(args)
-        check_replaceable(out, args.overwrite, request=request)
-        if merging and up_to_date(args, out, request):
-            print(f"up to date: {out} already holds this job's index (same command, same corpus content); nothing "
-                  "loaded or written", file=sys.stderr)
-            return 0
-        return _run(args, executor, work, out, merging, work_locks, request)
-    finally:
-        release(work_locks)
-        release(out_locks)
+    # before a model is hashed or loaded (the stage template)
+    stage = Stage(WORK_KIND, COMMAND, work, out, JOB_FILES, args.chunk_size, args.shard_id, args.num_shards,
+                  args.overwrite, not args.quiet, lock_output=merging, produces="this job's index")
+
+    def request() -> dict:
+        asked = request_of(args)
+        check_replaceable(out, args.overwrite, request=asked)
+        return asked
+
+    def finish(run, asked: dict) -> bool:
+        print("shard %d/%d: %s" % (args.shard_id, args.num_shards, encode_stats(run)), file=sys.stderr)
+        if not merging:
+            print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
+                  f"--output {out} --keep-work-dir", file=sys.stderr)
+            return False
+        extra = {"generated_output": write_generated(work, run.chunks, Path(args.generated_output))} \
+            if args.generated_output else None
+        merge_work_dir(work, out, index_config, overwrite=args.overwrite, extra_manifest=extra,
+                       show_progress=not args.quiet, require_queries=True, fusion=fusion_of(args), request=asked)
+        return True
+
+    index_config = IndexConfig.from_args(args)
+    outcome = stage.execute(args.corpus, request, lambda asked: merging and up_to_date(args, out, asked),
+                            lambda asked: unit_work(args, executor, stage), finish)
+    if outcome.merged:
+        print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
+    return 0
 
 
 def request_of(args) -> dict:
@@ -253,12 +234,18 @@ def request_of(args) -> dict:
     return request_record(COMMAND, values)
 
 
-def _run(args, executor: Executor, work: Path, out: Path, merging: bool, locks: list, request: dict) -> int:
-    xqg = XqgConfig(alpha=args.alpha, aggregation=args.aggregation, languages=list(args.languages),
-                    n_per_lang=args.n_per_lang, require_queries=True, store_dtype=args.store_dtype)
+def fusion_of(args) -> Fusion:
+    """The job's fusion: its generation languages and n per language, the fusion flags on top."""
+    return FusionArguments(args.fusion_preset, args.alpha, args.aggregation).fusion(
+        languages=tuple(args.languages), n_per_lang=args.n_per_lang)
+
+
+def unit_work(args, executor: Executor, stage: Stage) -> UnitWork:
+    """The job's units, once its encoder is loaded: the encode's units, each also generating its
+    passages' queries first (published in the unit's ``.jsonl``)."""
+    xqg = XqgConfig(fusion_of(args), require_queries=True, store_dtype=args.store_dtype)
     run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
                     show_progress=not args.quiet)
-    index_config = IndexConfig(index_type=args.index_type, shards=args.index_shards)
     factory, generator_settings = generator_of(args)
 
     import torch
@@ -271,25 +258,13 @@ def _run(args, executor: Executor, work: Path, out: Path, merging: bool, locks: 
                           device=args.device, show_progress=False, dtype=args.dtype)
     encoder = DenseEncoder(args.encoder, config=config)
     encoder_factory = functools.partial(DenseEncoder, args.encoder, settings_overrides=encoder.settings, config=config)
-    job = CorpusJob(encoder, xqg, run, work, executor=executor, component_n_per_lang=args.component_n_per_lang,
-                    encoder_factory=encoder_factory if args.executor == "ray" else None,
-                    generator_factory=factory, generator_settings=generator_settings,
-                    generation_languages=args.languages, made_by=made_by_of(COMMAND, out), locks=locks)
-    try:
-        stats = job.encode_shard(args.corpus, overwrite=args.overwrite)
-        print("shard %d/%d: %s" % (args.shard_id, args.num_shards, stats), file=sys.stderr)
-        if not merging:
-            print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
-                  f"--output {out} --keep-work-dir", file=sys.stderr)
-            return 0
-        extra = {"generated_output": write_generated(work, stats["chunks"], Path(args.generated_output))} \
-            if args.generated_output else None
-        merge_work_dir(work, out, index_config, overwrite=args.overwrite, extra_manifest=extra,
-                       show_progress=not args.quiet, require_queries=True, request=request)
-    finally:
-        job.release()
-    print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
-    return 0
+    indexer = XqgIndexer(encoder, xqg, run, stage.work, executor=executor,
+                         component_n_per_lang=args.component_n_per_lang,
+                         encoder_factory=encoder_factory if args.executor == "ray" else None, made_by=stage.made_by)
+    work = indexer.unit_work(args.corpus)
+    work.settings = dict(work.settings, generator=generator_settings, generation_languages=list(args.languages))
+    work.worker = GenerateEncodeFactory(factory, tuple(args.languages), work.worker)
+    return work
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from xqg_tevatron.atomic_io import atomic_write_text
+from xqg_tevatron.runtime.atomic_io import atomic_write_text
 from xqg_tevatron.corpus import iter_fields
 
 Ranking = Mapping[str, Sequence[tuple[str, float]]]  # qid -> [(docid, score)] best first

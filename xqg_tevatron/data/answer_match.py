@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from xqg_tevatron.atomic_io import atomic_open
+from xqg_tevatron.runtime.atomic_io import atomic_open
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.data.xor_format import SKIPPED_ANSWERS, XorQuestion, generator_pair, training_group
 

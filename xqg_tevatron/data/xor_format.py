@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from xqg_tevatron.atomic_io import atomic_open, atomic_write_text
+from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text
 from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_fields, iter_jsonl, iter_passages
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 

@@ -53,7 +53,7 @@ OFFICIAL_FILES = {
 
 def check_official_file(path: Path, lang: str) -> None:
     """A downloaded official file must be byte for byte the pinned one."""
-    from xqg_tevatron.atomic_io import sha256_file
+    from xqg_tevatron.runtime.atomic_io import sha256_file
 
     size, digest = OFFICIAL_FILES[lang]
     got_size = path.stat().st_size

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, text_lines
 from xqg_tevatron.data.xor_format import read_qrels, read_questions
 from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
 from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, select_passages
 from xqg_tevatron.data.xor_format import SKIPPED_ANSWERS, read_questions
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES

@@ -10,7 +10,7 @@ type is chosen when loading (``--compute_type``), and ``xqg_conversion.json`` re
 converted with what.  A stale conversion (the checkpoint changed) is replaced; a folder the
 plugin did not write is never touched.  Prompts, batching, per-batch seeding, top-k /
 temperature sampling, n per language, sharding and resume are the shared ones
-(``seq2seq.BatchedGenerator`` and ``runner.py``), so the output format is identical; the
+(``backend.BatchedGenerator`` and ``runner.py``), so the output format is identical; the
 sampled texts differ from HF's because the random number generators differ, greedy decoding
 does not.
 """
@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from xqg_tevatron.atomic_io import atomic_write_text, new_tmp_dir, read_json, remove_tree, sha256_file, swap_dir
-from xqg_tevatron.generate.seq2seq import BatchedGenerator, SamplingConfig
-from xqg_tevatron.workdir import model_fingerprint
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, new_tmp_dir, read_json, remove_tree, sha256_file, swap_dir
+from xqg_tevatron.generate.backend import BatchedGenerator, SamplingConfig
+from xqg_tevatron.runtime.workdir import model_fingerprint
 
 CONVERSION_FILE = "xqg_conversion.json"
 

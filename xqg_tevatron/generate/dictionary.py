@@ -29,7 +29,7 @@ from xqg_tevatron.corpus import Passage
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.words.lexicon import (ENGLISH_STOPWORDS, Lexicon, load_lexicon, resolve_word_lists, word_lists_asked,
                                         words)
-from xqg_tevatron.workdir import fingerprint_inputs
+from xqg_tevatron.runtime.workdir import fingerprint_inputs
 
 QUESTION_PATTERNS = {
     "ar": "ما {terms}؟", "bn": "{terms} কী?", "fi": "mikä {terms}?", "ja": "{terms}は何ですか？",

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 
-from xqg_tevatron.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
-from xqg_tevatron.engine import (Executor, LocalExecutor, UnitPlan, add_executor_arguments, corpus_digest,
-                                 digest_of_units, executor_from_args, resolve_shard, run_units, shard_done)
-from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
-from xqg_tevatron.units import DamagedUnitError, Unit
-from xqg_tevatron.workdir import (check_separate, claim_work_dir, fingerprint_inputs, lock_output, lock_work_dir,
-                                  made_by_of, output_lock, release, remove_plugin_dir, request_record)
+from xqg_tevatron.corpus import Passage, corpus_files, iter_passages
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, read_json, sha256_file
+from xqg_tevatron.runtime.engine import Executor, LocalExecutor, corpus_digest, digest_of_units, resolve_shard
+from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
+from xqg_tevatron.runtime.stage import Stage, UnitWork, all_shards_done, concatenate_units, shard_records
+from xqg_tevatron.runtime.workdir import (check_separate, fingerprint_inputs, output_lock, remove_plugin_dir,
+                                          request_record)
 
 # (passages, language) -> n queries per passage
 GenerateFn = Callable[[list[Passage], str], list[list[str]]]
@@ -73,15 +73,15 @@ class GenerationWorker:
 def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], GenerateFn], limit_chunks: Optional[int] = None,
                    generator_settings: dict | Callable[[], dict] | None = None, executor: Optional[Executor] = None,
                    build: bool = False, command: str = "generate", request: Optional[dict] = None) -> dict:
-    """Generate this shard's units with the engine, then (single shard, or the last shard to
-    finish) write the output.  ``generate`` is the generator, or (``build=True``) a function
-    that builds it: then nothing is loaded when every unit is already done, and each Ray actor
-    loads its own.  ``generator_settings`` (or a function giving them, called once the output
-    and the work dir are locked, e.g. to fetch word lists) go into the work dir's record with
-    the inputs' fingerprints, languages and chunking; a rerun with any of them changed is
-    refused, never mixed, and ``--overwrite`` re-claims it.  Committed units are verified
-    first; damaged ones are generated again.  ``request``: what the command was asked (see
-    :func:`output_up_to_date`): the same command over its own complete output changes nothing."""
+    """Generate this shard's units on the :class:`~xqg_tevatron.runtime.stage.Stage` template,
+    then (single shard, or the last shard to finish) write the output.  ``generate`` is the
+    generator, or (``build=True``) a function that builds it: then nothing is loaded when every
+    unit is already done, and each Ray actor loads its own.  ``generator_settings`` (or a
+    function giving them, called once the output and the work dir are locked, e.g. to fetch
+    word lists) go into the work dir's claim with the inputs' fingerprints, languages and
+    chunking; a rerun with any of them changed is refused, never mixed, and ``--overwrite``
+    re-claims it.  ``request``: what the command was asked (see :func:`output_up_to_date`): the
+    same command over its own complete output changes nothing."""
     out = Path(job.output)
     if out.is_dir():
         raise FileExistsError(f"{out} is a directory; --output names the jsonl file to write")
@@ -96,40 +96,32 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
     check_separate(job.work, out)
     for path in inputs:
         check_separate(job.work, path)
-    plan = UnitPlan(job.work, UNIT_FILES, job.chunk_size, job.shard_id, job.num_shards)
-    # the output's and the work dir's locks and owner, before anything loads
-    locks = [lock_output(out)] if job.num_shards == 1 else []  # shards lock it only to merge
-    work_locks: list = []
-    try:
-        if job.num_shards == 1 and output_up_to_date(out, request, job.corpus, job.chunk_size):
-            print(f"up to date: {out} already holds this generation (same command, same corpus content); nothing "
-                  "loaded or written", file=sys.stderr)
-            return {"chunks": 0, "generated": 0, "skipped": 0, "complete": True, "merged": True, "up_to_date": True}
-        shard = f"shard-{job.shard_id}-of-{job.num_shards}"
-        work_locks = lock_work_dir(job.work, WORK_KIND, job.overwrite, shard, made_by_of(command, out))
-        settings = {"inputs": fingerprint_inputs(inputs), "languages": list(job.languages),
-                    "chunk_size": job.chunk_size, "num_shards": job.num_shards,
+    # shards lock the output only to merge, the last one to finish
+    stage = Stage(WORK_KIND, command, job.work, out, UNIT_FILES, job.chunk_size, job.shard_id, job.num_shards,
+                  job.overwrite, job.show_progress, lock_output=job.num_shards == 1, produces="this generation",
+                  what="corpus or generator settings")
+    languages = list(job.languages)
+
+    def prepare(asked: dict) -> UnitWork:
+        settings = {"inputs": fingerprint_inputs(inputs), "languages": languages, "chunk_size": job.chunk_size,
+                    "num_shards": job.num_shards,
                     "generator": (generator_settings() if callable(generator_settings) else generator_settings) or {}}
-        claim_work_dir(job.work, settings, WORK_KIND, "corpus or generator settings", job.overwrite, shard=shard,
-                       made_by=made_by_of(command, out), locks=work_locks)
-        languages = list(job.languages)
         factory = (lambda: GenerationWorker(generate(), languages)) if build else \
             (lambda: GenerationWorker(generate, languages))
-        run = run_units(plan, iter_passages(job.corpus), factory, executor or LocalExecutor(), job.show_progress,
-                        limit_chunks)
-        stats = {"chunks": run.chunks, "generated": run.done, "skipped": run.skipped, "complete": run.complete,
-                 "input_changed": run.changed}
-        if not run.complete:
-            return stats
-        if run.chunks == 0:
-            raise CorpusFormatError(f"empty corpus: no passages in {list(job.corpus)}")
-        shard_done(plan, run)
-        stats["merged"] = merge_generation(job, have_output_lock=job.num_shards == 1, request=request)
-    finally:
-        release(work_locks)
-        release(locks)
-    if stats["merged"]:
-        remove_plugin_dir(job.work, kinds=[WORK_KIND], command=command)
+        return UnitWork(settings, iter_passages(job.corpus), factory, executor or LocalExecutor(), limit=limit_chunks)
+
+    outcome = stage.execute(
+        job.corpus, lambda: request,
+        lambda asked: job.num_shards == 1 and output_up_to_date(out, asked, job.corpus, job.chunk_size),
+        prepare, lambda run, asked: merge_generation(job, have_output_lock=job.num_shards == 1, request=asked),
+        clean_up=lambda: remove_plugin_dir(job.work, kinds=[WORK_KIND], command=command))
+    stats = {"chunks": outcome.stats["chunks"], "generated": outcome.stats.get("done", 0),
+             "skipped": outcome.stats.get("skipped", 0), "complete": outcome.stats["complete"]}
+    if outcome.up_to_date:
+        return dict(stats, merged=True, up_to_date=True)
+    stats["input_changed"] = outcome.stats["input_changed"]
+    if stats["complete"]:
+        stats["merged"] = outcome.merged
     return stats
 
 
@@ -165,8 +157,7 @@ def merge_generation(job: GenerationJob, have_output_lock: bool = False, request
     """Concatenate the chunks into ``job.output`` once every shard is done; False if some are
     not, or another shard is merging right now.  Every chunk is checked against its record
     (size, sha256, line count) as it is copied; the output's record is written beside it."""
-    markers = [job.work / f"shard-{s}-of-{job.num_shards}.done" for s in range(job.num_shards)]
-    if not all(m.exists() for m in markers):
+    if not all_shards_done(job.work, job.num_shards):
         return False
     lock = None
     if not have_output_lock:
@@ -174,21 +165,9 @@ def merge_generation(job: GenerationJob, have_output_lock: bool = False, request
         if not lock.acquire(exclusive=True):
             return False  # the other shard is writing the same output
     try:
-        n_chunks = read_json(markers[0], "shard record")["chunks"]
-        digests = []
+        n_chunks = shard_records(job.work, job.num_shards)[0]["chunks"]
         out = Path(job.output)
-        with atomic_open(out, "wb") as fh:
-            for c in range(n_chunks):
-                unit = Unit(job.work, c, UNIT_FILES)
-                if not unit.committed():
-                    raise DamagedUnitError(f"{unit.record_path}: missing; rerun the generation: missing chunks are "
-                                           "generated again")
-                data = unit.read_bytes(".jsonl")
-                record = unit.record()
-                if data.count(b"\n") != record["passages"]:
-                    raise DamagedUnitError(f"{unit.path('.jsonl')}: line count differs from its record")
-                digests.append(record.get("input_sha256"))
-                fh.write(data)
+        digests = concatenate_units(job.work, n_chunks, ".jsonl", out)
         atomic_write_text(output_record_path(out), json.dumps({
             "request": request, "inputs_sha256": digest_of_units(digests), "bytes": out.stat().st_size,
             "sha256": sha256_file(out)}, sort_keys=True))

@@ -16,32 +16,20 @@ XOR-Retrieve files with :func:`xqg_tevatron.data.xor_format.write_generator_pair
 """
 from __future__ import annotations
 
-import dataclasses
-import logging
+import functools
 import sys
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import torch
 
-from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.cli import FlagParser, run_main
-from xqg_tevatron.corpus import Passage, iter_jsonl
+from xqg_tevatron.corpus import iter_jsonl
+from xqg_tevatron.generate.backend import BACKENDS, SamplingConfig, make_prompt
+from xqg_tevatron.generate.factory import make_generator
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
-from xqg_tevatron.languages import LANGUAGE_NAMES
-from xqg_tevatron.workdir import model_fingerprint
-
-logger = logging.getLogger(__name__)
-PROMPT = "Generate a {language} question for this passage: {title} {passage}"
-
-
-def make_prompt(lang: str, title: str, text: str) -> str:
-    if lang not in LANGUAGE_NAMES:
-        raise ValueError(f"unknown language code {lang!r}; expected one of {sorted(LANGUAGE_NAMES)}")
-    return " ".join(PROMPT.format(language=LANGUAGE_NAMES[lang], title=title, passage=text).split())
+from xqg_tevatron.runtime.workdir import model_fingerprint
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -95,100 +83,6 @@ def train(argv: list[str]) -> int:
 
 
 # --------------------------------------------------------------------------------------- generate
-@dataclass
-class SamplingConfig:
-    """What is generated, identical for every backend.  ``max_length`` counts the decoder start
-    token as HF ``generate`` does for encoder-decoders (so at most ``max_length - 1`` new tokens);
-    ``min_new_tokens`` > 0 forces a minimum (benchmarks force equal lengths); ``greedy`` turns
-    sampling off (to check that two backends are the same model)."""
-
-    n_per_lang: int = 5
-    top_k: int = 10
-    max_length: int = 32
-    max_input_length: int = 256  # DSI-QG's input length for generation
-    batch_size: int = 16
-    seed: int = 42
-    device: str = "cpu"
-    temperature: float = 1.0
-    min_new_tokens: int = 0
-    greedy: bool = False
-    dtype: str = "float32"  # HF backend: model weights (float16 / bfloat16 on GPUs); ct2 has compute_type
-
-    def __post_init__(self):
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.max_length < 2:
-            raise ValueError(f"max_length must be >= 2 (the decoder start token + 1), got {self.max_length}")
-        if self.top_k < 1 or self.temperature <= 0 or self.batch_size < 1 or self.n_per_lang < 1:
-            raise ValueError("top_k, batch_size and n_per_lang must be >= 1 and temperature > 0")
-        if self.min_new_tokens > self.max_new_tokens:
-            raise ValueError(f"min_new_tokens {self.min_new_tokens} > max new tokens {self.max_new_tokens}")
-
-    def recorded(self) -> dict:
-        """The settings that change what is written (where it runs does not; float32, the
-        default, is left out so records written before ``dtype`` existed still match)."""
-        values = dataclasses.asdict(self)
-        values.pop("device")
-        if values["dtype"] == "float32":
-            values.pop("dtype")
-        return values
-
-    @property
-    def max_new_tokens(self) -> int:
-        return self.max_length - 1
-
-
-class BatchedGenerator:
-    """``(passages, lang) -> n questions each``, batch by batch; each batch is seeded by (its first
-    docid, lang, seed), so a resumed or sharded run reproduces exactly what an uninterrupted run
-    writes.  Backends implement ``_generate(prompts, seed) -> n texts per prompt``."""
-
-    config: SamplingConfig
-
-    def __call__(self, passages: list[Passage], lang: str) -> list[list[str]]:
-        cfg = self.config
-        out: list[list[str]] = []
-        for start in range(0, len(passages), cfg.batch_size):
-            batch = passages[start:start + cfg.batch_size]
-            seed = zlib.crc32(f"{batch[0].docid}\t{lang}\t{cfg.seed}".encode())
-            out += self._generate([make_prompt(lang, p.title, p.text) for p in batch], seed)
-        return out
-
-    def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:
-        raise NotImplementedError
-
-    def _split(self, texts: list[str], n_prompts: int) -> list[list[str]]:
-        n = self.config.n_per_lang
-        return [[t.strip() for t in texts[i * n:(i + 1) * n]] for i in range(n_prompts)]
-
-
-class Seq2SeqQueryGenerator(BatchedGenerator):
-    """Hugging Face ``generate`` (the reference backend)."""
-
-    def __init__(self, model_dir: str, config: Optional[SamplingConfig] = None):
-        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-        self.config = config or SamplingConfig()
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=getattr(torch, self.config.dtype)).to(
-            self.config.device).eval()
-
-    @torch.inference_mode()
-    def _generate(self, prompts: list[str], seed: int) -> list[list[str]]:
-        cfg = self.config
-        torch.manual_seed(seed)
-        enc = self.tokenizer(prompts, max_length=cfg.max_input_length, truncation=True, padding=True,
-                             return_tensors="pt").to(cfg.device)
-        sampling = {} if cfg.greedy else {"top_k": cfg.top_k, "temperature": cfg.temperature}
-        generated = self.model.generate(**enc, **sampling, do_sample=not cfg.greedy, num_beams=1,
-                                        max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.min_new_tokens or None,
-                                        num_return_sequences=cfg.n_per_lang)
-        return self._split(self.tokenizer.batch_decode(generated, skip_special_tokens=True), len(prompts))
-
-
-BACKENDS = ("hf", "ct2")
-
-
 def generate(argv: list[str]) -> int:
     parser = FlagParser(prog="xqg_tevatron.generate.seq2seq generate")
     parser.add_argument("--model", required=True, help="trained seq2seq generator directory (HF format)")
@@ -220,14 +114,8 @@ def generate(argv: list[str]) -> int:
     if args.backend == "ct2":
         # a different sampler (its own RNG and kernels): chunks of the two backends never mix
         settings.update(backend="ct2", compute_type=args.compute_type)
-
-        def build():
-            from xqg_tevatron.generate.ct2_backend import Ct2QueryGenerator
-
-            return Ct2QueryGenerator(args.model, sampling, args.compute_type, args.ct2_dir, args.threads)
-    else:
-        def build():
-            return Seq2SeqQueryGenerator(args.model, sampling)
+    build = functools.partial(make_generator, args.model, sampling, args.backend, args.compute_type, args.ct2_dir,
+                              args.threads)
     return run_job_cli(args, build, settings, "generate.seq2seq", settings)
 
 

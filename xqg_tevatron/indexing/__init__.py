@@ -1,7 +1,9 @@
 """The encode/fuse + index stage: passages (and their generated queries) -> a Pyserini FAISS
-index dir with ``xqg_manifest.json``.
+index dir with ``xqg_manifest.json``.  Its command: ``python -m xqg_tevatron.indexing`` (``encode``;
+Tevatron's name ``xqg_tevatron.driver.encode``) and ``xqg_tevatron.indexing.merge``.
 
-``encoder``: batched passage / generated-query encoding; ``indexer``: encoding on the engine and
-the merge that fuses; ``index``: the FAISS index types and the atomic index write; ``manifest``:
-the manifest file, the multi-vector docid delimiter, reading and checking an index dir.
+``indexer``: the encode declared on the runtime's stage template; ``store``: what an encode work
+dir holds; ``merging``: the merge that fuses while it streams; ``arguments``: the fusion and index
+flags; ``encoder``: batched passage / generated-query encoding; ``index``: the FAISS index types
+and the atomic index write; ``manifest``: reading and checking an index dir.
 """

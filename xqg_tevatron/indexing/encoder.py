@@ -64,7 +64,7 @@ class DenseEncoder:
     def manifest_settings(self) -> dict:
         """What an index manifest records about the encoder, so the index can be searched with
         the same model, pooling, prefixes and lengths (and a changed model is detected)."""
-        from xqg_tevatron.workdir import model_fingerprint
+        from xqg_tevatron.runtime.workdir import model_fingerprint
 
         return {"model": os.path.abspath(self.model_dir), "model_sha256": model_fingerprint(self.model_dir),
                 "pooling": self.settings.pooling, "normalize": self.settings.normalize,

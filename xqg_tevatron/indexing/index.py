@@ -19,8 +19,8 @@ from typing import Iterable
 import faiss
 import numpy as np
 
-from xqg_tevatron.atomic_io import dumps_json, new_tmp_dir, remove_tree, swap_dir
-from xqg_tevatron.indexing.manifest import INDEX_MANIFEST as MANIFEST, build_id_of, index_file_digests
+from xqg_tevatron.runtime.atomic_io import dumps_json, new_tmp_dir, remove_tree, swap_dir
+from xqg_tevatron.indexing.manifest import INDEX_MANIFEST, build_id_of, index_file_digests
 
 INDEX_TYPES = ("flat", "hnsw", "hnsw-sq8", "ivf-pq", "ivf-sq8", "ivfpq")
 ALIASES = {"ivfpq": "ivf-pq"}
@@ -75,27 +75,34 @@ class IndexConfig:
         return self.index_type in ("hnsw-sq8", "ivf-pq", "ivf-sq8")
 
 
-def make_index(config: IndexConfig, dim: int, n_total: int) -> faiss.Index:
-    ip = faiss.METRIC_INNER_PRODUCT
+def factory_string(config: IndexConfig, dim: int, n_total: int) -> str:
+    """faiss' own ``index_factory`` description of the index ``config`` asks for; IVF's list count
+    follows the corpus (about 4 sqrt(rows), at least 39 training rows per list)."""
     if config.index_type == "flat":
-        return faiss.IndexFlatIP(dim)
+        return "Flat"
     if config.index_type in ("hnsw", "hnsw-sq8"):
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, ip) if config.index_type == "hnsw" else \
-            faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, config.hnsw_m, ip)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-        index.hnsw.efSearch = config.hnsw_ef_search
-        return index
+        return f"HNSW{config.hnsw_m},{'Flat' if config.index_type == 'hnsw' else 'SQ8'}"
     sample = min(n_total, config.train_sample)
     nlist = config.ivf_nlist or max(1, min(int(4 * np.sqrt(max(n_total, 1))), sample // 39))
-    quantizer = faiss.IndexFlatIP(dim)
     if config.index_type == "ivf-sq8":
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
-    else:
-        pq_m = config.pq_m or max(1, dim // 4)
-        if dim % pq_m:
-            raise ValueError(f"pq_m={pq_m} must divide the vector dimension {dim}")
-        index = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, config.pq_nbits, ip)
-    index.nprobe = min(config.ivf_nprobe, nlist)
+        return f"IVF{nlist},SQ8"
+    pq_m = config.pq_m or max(1, dim // 4)
+    if dim % pq_m:
+        raise ValueError(f"pq_m={pq_m} must divide the vector dimension {dim}")
+    return f"IVF{nlist},PQ{pq_m}x{config.pq_nbits}"
+
+
+def make_index(config: IndexConfig, dim: int, n_total: int) -> faiss.Index:
+    """The empty index, made by ``faiss.index_factory`` (inner product), with its search-time
+    settings stored in it, so Pyserini searches with them."""
+    index = faiss.index_factory(dim, factory_string(config, dim, n_total), faiss.METRIC_INNER_PRODUCT)
+    if config.index_type in ("hnsw", "hnsw-sq8"):
+        index.hnsw.efConstruction = config.hnsw_ef_construction
+        index.hnsw.efSearch = config.hnsw_ef_search
+    elif config.index_type in ("ivf-sq8", "ivf-pq"):
+        if config.index_type == "ivf-pq":
+            index.do_polysemous_training = False  # the factory turns it on; plain IVF-PQ, as before
+        index.nprobe = min(config.ivf_nprobe, index.nlist)
     return index
 
 
@@ -110,17 +117,6 @@ def train(index: faiss.Index, config: IndexConfig, training_rows) -> None:
         raise ValueError(f"{config.index_type} needs at least {needed} training vectors, corpus gives {len(sample)}; "
                          "use --index_type flat/hnsw or lower --ivf_nlist/--pq_nbits")
     index.train(sample)
-
-
-def build_index(config: IndexConfig, dim: int, n_total: int, chunks: Iterable[np.ndarray],
-                training_rows: "callable | None" = None) -> faiss.Index:
-    """An in-memory index from vector chunks, added chunk by chunk (one shard)."""
-    index = make_index(config, dim, n_total)
-    train(index, config, training_rows)
-    for chunk in chunks:
-        if len(chunk):
-            index.add(np.ascontiguousarray(chunk, dtype=np.float32))
-    return index
 
 
 class FlatFileWriter:
@@ -160,7 +156,7 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
     """Stream ``(vectors, docids)`` chunks into a Pyserini index folder (or ``config.shards``
     shard folders), in a hidden sibling swapped in atomically.  Memory: one chunk for flat;
     what the index itself holds for the others.  The caller holds the output's lock."""
-    from xqg_tevatron.workdir import check_replaceable
+    from xqg_tevatron.runtime.workdir import check_replaceable
 
     out = Path(out_dir)
     check_replaceable(out, overwrite, request=manifest.get("request"))
@@ -223,7 +219,7 @@ def publish(tmp: Path, out: Path, manifest: dict) -> None:
     """The last steps of every index write: the digests of every written file and the build id
     (one for all shards) into the manifest(s), the ownership marker, the atomic swap into place.
     The search stage checks those digests when it opens the index."""
-    from xqg_tevatron.workdir import write_marker
+    from xqg_tevatron.runtime.workdir import write_marker
 
     manifest = dict(manifest)
     shards = manifest.get("shards") or []
@@ -241,7 +237,7 @@ def publish(tmp: Path, out: Path, manifest: dict) -> None:
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
-    (folder / MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / INDEX_MANIFEST).write_text(dumps_json(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _finish_part(part, folder: Path) -> None:
@@ -256,7 +252,7 @@ def write_index_dir(out_dir: str | os.PathLike, index: faiss.Index, docids: Iter
     """Write ``index``, ``docid``, the manifest and the ownership marker to ``out_dir``: built in a
     hidden sibling folder, then swapped in atomically (the old index stays whole until then).
     The caller holds the output's lock (``workdir.lock_output``)."""
-    from xqg_tevatron.workdir import check_replaceable
+    from xqg_tevatron.runtime.workdir import check_replaceable
 
     out = Path(out_dir)
     check_replaceable(out, overwrite)

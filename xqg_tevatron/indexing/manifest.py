@@ -1,8 +1,8 @@
-"""The index manifest: the one definition of its file name, of the docid delimiter that
-``--vector_mode multi`` uses, and of how a manifest is read and checked.
+"""The index manifest: the docid delimiter that ``--vector_mode multi`` uses, and how a
+manifest is read and checked (its file name is the runtime's, ``runtime.workdir.INDEX_MANIFEST``).
 
-Why a module of its own: the indexer writes these things and the searcher, the evaluator and
-the work-dir guard read them; none of those should import the indexer to learn a file name.
+Why a module of its own: the indexer writes these things and the searcher and the evaluator
+read them; none of those should import the indexer to learn them.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from xqg_tevatron.atomic_io import head_tail_sha256, read_json, recover_swap, sha256_file
+from xqg_tevatron.runtime.atomic_io import head_tail_sha256, read_json, recover_swap, sha256_file
+from xqg_tevatron.runtime.workdir import INDEX_MANIFEST  # named where the runtime reads an output's request
 
-INDEX_MANIFEST = "xqg_manifest.json"
 MULTI_DELIMITER = "#"  # Pyserini's --max-passage-delimiter default: docid#k rows of one passage
 
 

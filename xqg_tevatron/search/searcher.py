@@ -117,7 +117,7 @@ def manifest_encoder_settings(manifest: dict):
 
 def check_encoder_matches(index_dir: Path, manifest: dict, encoder_dir: str, allow_mismatch: bool) -> None:
     """The encoder searched with must be the one the index was encoded with (weights fingerprint)."""
-    from xqg_tevatron.workdir import model_fingerprint
+    from xqg_tevatron.runtime.workdir import model_fingerprint
 
     recorded = manifest.get("model_sha256")
     if recorded is None or allow_mismatch:

@@ -10,7 +10,7 @@ from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.study.config import StudyConfig
 from xqg_tevatron.study.plot import plot
 from xqg_tevatron.study.runner import Study
-from xqg_tevatron.workdir import remove_plugin_dir
+from xqg_tevatron.runtime.workdir import remove_plugin_dir
 
 SHOWN = ["model", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang", "aggregation", "index_type",
          "MRR", "R@10", "R@5kt", "p50_ms", "p95_ms", "index_mb", "build_s"]

@@ -19,9 +19,9 @@ from typing import Optional
 
 import numpy as np
 
-from xqg_tevatron.atomic_io import atomic_open, atomic_write_text, dumps_json
-from xqg_tevatron.workdir import claim_work_dir, fingerprint_inputs, release
-from xqg_tevatron.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
+from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text, dumps_json
+from xqg_tevatron.runtime.workdir import claim_work_dir, fingerprint_inputs, release
+from xqg_tevatron.training.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
 from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
@@ -30,6 +30,7 @@ from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, index_corpus
+from xqg_tevatron.xqg.fusion import Fusion
 from xqg_tevatron.indexing.manifest import INDEX_MANIFEST, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -202,8 +203,7 @@ class Study:
             return out
         enc = self.encoder(cell.model)
         mode, alpha = cell.index_mode, cell.index_alpha
-        xqg = XqgConfig(alpha=alpha, aggregation=cell.aggregation or "sum",
-                        languages=self.cfg.xqg.languages, n_per_lang=cell.n_per_lang, vector_mode=mode)
+        xqg = XqgConfig(Fusion(alpha, cell.aggregation or "sum", tuple(self.cfg.xqg.languages), cell.n_per_lang, mode))
         enc.charge()  # start counting this index's texts
         return index_corpus(enc, xqg, [self.generated_corpus()], out, IndexConfig(index_type=cell.index_type),
                             RunConfig(chunk_size=100_000, show_progress=False), overwrite=True,

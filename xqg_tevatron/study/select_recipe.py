@@ -31,12 +31,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from xqg_tevatron.cli import FlagParser
-from xqg_tevatron.atomic_io import atomic_write_text
+from xqg_tevatron.runtime.atomic_io import atomic_write_text
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.corpus import iter_passages
 from xqg_tevatron.data.xquad import XquadQuestion, article_folds, gold_generated_queries
 from xqg_tevatron.xqg.fusion import fuse_grouped
-from xqg_tevatron.xqg.generated import select_queries
+from xqg_tevatron.xqg.components import layout_queries
 
 DEPTH = 100
 
@@ -126,7 +126,7 @@ def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], 
             continue
         rr = np.zeros(len(questions))
         for scored, table in sources[recipe.generator]:
-            per_passage = [select_queries(g, None, recipe.n_per_lang) for g in table]
+            per_passage = [layout_queries([g], None, recipe.n_per_lang).texts for g in table]
             todo = list(dict.fromkeys(t for qs in per_passage for t in qs if t not in cache))
             if todo:
                 cache.update(zip(todo, encoder.encode(todo, is_query=branch == "query", desc="generated queries",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
-from xqg_tevatron.atomic_io import atomic_write_bytes, atomic_write_text, sha256_file
+from xqg_tevatron.runtime.atomic_io import atomic_write_bytes, atomic_write_text, sha256_file
 
 logger = logging.getLogger(__name__)
 DEBIAN_DICTD = Path("/usr/share/dictd")
@@ -172,7 +172,7 @@ def freedict_word_lists(languages: Iterable[str], cache_dir: Optional[str | Path
     """FreeDict English->X dictionaries for ``languages``: Debian's installed ones first, else
     the pinned release in the cache (fetched when ``fetch``).  Languages FreeDict lacks, or that
     could not be fetched, are listed in ``missing`` (they keep CLDR names only)."""
-    from xqg_tevatron.workdir import default_cache_dir
+    from xqg_tevatron.runtime.workdir import default_cache_dir
 
     found, sources, missing = {}, set(), []
     reachable = fetch  # after one failed connection the mirror is not asked again

@@ -167,7 +167,7 @@ def word_lists_asked(items: Iterable[str]) -> list:
     must hold entries) and named with the sha256 of its files' content, so an edited list is a
     different request; ``freedict`` is a pinned release, named as is.  No fetching, no loading:
     called before anything is locked or loaded."""
-    from xqg_tevatron.atomic_io import sha256_file
+    from xqg_tevatron.runtime.atomic_io import sha256_file
 
     asked = []
     for item in items:

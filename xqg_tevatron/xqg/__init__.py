@@ -1,6 +1,5 @@
-"""xQG: augment passage vectors with embeddings of queries generated for them (index time only)."""
-from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
-from xqg_tevatron.xqg.fusion import AGGREGATIONS, fuse
-from xqg_tevatron.xqg.generated import select_queries
+"""xQG: augment passage vectors with embeddings of queries generated for them (index time only).
 
-__all__ = ["AGGREGATIONS", "LANGUAGES", "fuse", "select_queries"]
+``fusion``: the one fusion rule; ``components``: what a unit stores and the re-fuse from it;
+``generated``: reading generated-query files; ``fuse_files``: the streaming fuser of ``.npy`` files.
+"""

@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from xqg_tevatron.xqg.fusion import combine
+from xqg_tevatron.xqg.fusion import Fusion, combine
 
 FUSED_FILES = (".npy", ".ids", ".qsum.npy", ".qcount.npy")
 STORE_DTYPES = ("float32", "float16")  # what the vector components are kept in
@@ -90,17 +90,6 @@ def query_sums(layout: QueryLayout, vectors: np.ndarray, n_passages: int, prefix
     return qsum, qcount
 
 
-@dataclass(frozen=True)
-class Fusion:
-    """How stored components become index rows: the re-fuse settings."""
-
-    alpha: float
-    aggregation: str
-    languages: Optional[tuple[str, ...]]
-    n_per_lang: int
-    vector_mode: str = "fused"
-
-
 def selection(record: dict, fusion: Fusion, where: str) -> tuple[int, list[int]]:
     """Which stored prefix and which stored languages of a unit ``fusion`` uses."""
     prefixes, langs = list(record["prefixes"]), list(record["languages"])
@@ -110,11 +99,21 @@ def selection(record: dict, fusion: Fusion, where: str) -> tuple[int, list[int]]
     return prefixes.index(fusion.n_per_lang), [langs.index(l) for l in (fusion.languages or langs) if l in langs]
 
 
-def fuse_unit(files: dict[str, bytes], record: dict, fusion: Fusion, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Fused vectors of a unit and each passage's number of fused queries."""
+def fused_query_counts(qcount: np.ndarray, record: dict, fusion: Fusion, where: str) -> np.ndarray:
+    """How many generated queries each passage of a unit fuses under ``fusion``."""
+    p, chosen = selection(record, fusion, where)
+    return qcount[:, p, chosen].sum(axis=1) if chosen else np.zeros(len(qcount), dtype=np.int32)
+
+
+def fuse_unit(files: dict[str, bytes], record: dict, fusion: Fusion, where: str,
+              counts: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fused vectors of a unit and each passage's number of fused queries.  ``counts``: those
+    numbers when the caller has them already (the merge counts before it writes), so the unit's
+    ``.qcount.npy`` is not read and verified a second time."""
     passages = vectors_load(files[".npy"])
-    qsum, qcount = vectors_load(files[".qsum.npy"]), npy_load(files[".qcount.npy"])
+    qsum = vectors_load(files[".qsum.npy"])
     p, chosen = selection(record, fusion, where)
     total = qsum[:, p, chosen].sum(axis=1, dtype=np.float32) if chosen else np.zeros_like(passages)
-    counts = qcount[:, p, chosen].sum(axis=1) if chosen else np.zeros(len(passages), dtype=np.int32)
+    if counts is None:
+        counts = fused_query_counts(npy_load(files[".qcount.npy"]), record, fusion, where)
     return combine(passages, total, counts, fusion.alpha, fusion.aggregation), counts

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from xqg_tevatron.atomic_io import atomic_open
+from xqg_tevatron.runtime.atomic_io import atomic_open
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.xqg.fusion import AGGREGATIONS, check_aggregation, combine
 

@@ -6,22 +6,78 @@
 queries, whatever their number.  A passage without generated queries keeps ``e_p`` unchanged,
 and ``alpha == 0`` returns the passage vectors untouched (bit-for-bit the plain index).
 
-Every fusing path goes through ``combine``: the in-process indexer (``fuse`` / ``fuse_grouped``,
-query vectors grouped per passage) and the file-streaming path (``fuse_files.py``, one aligned
-query file per (language, query index), so every passage has one query per file).
+Every fusing path goes through ``combine``: the merge of an encode store (``components.fuse_unit``
+over stored per-language sums and counts), the in-memory recipe scorer of ``study/select_recipe``
+(``fuse`` / ``fuse_grouped``, query vectors grouped per passage) and the file-streaming path
+(``fuse_files.py``, one aligned query file per (language, query index)).
 """
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
 
 AGGREGATIONS = ("sum", "mean")
+VECTOR_MODES = ("fused", "multi")
 
 
 def check_aggregation(aggregation: str) -> None:
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """The fusion settings, as one validated value from the command line to :func:`combine`.
+
+    Its defaults are the recommended recipe for normalised encoders, chosen by cross-validation
+    on the XQuAD dev half (mean, alpha 0.2, 5 queries per language; docs/results.md) and used by
+    every entry point; :data:`PAPER` is the paper's setting (sum, alpha 0.01, 5 per language:
+    tuned for un-normalised mDPR).  ``languages`` None: every stored language; ``n_per_lang`` 0:
+    every stored query.  Serialised once per work dir (the shard record) and in the manifest;
+    passed in process otherwise."""
+
+    alpha: float = 0.2
+    aggregation: str = "mean"
+    languages: Optional[tuple[str, ...]] = None
+    n_per_lang: int = 5
+    vector_mode: str = "fused"
+
+    def __post_init__(self):
+        from xqg_tevatron.languages import check_language_codes
+
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"--alpha must be in [0, 1], got {self.alpha}")
+        check_aggregation(self.aggregation)
+        if self.n_per_lang < 0:
+            raise ValueError(f"--n_per_lang must be >= 0 (0 = all), got {self.n_per_lang}")
+        if self.vector_mode not in VECTOR_MODES:
+            raise ValueError(f"vector_mode must be one of {VECTOR_MODES}, got {self.vector_mode!r}")
+        if self.languages is not None:
+            object.__setattr__(self, "languages", tuple(self.languages) or None)
+            check_language_codes(self.languages or [])
+
+    @property
+    def uses_queries(self) -> bool:
+        return self.vector_mode == "multi" or self.alpha > 0
+
+    def given(self, **values) -> "Fusion":
+        """This fusion with the values that were given (None: not given, keep this one's)."""
+        return dataclasses.replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def record(self) -> dict:
+        """The JSON form, as a shard record and a manifest keep it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Fusion":
+        return cls(**{k: record[k] for k in ("alpha", "aggregation", "languages", "n_per_lang", "vector_mode")})
+
+
+PAPER = Fusion(alpha=0.01, aggregation="sum", n_per_lang=5)  # Zhuang et al. 2023, 5 x 7 languages summed
+PLAIN = Fusion(alpha=0.0, aggregation="mean", n_per_lang=0)  # no generated query encoded: the plain index
 
 
 def combine(passages: np.ndarray, query_sum: np.ndarray, counts: np.ndarray, alpha: float,
@@ -68,5 +124,5 @@ def owners(sizes: Sequence[int]) -> np.ndarray:
 
 def fuse_grouped(passages: np.ndarray, queries: np.ndarray, sizes: Sequence[int], alpha: float,
                  aggregation: str = "sum") -> np.ndarray:
-    """``fuse`` for query vectors laid out passage by passage (the indexer's layout)."""
+    """``fuse`` for query vectors laid out passage by passage (as ``select_recipe`` holds them)."""
     return fuse(passages, queries, owners(sizes), alpha, aggregation)

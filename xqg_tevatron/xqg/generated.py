@@ -3,23 +3,9 @@ one JSON object per passage, ``{"docid", "text", "generated_queries": {lang: [q1
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional
+from typing import Iterable
 
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages
-
-
-def select_queries(generated: Optional[dict[str, list[str]]], languages: Optional[Iterable[str]] = None,
-                   n_per_lang: int = 0) -> list[str]:
-    """The generated queries used for one passage: chosen languages in the given order, the
-    first ``n_per_lang`` of each (0 = all), blanks dropped."""
-    if not generated:
-        return []
-    langs = list(languages) if languages else sorted(generated)
-    picked: list[str] = []
-    for lang in langs:
-        qs = [q for q in generated.get(lang, []) if q and q.strip()]
-        picked.extend(qs[:n_per_lang] if n_per_lang > 0 else qs)
-    return picked
 
 
 def load_generated_queries(paths: Iterable[str | os.PathLike]

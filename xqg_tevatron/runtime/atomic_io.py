@@ -100,14 +100,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
-def atomic_save_npy(path: str | os.PathLike, array) -> None:
-    """``np.save`` (never pickled) through a temporary sibling."""
-    import numpy as np
-
-    with atomic_open(path, "wb") as fh:
-        np.save(fh, array, allow_pickle=False)
-
-
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -258,7 +250,9 @@ def recover_swap(target: Path) -> None:
             remove_tree(leftover)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is alive: the one test of whether a temporary file or
+    a lock holder's note was left by a killed process (atomic writes and ``workdir``'s locks)."""
     if pid == os.getpid():
         return True
     try:
@@ -285,7 +279,7 @@ def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     removed = []
     for p in candidates:
         m = _TMP_PID.search(p.name)
-        if m and m.group(2) == HOST_TAG and not _pid_alive(int(m.group(1))):
+        if m and m.group(2) == HOST_TAG and not pid_alive(int(m.group(1))):
             remove_tree(p) if p.is_dir() else p.unlink(missing_ok=True)
             removed.append(p)
     return removed

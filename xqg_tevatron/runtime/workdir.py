@@ -29,11 +29,13 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-from xqg_tevatron.indexing.manifest import INDEX_MANIFEST
-from xqg_tevatron.atomic_io import (MARKER, TMP_TAG, _pid_alive, atomic_write_text, head_tail_sha256, read_json,
-                                    remove_stale_temporaries, remove_tree)
+from xqg_tevatron.runtime.atomic_io import (MARKER, TMP_TAG, atomic_write_text, head_tail_sha256, pid_alive, read_json,
+                                            remove_stale_temporaries, remove_tree)
 
 FORMAT = "xqg_tevatron/{kind}/1"
+# the file an index dir records its request in (read here to tell a rerun over its own output;
+# written and verified by indexing/manifest.py)
+INDEX_MANIFEST = "xqg_manifest.json"
 _LOCK = ".xqg_tevatron.lock"
 
 
@@ -190,7 +192,7 @@ class FolderLock:
     def _forget_dead_holders(self) -> None:
         """Holder notes of processes that died on this host (kill -9 leaves them behind)."""
         for p, rec in self._holder_records():
-            if rec.get("host") == socket.gethostname() and not _pid_alive(int(rec.get("pid", 0))):
+            if rec.get("host") == socket.gethostname() and not pid_alive(int(rec.get("pid", 0))):
                 p.unlink(missing_ok=True)
 
     def describe_holders(self) -> str:
@@ -198,7 +200,7 @@ class FolderLock:
         for p, rec in self._holder_records():
             if p == self.holder_file:
                 continue
-            if rec.get("host") == socket.gethostname() and not _pid_alive(int(rec.get("pid", 0))):
+            if rec.get("host") == socket.gethostname() and not pid_alive(int(rec.get("pid", 0))):
                 continue
             found.append(f"pid {rec.get('pid')} on {rec.get('host')} since {rec.get('since')}: {rec.get('command')}")
         return "; ".join(found) or "holder unknown"

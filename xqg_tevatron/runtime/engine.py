@@ -5,12 +5,12 @@ in corpus order into **units** of ``unit_size`` passages; unit ``c`` has the det
 ``c`` and belongs to shard ``c % num_shards`` (Tevatron-style ``--shard-id/--num-shards``
 processes, e.g. a SLURM array).  A unit's worker is a pure function of the unit's passages
 and the job's settings, so a unit done twice writes the same bytes; its files are committed
-atomically with a record written last (:mod:`xqg_tevatron.units`).  A rerun skips committed,
+atomically with a record written last (:mod:`xqg_tevatron.runtime.units`).  A rerun skips committed,
 verified units.  So exactly-once output comes from deterministic units plus an atomic commit,
 whatever the executor retries:
 
 * :class:`LocalExecutor` (the default): units one after another in this process; no Ray import.
-* :class:`~xqg_tevatron.ray_executor.RayExecutor`: Ray Core actors, one model load per actor
+* :class:`~xqg_tevatron.runtime.ray_executor.RayExecutor`: Ray Core actors, one model load per actor
   (``num_gpus`` per actor where GPUs exist, fractional CPUs on small machines).  With no address
   an embedded Ray starts and stops with the job; ``address`` joins an existing cluster
   (``ray start --head`` / ``ray start --address``).  Actors commit units themselves into the work
@@ -35,10 +35,9 @@ from typing import Callable, Iterable, Iterator, Optional, Protocol
 from tqdm.auto import tqdm
 
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.units import Unit, drop_damaged, existing_units
+from xqg_tevatron.runtime.units import Unit, drop_damaged, existing_units
 
 logger = logging.getLogger(__name__)
-EXECUTORS = ("local", "ray")
 
 
 class UnitWorker(Protocol):
@@ -78,6 +77,14 @@ def resolve_shard(shard_id: int, num_shards: int) -> tuple[int, int]:
     return shard_id, num_shards
 
 
+def check_chunking(unit_size: int, shard_id: int, num_shards: int) -> None:
+    """The unit size and shard every stage is cut by, checked before any model loads."""
+    if unit_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {unit_size}")
+    if not 0 <= shard_id < num_shards:
+        raise ValueError(f"shard_id must be in [0, {num_shards}), got {shard_id}")
+
+
 @dataclass(frozen=True)
 class UnitPlan:
     """Which units of a work dir this process does: shard ``shard_id`` of ``num_shards``."""
@@ -89,10 +96,7 @@ class UnitPlan:
     num_shards: int = 1
 
     def __post_init__(self):
-        if self.unit_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.unit_size}")
-        if not 0 <= self.shard_id < self.num_shards:
-            raise ValueError(f"shard_id must be in [0, {self.num_shards}), got {self.shard_id}")
+        check_chunking(self.unit_size, self.shard_id, self.num_shards)
 
     def unit(self, index: int) -> Unit:
         return Unit(self.work, index, self.suffixes)
@@ -213,44 +217,3 @@ class LocalExecutor:
             files, meta = worker.process(task.index, task.passages)
             commit(plan, task, files, meta)
             done(task.index)
-
-
-def make_executor(name: str, ray_address: Optional[str] = None, ray_actors: int = 1, ray_num_cpus: float = 1.0,
-                  ray_num_gpus: Optional[float] = None, threads: int = 0, ray_wait_s: float = 600.0) -> Executor:
-    if name == "local":
-        return LocalExecutor()
-    if name == "ray":
-        from xqg_tevatron.ray_executor import RayExecutor  # Ray is imported only when asked for
-
-        return RayExecutor(address=ray_address, actors=ray_actors, num_cpus=ray_num_cpus, num_gpus=ray_num_gpus,
-                           threads=threads, wait_s=ray_wait_s)
-    raise ValueError(f"executor must be one of {EXECUTORS}, got {name!r}")
-
-
-def add_executor_arguments(parser) -> None:
-    """``--executor local|ray`` and the Ray options, one spelling for every command."""
-    parser.add_argument("--executor", choices=EXECUTORS, default="local",
-                        help="local: in this process; ray: Ray actors (an embedded local Ray, or --ray_address)")
-    parser.add_argument("--ray_address", "--ray-address", help="join this Ray cluster (e.g. auto, or HOST:6379)")
-    parser.add_argument("--ray_actors", "--ray-actors", type=int, default=1, help="actors (one model load each)")
-    parser.add_argument("--ray_num_cpus", "--ray-num-cpus", type=float, default=1.0, help="CPUs per actor")
-    parser.add_argument("--ray_num_gpus", "--ray-num-gpus", type=float, help="GPUs per actor (default: 1 if any)")
-    parser.add_argument("--ray_wait_s", "--ray-wait-s", type=float, default=600.0,
-                        help="seconds to wait while no actor can run (nodes lost, a demand no node meets) before "
-                             "stopping with one line; committed units are kept and a rerun resumes")
-
-
-def executor_from_args(args, threads: int = 0) -> Executor:
-    return make_executor(args.executor, args.ray_address, args.ray_actors, args.ray_num_cpus, args.ray_num_gpus,
-                         threads, args.ray_wait_s)
-
-
-def shard_done(plan: UnitPlan, stats: RunStats, extra: Optional[dict] = None) -> Path:
-    """Mark this shard finished (how many units the corpus has): what a merge waits for."""
-    import json
-
-    from xqg_tevatron.atomic_io import atomic_write_text
-
-    path = plan.work / f"shard-{plan.shard_id}-of-{plan.num_shards}.done"
-    atomic_write_text(path, json.dumps({"chunks": stats.chunks, **(extra or {})}))
-    return path

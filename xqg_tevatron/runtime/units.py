@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from xqg_tevatron.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
+from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
 
 logger = logging.getLogger(__name__)
 RECORD_FORMAT = "xqg_tevatron/unit/1"

@@ -31,8 +31,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from xqg_tevatron.engine import Task, UnitPlan, WorkerFactory, commit
-from xqg_tevatron.units import existing_units
+from xqg_tevatron.runtime.engine import Task, UnitPlan, WorkerFactory, commit
+from xqg_tevatron.runtime.units import existing_units
 
 logger = logging.getLogger(__name__)
 UNITS_PER_ACTOR = 2  # one computing, one queued behind it: no idle gap between units

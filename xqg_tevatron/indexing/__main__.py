@@ -1,0 +1,7 @@
+"""``python -m xqg_tevatron.indexing``: the encode stage's command (``indexing/encode.py``)."""
+import sys
+
+from xqg_tevatron.indexing.encode import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The encode/fuse + index stage's flags, declared once as dataclasses (Tevatron's
+``arguments.py`` habit) and shared by ``driver.encode`` (HfArgumentParser), ``driver.merge`` and
+``job`` (argparse, through ``cli.add_dataclass_arguments``): one spelling, one default, one help
+text for each."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.xqg.fusion import AGGREGATIONS, PAPER, Fusion
+
+FUSION_PRESETS = {"recommended": Fusion(), "paper": PAPER}
+
+
+@dataclass
+class FusionArguments:
+    """How generated-query vectors are fused.  None: not given (the preset's value; for a
+    re-fuse, the encode's)."""
+
+    fusion_preset: Optional[str] = field(default=None, metadata={
+        "choices": list(FUSION_PRESETS),
+        "help": "recommended (default: mean, alpha 0.2, 5 per language; chosen on the XQuAD dev half) | paper "
+                "(sum, alpha 0.01, 5 per language: the paper's, tuned for un-normalised mDPR); --alpha, "
+                "--aggregation and --n_per_lang given override it"})
+    alpha: Optional[float] = field(default=None, metadata={
+        "help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q); 0 = plain index (default: the preset's)"})
+    aggregation: Optional[str] = field(default=None, metadata={
+        "choices": list(AGGREGATIONS), "help": "sum | mean (default: the preset's)"})
+
+    def fusion(self, base: Optional[Fusion] = None, **given) -> Fusion:
+        """The one fusion value: ``base`` (default: the preset), then the preset if one was given,
+        then the values given on the command line (``given``: the stage's other fusion flags)."""
+        start = FUSION_PRESETS[self.fusion_preset] if self.fusion_preset else (base or Fusion())
+        return start.given(alpha=self.alpha, aggregation=self.aggregation, **given)
+
+
+@dataclass
+class IndexArguments:
+    """The FAISS index written (``indexing.index.IndexConfig``)."""
+
+    index_type: str = field(default="flat", metadata={"choices": list(INDEX_TYPES),
+                                                      "help": f"one of {INDEX_TYPES} (ivfpq = ivf-pq)"})
+    index_shards: int = field(default=1, metadata={"help": "write the index as N Pyserini index folders of "
+                                                           "consecutive rows, searched together by the search stage"})
+    hnsw_m: int = field(default=32)
+    hnsw_ef_construction: int = field(default=200)
+    hnsw_ef_search: int = field(default=128, metadata={"help": "stored in the index: Pyserini searches with it"})
+    ivf_nlist: int = field(default=0, metadata={"help": "0: about 4*sqrt(rows)"})
+    ivf_nprobe: int = field(default=32, metadata={"help": "stored in the index: Pyserini searches with it"})
+    pq_m: int = field(default=0, metadata={"help": "ivf-pq bytes per vector (0: dim/4)"})
+
+    def index_config(self) -> IndexConfig:
+        return IndexConfig.from_args(self)
