@@ -205,7 +205,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     parser, so a flag declared once serves the HfArgumentParser CLIs and the argparse ones alike:
     ``--name`` (both spellings with a :class:`FlagParser`), its type (``Optional`` unwrapped; lists
     take ``nargs``: ``+``, or ``*`` with ``metadata["nargs"]``), ``store_true`` for booleans, and
-    ``help`` / ``choices`` from the field's metadata."""
+    ``help`` from the field's metadata.  No argparse ``choices``: a value is checked where it is
+    made (a dataclass ``__post_init__``, ``IndexConfig``, ``Fusion``), so a bad one is the usual
+    one-line error, not argparse's usage text."""
     import dataclasses
     import typing
 
@@ -215,8 +217,6 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         if typing.get_origin(kind) is typing.Union:
             kind = next(a for a in typing.get_args(kind) if a is not type(None))
         kwargs: dict = {"help": f.metadata.get("help")}
-        if "choices" in f.metadata:
-            kwargs["choices"] = f.metadata["choices"]
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         if kind is bool:
             kwargs.update(action="store_true")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
-from xqg_tevatron.xqg.fusion import AGGREGATIONS, PAPER, Fusion
+from xqg_tevatron.xqg.fusion import PAPER, Fusion, check_aggregation
 
 FUSION_PRESETS = {"recommended": Fusion(), "paper": PAPER}
 
@@ -19,14 +19,18 @@ class FusionArguments:
     re-fuse, the encode's)."""
 
     fusion_preset: Optional[str] = field(default=None, metadata={
-        "choices": list(FUSION_PRESETS),
         "help": "recommended (default: mean, alpha 0.2, 5 per language; chosen on the XQuAD dev half) | paper "
                 "(sum, alpha 0.01, 5 per language: the paper's, tuned for un-normalised mDPR); --alpha, "
                 "--aggregation and --n_per_lang given override it"})
     alpha: Optional[float] = field(default=None, metadata={
         "help": "xQG weight: (1-alpha)*e_p + alpha*agg(e_q); 0 = plain index (default: the preset's)"})
-    aggregation: Optional[str] = field(default=None, metadata={
-        "choices": list(AGGREGATIONS), "help": "sum | mean (default: the preset's)"})
+    aggregation: Optional[str] = field(default=None, metadata={"help": "sum | mean (default: the preset's)"})
+
+    def __post_init__(self):  # a one-line error, as for every other value (argparse's choices print usage)
+        if self.fusion_preset is not None and self.fusion_preset not in FUSION_PRESETS:
+            raise ValueError(f"--fusion_preset must be one of {', '.join(FUSION_PRESETS)}, got {self.fusion_preset!r}")
+        if self.aggregation is not None:
+            check_aggregation(self.aggregation)
 
     def fusion(self, base: Optional[Fusion] = None, **given) -> Fusion:
         """The one fusion value: ``base`` (default: the preset), then the preset if one was given,
@@ -39,8 +43,7 @@ class FusionArguments:
 class IndexArguments:
     """The FAISS index written (``indexing.index.IndexConfig``)."""
 
-    index_type: str = field(default="flat", metadata={"choices": list(INDEX_TYPES),
-                                                      "help": f"one of {INDEX_TYPES} (ivfpq = ivf-pq)"})
+    index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES} (ivfpq = ivf-pq)"})
     index_shards: int = field(default=1, metadata={"help": "write the index as N Pyserini index folders of "
                                                            "consecutive rows, searched together by the search stage"})
     hnsw_m: int = field(default=32)

@@ -32,7 +32,6 @@ class ExecutorArguments:
     HfArgumentParser ones inherit it, the argparse ones add it with :func:`add_executor_arguments`)."""
 
     executor: str = field(default="local", metadata={
-        "choices": list(EXECUTORS),
         "help": "local: in this process; ray: Ray actors (an embedded local Ray, or --ray_address)"})
     ray_address: Optional[str] = field(default=None, metadata={
         "help": "join this Ray cluster (e.g. auto, or HOST:6379; default: an embedded local Ray that starts and "
