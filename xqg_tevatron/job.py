@@ -179,7 +179,8 @@ def _main(argv: list[str]) -> int:
     # everything checkable is checked before a model loads
     executor = executor_from_args(args)
     check_language_codes(args.languages)
-    fusion_of(args)  # alpha and the rest checked before anything loads
+    fusion = fusion_of(args)  # alpha and the rest checked before anything loads
+    index_config = IndexConfig.from_args(args)
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
     inputs = corpus_files(args.corpus)
@@ -211,12 +212,11 @@ def _main(argv: list[str]) -> int:
         extra = {"generated_output": write_generated(work, run.chunks, Path(args.generated_output))} \
             if args.generated_output else None
         merge_work_dir(work, out, index_config, overwrite=args.overwrite, extra_manifest=extra,
-                       show_progress=not args.quiet, require_queries=True, fusion=fusion_of(args), request=asked)
+                       show_progress=not args.quiet, require_queries=True, fusion=fusion, request=asked)
         return True
 
-    index_config = IndexConfig.from_args(args)
     outcome = stage.execute(args.corpus, request, lambda asked: merging and up_to_date(args, out, asked),
-                            lambda asked: unit_work(args, executor, stage), finish)
+                            lambda asked: unit_work(args, fusion, executor, stage), finish)
     if outcome.merged:
         print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
     return 0
@@ -240,10 +240,10 @@ def fusion_of(args) -> Fusion:
         languages=tuple(args.languages), n_per_lang=args.n_per_lang)
 
 
-def unit_work(args, executor: Executor, stage: Stage) -> UnitWork:
+def unit_work(args, fusion: Fusion, executor: Executor, stage: Stage) -> UnitWork:
     """The job's units, once its encoder is loaded: the encode's units, each also generating its
     passages' queries first (published in the unit's ``.jsonl``)."""
-    xqg = XqgConfig(fusion_of(args), require_queries=True, store_dtype=args.store_dtype)
+    xqg = XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype)
     run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
                     show_progress=not args.quiet)
     factory, generator_settings = generator_of(args)

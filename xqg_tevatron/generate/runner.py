@@ -115,12 +115,12 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
         lambda asked: job.num_shards == 1 and output_up_to_date(out, asked, job.corpus, job.chunk_size),
         prepare, lambda run, asked: merge_generation(job, have_output_lock=job.num_shards == 1, request=asked),
         clean_up=lambda: remove_plugin_dir(job.work, kinds=[WORK_KIND], command=command))
-    stats = {"chunks": outcome.stats["chunks"], "generated": outcome.stats.get("done", 0),
-             "skipped": outcome.stats.get("skipped", 0), "complete": outcome.stats["complete"]}
-    if outcome.up_to_date:
-        return dict(stats, merged=True, up_to_date=True)
-    stats["input_changed"] = outcome.stats["input_changed"]
-    if stats["complete"]:
+    run = outcome.run
+    if run is None:
+        return {"chunks": 0, "generated": 0, "skipped": 0, "complete": True, "merged": True, "up_to_date": True}
+    stats = {"chunks": run.chunks, "generated": run.done, "skipped": run.skipped, "complete": run.complete,
+             "input_changed": run.changed}
+    if run.complete:
         stats["merged"] = outcome.merged
     return stats
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from xqg_tevatron.indexing.index import INDEX_TYPES, IndexConfig
+from xqg_tevatron.indexing.index import INDEX_TYPES
 from xqg_tevatron.xqg.fusion import PAPER, Fusion, check_aggregation
 
 FUSION_PRESETS = {"recommended": Fusion(), "paper": PAPER}
@@ -52,6 +52,3 @@ class IndexArguments:
     ivf_nlist: int = field(default=0, metadata={"help": "0: about 4*sqrt(rows)"})
     ivf_nprobe: int = field(default=32, metadata={"help": "stored in the index: Pyserini searches with it"})
     pq_m: int = field(default=0, metadata={"help": "ivf-pq bytes per vector (0: dim/4)"})
-
-    def index_config(self) -> IndexConfig:
-        return IndexConfig.from_args(self)

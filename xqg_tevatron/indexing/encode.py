@@ -47,6 +47,8 @@ from xqg_tevatron.indexing.indexer import (RunConfig, XqgConfig, XqgIndexer, enc
                                            index_up_to_date)
 from xqg_tevatron.indexing.merging import merge_work_dir
 from xqg_tevatron.indexing.store import WORK_KIND
+from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.xqg.components import unit_suffixes
 
 logger = logging.getLogger(__name__)
 COMMAND = "driver.encode"
@@ -180,7 +182,7 @@ def run(parsed) -> int:
                     require_queries=require_queries and fusion.alpha > 0 or fusion.vector_mode == "multi")
     run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
                            show_progress=rank == 0 and not training_args.disable_tqdm)
-    index_config = xqg_args.index_config()
+    index_config = IndexConfig.from_args(xqg_args)
     if xqg_args.generated_queries:
         corpus_files(xqg_args.generated_queries)
     check_separate(work_dir, out)
@@ -190,8 +192,8 @@ def run(parsed) -> int:
     check_replaceable(out, xqg_args.overwrite, command=COMMAND)  # the request (it hashes the model) after the locks
     # the output's lock (held from before the model is hashed to the last rename) and the work
     # dir's owner and locks, before the model is hashed or loaded: the stage template
-    stage = Stage(WORK_KIND, COMMAND, work_dir, out, (), xqg_args.chunk_size, shard_id, num_shards,
-                  xqg_args.overwrite, run_config.show_progress, lock_output=merging, produces="this index")
+    stage = Stage(WORK_KIND, COMMAND, work_dir, out, unit_suffixes(fusion.vector_mode), xqg_args.chunk_size, shard_id,
+                  num_shards, xqg_args.overwrite, run_config.show_progress, lock_output=merging, produces="this index")
 
     def request() -> dict:
         asked = request_of(model_args, data_args, training_args, xqg_args)
@@ -217,7 +219,6 @@ def run(parsed) -> int:
         indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries,
                              executor=executor, component_n_per_lang=xqg_args.component_n_per_lang,
                              encoder_factory=factory, made_by=stage.made_by)
-        stage.suffixes = indexer.suffixes
         return indexer.unit_work(data_args.encode_in_path)
 
     def finish(run, asked: dict) -> bool:

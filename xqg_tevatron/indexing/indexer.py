@@ -30,7 +30,7 @@ from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitP
 from xqg_tevatron.runtime.stage import Stage, UnitWork
 from xqg_tevatron.runtime.units import Unit
 from xqg_tevatron.runtime.workdir import fingerprint_inputs, release, remove_plugin_dir
-from xqg_tevatron.xqg.components import FUSED_FILES, MULTI_FILES, STORE_DTYPES, layout_queries, query_sums
+from xqg_tevatron.xqg.components import STORE_DTYPES, layout_queries, query_sums, unit_suffixes
 from xqg_tevatron.xqg.fusion import Fusion
 from xqg_tevatron.xqg.generated import load_generated_queries
 
@@ -158,7 +158,7 @@ class XqgIndexer:
 
     @property
     def suffixes(self) -> tuple[str, ...]:
-        return MULTI_FILES if self.xqg.fusion.vector_mode == "multi" else FUSED_FILES
+        return unit_suffixes(self.xqg.fusion.vector_mode)
 
     @property
     def plan(self) -> UnitPlan:
@@ -186,9 +186,6 @@ class XqgIndexer:
             **({"store_dtype": self.xqg.store_dtype} if self.xqg.store_dtype != "float32" else {}),
         }
 
-    def fusion(self) -> Fusion:
-        return self.xqg.fusion
-
     def unit(self, c: int) -> Unit:
         return self.plan.unit(c)
 
@@ -213,7 +210,7 @@ class XqgIndexer:
             self._check_external_docids(corpus)
         settings = dict(self.settings(), inputs=fingerprint_inputs(corpus_files(corpus)),
                         generated_query_files=fingerprint_inputs(self.generated_paths))
-        fusion = self.fusion()
+        fusion = self.xqg.fusion
         warned = []
 
         def first_unit_warnings(c: int, record: dict) -> None:  # said at the first unit, not after hours
@@ -265,7 +262,8 @@ class XqgIndexer:
     def merge(self, out_dir: str | os.PathLike, index_config: IndexConfig, overwrite: bool = False,
               extra_manifest: Optional[dict] = None) -> Path:
         return merge_work_dir(self.work_dir, out_dir, index_config, overwrite, extra_manifest,
-                              show_progress=self.run.show_progress, require_queries=self.xqg.require_queries)
+                              show_progress=self.run.show_progress, require_queries=self.xqg.require_queries,
+                              fusion=self.xqg.fusion)
 
 
 def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], out_dir: str | os.PathLike,

@@ -25,7 +25,7 @@ from xqg_tevatron.indexing.store import (encode_work_settings, fused_counts, que
 from xqg_tevatron.runtime.engine import digest_of_units
 from xqg_tevatron.runtime.stage import shard_records
 from xqg_tevatron.runtime.units import DamagedUnitError, Unit
-from xqg_tevatron.xqg.components import FUSED_FILES, MULTI_FILES, fuse_unit, npy_load, vectors_load
+from xqg_tevatron.xqg.components import fuse_unit, npy_load, unit_suffixes, vectors_load
 from xqg_tevatron.xqg.fusion import Fusion
 
 logger = logging.getLogger(__name__)
@@ -84,8 +84,7 @@ class StoreUnits:
                              "so it cannot be fused; encode again with --alpha > 0")
         if fusion.vector_mode != settings["vector_mode"]:
             raise ValueError(f"{work} was encoded for vector_mode {settings['vector_mode']}, not {fusion.vector_mode}")
-        suffixes = MULTI_FILES if fusion.vector_mode == "multi" else FUSED_FILES
-        units = [Unit(work, c, suffixes) for c in range(n_units)]
+        units = [Unit(work, c, unit_suffixes(fusion.vector_mode)) for c in range(n_units)]
         problems = [p for p in (f"{u.stem}: not finished" if not u.committed() else u.problem(full=False)
                                 for u in units) if p]
         if problems:

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from xqg_tevatron.corpus import CorpusFormatError, Passage
 from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
-from xqg_tevatron.runtime.engine import Executor, RunStats, UnitPlan, WorkerFactory, run_units
+from xqg_tevatron.runtime.engine import Executor, RunStats, UnitPlan, WorkerFactory, check_chunking, run_units
 from xqg_tevatron.runtime.units import DamagedUnitError, Unit
 from xqg_tevatron.runtime.workdir import FolderLock, claim_work_dir, lock_output, lock_work_dir, made_by_of, release
 
@@ -114,9 +114,14 @@ class UnitWork:
 
 @dataclass
 class StageOutcome:
-    stats: dict
-    up_to_date: bool = False
+    """How a shard's run ended: ``run`` is None when the output was already up to date."""
+
+    run: Optional[RunStats] = None
     merged: bool = False
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.run is None
 
 
 @dataclass
@@ -144,7 +149,7 @@ class Stage:
 
     def __post_init__(self):
         self.work, self.output = Path(self.work), Path(self.output)
-        self.plan  # unit size and shard checked before anything else
+        check_chunking(self.chunk_size, self.shard_id, self.num_shards)  # before anything else
 
     @property
     def plan(self) -> UnitPlan:
@@ -197,13 +202,12 @@ class Stage:
                 if up_to_date(asked):
                     print(f"up to date: {self.output} already holds {self.produces} (same command, same corpus "
                           "content); nothing loaded or written", file=sys.stderr)
-                    outcome = StageOutcome({"chunks": 0, "complete": True, "up_to_date": True}, up_to_date=True)
+                    outcome = StageOutcome()
                 else:
                     work = prepare(asked)
                     work_locks = self.claim(work.settings, work_locks)
                     run = self.run(work, corpus)
-                    outcome = StageOutcome({"chunks": run.chunks, "done": run.done, "skipped": run.skipped,
-                                            "complete": run.complete, "input_changed": run.changed})
+                    outcome = StageOutcome(run)
                     if run.complete:
                         outcome.merged = finish(run, asked)
             finally:

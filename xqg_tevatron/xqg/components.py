@@ -32,6 +32,11 @@ STORE_DTYPES = ("float32", "float16")  # what the vector components are kept in
 MULTI_FILES = FUSED_FILES + (".queries.npy", ".qowner.npy")
 
 
+def unit_suffixes(vector_mode: str) -> tuple[str, ...]:
+    """The files a unit of an encode store holds for ``vector_mode``."""
+    return MULTI_FILES if vector_mode == "multi" else FUSED_FILES
+
+
 def npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)

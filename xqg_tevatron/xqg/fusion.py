@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from xqg_tevatron.languages import check_language_codes
+
 AGGREGATIONS = ("sum", "mean")
 VECTOR_MODES = ("fused", "multi")
 
@@ -46,8 +48,6 @@ class Fusion:
     vector_mode: str = "fused"
 
     def __post_init__(self):
-        from xqg_tevatron.languages import check_language_codes
-
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"--alpha must be in [0, 1], got {self.alpha}")
         check_aggregation(self.aggregation)
