@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import NETNS
+from helpers import NETNS
 
 INSIDE = "XQG_TEST_IN_NETNS"  # set for the test process re-run inside the namespace (test plumbing only)
 

@@ -7,7 +7,7 @@ import ast
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 
 PACKAGE = ROOT / "xqg_tevatron"
 

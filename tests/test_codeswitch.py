@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from xqg_tevatron.training.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher, content_tokens
 from xqg_tevatron.words.lexicon import Lexicon
 

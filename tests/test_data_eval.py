@@ -9,7 +9,7 @@ import sys
 import pytest
 
 
-from conftest import ROOT
+from helpers import ROOT
 from xqg_tevatron.data.xor_format import XorQuestion
 from xqg_tevatron.evaluation.xor_retrieve import FALLBACK_NOTE, evaluate, get_tokenizer
 from xqg_tevatron.trec_run import read_trec_run

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from xqg_tevatron.data.xquad import PACKAGED_DEV_HALF, XQUAD_LANGUAGES
 
 

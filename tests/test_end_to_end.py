@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 pytestmark = pytest.mark.slow
 

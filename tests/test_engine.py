@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import NETNS, ROOT, netns_available, run_cli
+from helpers import NETNS, ROOT, netns_available, run_cli, run_killed_at
 
 needs_netns = pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")
 
@@ -176,8 +176,6 @@ def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
 
 @pytest.mark.slow
 def test_a_killed_driver_redoes_only_uncommitted_units(tmp_path, tiny_model):
-    from test_faults import run_killed_at
-
     c = corpus(tmp_path / "c.jsonl", 40)
     args = ["-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder", str(tiny_model), "--work_dir",
             str(tmp_path / "store"), "--output", str(tmp_path / "idx"), "--languages", "ja", "fi", "--n_per_lang", "2",

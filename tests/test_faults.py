@@ -8,7 +8,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,34 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
-
-
-def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-
-
-def one_line_error(proc: subprocess.CompletedProcess) -> str:
-    """The process failed with exactly one ``error: ...`` line and no traceback."""
-    assert proc.returncode != 0, proc.stdout[-2000:]
-    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, proc.stderr[-3000:]
-    return errors[0]
-
-
-def write_corpus(path: Path, docids: list[str], langs=("ja",)) -> Path:
-    recs = [{"docid": d, "title": f"T{d}", "text": f"passage {d} about the currency of country {d}",
-             "generated_queries": {l: [f"{l} question {d} {k}" for k in range(2)] for l in langs}} for d in docids]
-    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-    return path
-
-
-def encode(model: Path, corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model), "--encode_in_path", str(corpus),
-               "--encoded_save_path", str(out), "--per_device_eval_batch_size", "4", "--chunk_size", "3",
-               "--q_max_len", "16", "--p_max_len", "32", "--disable_tqdm", "true", "--alpha", "0.3",
-               "--aggregation", "mean", *extra)
+from helpers import (ROOT, cli, cli_process, dictionary, encode, encode_args, one_line_error, run_cli, run_killed_at,
+                     write_corpus)
 
 
 # ------------------------------------------------------------------ 1, 2: reruns never mix inputs
@@ -68,11 +41,6 @@ def test_failed_encode_with_fixed_corpus_is_refused_then_restarts_cleanly(tmp_pa
     assert "differs in: inputs" in one_line_error(encode(tiny_model, corpus, tmp_path / "idx"))
     assert encode(tiny_model, corpus, tmp_path / "idx", "--overwrite").returncode == 0
     assert (tmp_path / "idx" / "docid").read_text().split() == ["a", "b", "c", "d", "e"]
-
-
-def dictionary(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(out),
-               "--chunk_size", "2", "--n_per_lang", "2", *extra)
 
 
 @pytest.mark.process
@@ -123,16 +91,25 @@ def test_overwrite_replaces_an_index_atomically(tmp_path, tiny_model):
 
 def test_quiet_by_default_and_verbose_shows_model_loading(tmp_path, tiny_model):
     """The signal the before-work tests rely on: --verbose shows the model loading; by default the
-    libraries' loading bars and tokenizer warnings stay quiet and the command prints its result."""
+    libraries' loading bars and tokenizer warnings stay quiet and the command prints its result.
+    In a child, as a user sees it, and in process (``helpers.cli``, how most tests run commands),
+    so that "Loading weights" absent from an in-process run's stderr means no model was loaded."""
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
     long_text = json.loads(corpus.read_text().splitlines()[0]) | {"text": "currency " * 3000}  # > any tokenizer limit
     corpus.write_text(json.dumps(long_text) + "\n" + corpus.read_text().splitlines()[1] + "\n")
-    loud = encode(tiny_model, corpus, tmp_path / "loud", "--verbose")
-    quiet = encode(tiny_model, corpus, tmp_path / "quiet")
+    def child(out: str, *extra: str):
+        return cli_process("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, tmp_path / out, *extra,
+                                                                           threads=None))
+
+    loud, quiet = child("loud", "--verbose"), child("quiet")
     assert loud.returncode == quiet.returncode == 0, loud.stderr + quiet.stderr
     assert "Loading weights" in loud.stderr and "Token indices sequence length" in loud.stderr
     assert "Loading weights" not in quiet.stderr and "Token indices sequence length" not in quiet.stderr
     assert quiet.stderr.strip().splitlines()[-1] == f"wrote Pyserini index {tmp_path / 'quiet'}"
+    in_process_quiet = encode(tiny_model, corpus, tmp_path / "q2")
+    in_process_loud = encode(tiny_model, corpus, tmp_path / "l2", "--verbose")
+    assert "Loading weights" in in_process_loud.stderr and "Loading weights" not in in_process_quiet.stderr
+    assert in_process_quiet.stderr.strip().splitlines()[-1] == f"wrote Pyserini index {tmp_path / 'q2'}"
 
 
 # ------------------------------------------------------------------ 4-9: bad input, one line, before work
@@ -228,36 +205,13 @@ def test_concurrent_writers_never_share_a_temporary_file(tmp_path):
 
 
 # ------------------------------------------------------------------ kill -9 at random points
-def run_killed_at(cmd: list[str], watch: Path, pattern: str, at: int, timeout: float = 300) -> bool:
-    """Start ``cmd`` and SIGKILL it (whole process group) as soon as ``at`` files match
-    ``watch/pattern``: a kill between (or during) chunk writes.  True if it was killed."""
-    proc = subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + timeout
-    while proc.poll() is None and time.time() < deadline:
-        if len(list(watch.glob(pattern))) >= at:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.003)
-    proc.wait(timeout=timeout)
-    return False
-
-
-def encode_cmd(model: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
-    return ["-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model), "--encode_in_path", str(corpus),
-            "--encoded_save_path", str(out), "--per_device_eval_batch_size", "2", "--chunk_size", "4",
-            "--q_max_len", "16", "--p_max_len", "32", "--disable_tqdm", "true", "--alpha", "0.3", "--aggregation",
-            "mean", "--num_threads", "1", *extra]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("shards", [1, 2])
 def test_kill_9_during_encode_and_merge_resumes_to_the_identical_index(tmp_path, tiny_model, shards):
     rng = random.Random(1234 + shards)
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(40)], langs=("ja", "ru"))  # 10 chunks
     ref = tmp_path / "ref"
-    run_cli(*encode_cmd(tiny_model, corpus, ref))
+    run_cli(*"-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, ref, batch=2, chunk=4))
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     log = []
     for shard in range(shards):
@@ -268,11 +222,11 @@ def test_kill_9_during_encode_and_merge_resumes_to_the_identical_index(tmp_path,
         points = sorted(rng.sample(range(1, len(mine)), 2)) + [len(mine)]
         for at in points:
             others = sum(1 for c in range(10) if c % shards != shard and (work / f"chunk-{c:06d}.json").exists())
-            killed = run_killed_at(encode_cmd(tiny_model, corpus, out, *extra), work, "chunk-*.json", others + at)
+            killed = run_killed_at(["-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *extra, batch=2, chunk=4)], work, "chunk-*.json", others + at)
             log.append(f"encode shards={shards} shard={shard} kill after {at} of its {len(mine)} chunks: "
                        f"{'killed' if killed else 'finished first'}")
         if not (out / "index").exists():
-            run_cli(*encode_cmd(tiny_model, corpus, out, *extra))
+            run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *extra, batch=2, chunk=4))
     if shards > 1:
         merge = ["-m", "xqg_tevatron.driver.merge", "--work_dir", str(work), "--output", str(out), "--keep_work_dir"]
         killed = run_killed_at(merge, tmp_path, ".idx.*", 1)  # while it writes the new index directory
@@ -323,32 +277,6 @@ def test_kill_9_during_generation_resumes_to_the_identical_file(tmp_path, shards
 # Issue 16: no data loss, no silent wrong numbers.  One test (or more) per numbered case of the issue.
 # =====================================================================================================
 TMP_TAG = ".xqg-tmp-"  # the pid-tagged name of every temporary the plugin writes (atomic_io.TMP_TAG)
-
-KILL_WRAPPER = """
-import os, signal, sys
-import xqg_tevatron.runtime.atomic_io as aio
-kill_at, seen, only = int(sys.argv[1]), [], sys.argv[3]
-no_exchange = sys.argv[2] == "journal"
-def step(name):
-    if not name.startswith(only):
-        return
-    seen.append(name)
-    print(f"STEP {len(seen)} {name}", file=sys.stderr, flush=True)
-    if len(seen) == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
-aio.step = step  # the swap's and the removal's one hook
-if no_exchange:
-    aio.exchange = lambda a, b: False
-from xqg_tevatron.driver.encode import main
-sys.exit(main(sys.argv[4:]))
-"""
-
-
-def small_encode_args(model: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
-    return ["--model_name_or_path", str(model), "--encode_in_path", str(corpus), "--encoded_save_path", str(out),
-            "--per_device_eval_batch_size", "4", "--chunk_size", "3", "--q_max_len", "16", "--p_max_len", "32",
-            "--disable_tqdm", "true", "--alpha", "0.3", "--aggregation", "mean", "--num_threads", "1", *extra]
-
 
 def hidden_leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if TMP_TAG in p.name)
@@ -403,10 +331,10 @@ def test_4_two_runs_on_one_work_dir_never_mix(tmp_path, tiny_model):
     x = write_corpus(tmp_path / "x.jsonl", [f"x{i}" for i in range(120)])
     y = write_corpus(tmp_path / "y.jsonl", [f"y{i}" for i in range(120)])
     ref = tmp_path / "ref"
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, x, ref, "--per_device_eval_batch_size", "1"))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, x, ref, "--per_device_eval_batch_size", "1"))
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     a = subprocess.Popen([sys.executable, "-m", "xqg_tevatron.driver.encode",
-                          *small_encode_args(tiny_model, x, out, "--per_device_eval_batch_size", "1")],
+                          *encode_args(tiny_model, x, out, "--per_device_eval_batch_size", "1")],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list(work.glob("chunk-*.json")) and time.time() < deadline and a.poll() is None:
@@ -414,7 +342,7 @@ def test_4_two_runs_on_one_work_dir_never_mix(tmp_path, tiny_model):
     assert a.poll() is None, "run A finished before run B could start"
     os.kill(a.pid, signal.SIGSTOP)  # A holds its locks mid-run for as long as B needs
     try:
-        b = cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, y, out, "--overwrite"))
+        b = cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, y, out, "--overwrite"))
     finally:
         os.kill(a.pid, signal.SIGCONT)
     err = one_line_error(b)
@@ -600,7 +528,7 @@ def test_13_a_rerun_after_a_failed_merge_or_a_killed_overwrite_keeps_finished_ch
     assert rerun.returncode == 0 and "'encoded': 0, 'skipped': 4" in rerun.stderr
     # kill -9 during a run with --overwrite: the rerun with --overwrite keeps what was finished
     out2, work2 = tmp_path / "idx2", tmp_path / "idx2.work"
-    cmd = ["-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out2, "--overwrite",
+    cmd = ["-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out2, "--overwrite",
                                                                    "--per_device_eval_batch_size", "1")]
     assert run_killed_at(cmd, work2, "chunk-*.json", 2)
     done = len(list(work2.glob("chunk-*.json")))
@@ -609,65 +537,117 @@ def test_13_a_rerun_after_a_failed_merge_or_a_killed_overwrite_keeps_finished_ch
 
 
 # ------------------------------------------------------------------ case 14
-def _kill_steps(tmp_path: Path, model: Path, corpus: Path, mode: str) -> list[str]:
-    out = tmp_path / f"idx-{mode}"
-    old_corpus = write_corpus(tmp_path / "old.jsonl", ["o1", "o2"])
-    ref = tmp_path / f"ref-{mode}"
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(model, corpus, ref))
-    log = []
-    kill_at = 1
-    pristine = None
+# the swap's and the removal's one hook (``atomic_io.step``) kills the process at its Nth step; the
+# journal mode is the fallback where the system has no renameat2 exchange
+STEP_KILLER = """
+import os, signal, sys
+import xqg_tevatron.runtime.atomic_io as aio
+kill_at, seen, only = sys.argv[1], [], sys.argv[3]  # the Nth step, or the first step of that name
+def step(name):
+    if not name.startswith(only):
+        return
+    seen.append(name)
+    print(f"STEP {len(seen)} {name}", file=sys.stderr, flush=True)
+    if kill_at in (str(len(seen)), name):
+        os.kill(os.getpid(), signal.SIGKILL)
+aio.step = step
+if sys.argv[2] == "journal":
+    aio.exchange = lambda a, b: False
+"""
+
+# the light child: only atomic_io; it builds a 3-file directory, swaps it in and removes its work
+# dir, as a command's last steps do (no model)
+SWAP_CHILD = STEP_KILLER + """
+from pathlib import Path
+target = Path(sys.argv[4])
+new = aio.new_tmp_dir(target)
+for name in ("index", "docid", aio.MARKER):
+    (new / name).write_text("new " + name)
+aio.swap_dir(new, target)
+aio.remove_tree(target.with_name(target.name + ".work"))
+"""
+
+# the whole command under the same killer
+ENCODE_CHILD = STEP_KILLER + """
+from xqg_tevatron.driver.encode import main
+sys.exit(main(sys.argv[4:]))
+"""
+
+SWAP_STEPS = {"exchange": {"swap:exchange", "swap:exchanged", "remove:rename", "remove:children", "remove:child",
+                           "remove:marker", "remove:rmdir"},
+              "journal": {"swap:exchange", "swap:journal", "swap:target-to-old", "swap:new-to-target",
+                          "swap:journal-unlink"}}
+
+
+def _killed_child(code: str, kill_at: int | str, mode: str, *argv: str) -> tuple[bool, list[str]]:
+    """Run ``code`` killed at step ``kill_at`` (the journal mode counts the swap's own steps only;
+    removals are the same code in both modes): whether it was killed, and the steps it reached."""
+    proc = cli_process("-c", code, str(kill_at), mode, "swap:" if mode == "journal" else "", *argv, timeout=300)
+    steps = [line.split()[2] for line in proc.stderr.splitlines() if line.startswith("STEP ")]
+    assert proc.returncode in (0, -signal.SIGKILL), proc.stderr[-3000:]
+    return proc.returncode == -signal.SIGKILL, steps
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("mode", ["exchange", "journal"])
+def test_14_kill_9_at_every_step_of_the_directory_swap_and_removal(tmp_path, mode):
+    """``swap_dir`` killed at each of its steps and of the old directory's removal: a complete
+    directory (the old or the new) is at the path, or a journal that :func:`recover_swap`
+    completes; a work dir being removed is whole with its marker or gone; the dead process's
+    hidden leftovers are cleaned up by the next writer."""
+    from xqg_tevatron.runtime.atomic_io import MARKER, remove_stale_temporaries
+
+    killed_at, kill_at = set(), 1
     while True:
-        if out.exists():
-            from xqg_tevatron.runtime.atomic_io import remove_tree
-
-            remove_tree(out)
-        if pristine is None:  # the old index, built once and copied back before each kill
-            run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(model, old_corpus, out))
-            pristine = tmp_path / f"pristine-{mode}"
-            shutil.copytree(out, pristine)
-        else:
-            shutil.copytree(pristine, out)
-        old = (out / "index").read_bytes()
-        # the journal mode kills at the swap's own steps only; removals are the same code in both modes
-        proc = subprocess.run([sys.executable, "-c", KILL_WRAPPER, str(kill_at), mode,
-                               "swap:" if mode == "journal" else "",
-                               *small_encode_args(model, corpus, out, "--overwrite")], cwd=ROOT, capture_output=True,
-                              text=True, timeout=300)
-        killed = proc.returncode == -signal.SIGKILL
-        steps = [line.split()[2] for line in proc.stderr.splitlines() if line.startswith("STEP ")]
-        if mode == "journal" and not out.exists():  # between the two renames: the journal says how to finish
-            from xqg_tevatron.indexing.manifest import require_manifest
-
-            assert (tmp_path / f".{out.name}.xqg-swap.json").exists()
-            require_manifest(out)  # any reader (the search stage) completes the swap
-        # a complete index is at the path: the old one or the new one
-        assert (out / "index").read_bytes() in (old, (ref / "index").read_bytes()), (kill_at, proc.stderr[-2000:])
-        rerun = cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(model, corpus, out, "--overwrite"))
-        assert rerun.returncode == 0, (kill_at, rerun.stderr[-3000:])
-        assert (out / "index").read_bytes() == (ref / "index").read_bytes()
-        assert hidden_leftovers(tmp_path) == [], (kill_at, hidden_leftovers(tmp_path))
-        assert not (tmp_path / f"idx-{mode}.work").exists()
-        log.append(f"{mode}: kill at step {kill_at} ({steps[-1] if killed else '-'}): "
-                   f"{'killed' if killed else 'finished first'}")
+        folder = tmp_path / f"k{kill_at}"
+        target = folder / "idx"
+        target.mkdir(parents=True)
+        work = folder / "idx.work"
+        for name in ("index", "docid", MARKER):
+            (target / name).write_text("old " + name)
+        work.mkdir()
+        for name in ("chunk-000000.npy", "chunk-000000.json", MARKER):
+            (work / name).write_text(name)
+        killed, steps = _killed_child(SWAP_CHILD, kill_at, mode, str(target))
+        if mode == "journal" and not target.exists():  # between the two renames: the journal says how to finish
+            assert (folder / ".idx.xqg-swap.json").exists(), (kill_at, steps)
+        for path in (target, work):
+            remove_stale_temporaries(path)  # what the next writer or reader of the path does first
+        assert (target / "index").read_text() in ("old index", "new index"), (kill_at, steps)
+        assert (target / "docid").read_text() == (target / "index").read_text().replace("index", "docid")
+        assert not work.exists() or (work / MARKER).exists(), (kill_at, steps)  # never a folder we cannot claim
+        assert sorted(p.name for p in folder.iterdir()) in (["idx"], ["idx", "idx.work"]), (kill_at, steps)
         if not killed:
-            return log
+            assert (target / "index").read_text() == "new index" and not work.exists()
+            break
+        killed_at.add(steps[-1])
         kill_at += 1
+    assert SWAP_STEPS[mode] <= killed_at, killed_at
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["exchange", "journal"])
-def test_14_kill_9_at_every_step_of_the_index_swap_and_work_dir_clean_up(tmp_path, tiny_model, mode):
+@pytest.mark.parametrize("mode,step", [("exchange", "remove:child"), ("journal", "swap:new-to-target")])
+def test_14_a_command_killed_inside_its_index_swap_is_completed_and_rerun_cleanly(tmp_path, tiny_model, mode, step):
+    """One kill per swap mode through the whole command: inside the old index's removal
+    (exchange) and between the journal's two renames (journal), where any reader completes the
+    swap; the rerun ends in the uninterrupted run's bytes with nothing hidden left behind."""
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
-    log = _kill_steps(tmp_path, tiny_model, corpus, mode)
-    print("\n" + "\n".join(log))
-    killed_at = {line.split("(")[1].split(")")[0] for line in log if line.endswith(": killed")}
-    want = {"exchange": {"swap:exchange", "swap:exchanged", "remove:rename", "remove:children", "remove:child",
-                         "remove:marker", "remove:rmdir"},
-            "journal": {"swap:exchange", "swap:journal", "swap:target-to-old", "swap:new-to-target",
-                        "swap:journal-unlink"}}[mode]
-    # a kill landed at every step of the index swap itself and (exchange) of the removals after it
-    assert want <= killed_at, killed_at
+    out, ref = tmp_path / "idx", tmp_path / "ref"
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, ref))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, write_corpus(tmp_path / "old.jsonl",
+                                                                                    ["o1", "o2"]), out))
+    old = (out / "index").read_bytes()
+    killed, steps = _killed_child(ENCODE_CHILD, step, mode, *encode_args(tiny_model, corpus, out, "--overwrite"))
+    assert killed and steps[-1] == step, steps
+    if mode == "journal":
+        from xqg_tevatron.indexing.manifest import require_manifest
+
+        assert not out.exists() and (tmp_path / ".idx.xqg-swap.json").exists()
+        require_manifest(out)  # any reader (the search stage) completes the swap
+    assert (out / "index").read_bytes() in (old, (ref / "index").read_bytes())
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, "--overwrite"))
+    assert (out / "index").read_bytes() == (ref / "index").read_bytes()
+    assert hidden_leftovers(tmp_path) == [] and not (tmp_path / "idx.work").exists()
 
 
 # ------------------------------------------------------------------ case 15
@@ -750,7 +730,7 @@ def test_17_sigint_and_sigterm_end_in_one_line_and_the_rerun_resumes(tmp_path, t
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(90)])
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     cmd = [sys.executable, "-m", "xqg_tevatron.driver.encode",
-           *small_encode_args(tiny_model, corpus, out, "--per_device_eval_batch_size", "1")]
+           *encode_args(tiny_model, corpus, out, "--per_device_eval_batch_size", "1")]
     # a runner started in the background (``cmd &`` in a script) hands its children SIGINT ignored,
     # and Python then keeps it ignored: give the child the default a user's terminal gives
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

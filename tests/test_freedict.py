@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NETNS, ROOT, netns_available
+from helpers import NETNS, ROOT, netns_available
 from xqg_tevatron.words.freedict import PACKAGES, Package, unpack_deb
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_generator_pairs
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
-from test_faults import cli, encode, one_line_error, small_encode_args, write_corpus
+from helpers import ROOT, run_cli
+from helpers import cli, encode, encode_args, one_line_error, write_corpus
 
 
 def search(index: Path, topics: Path, run: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -40,7 +40,7 @@ def test_1_a_shard_of_another_build_is_refused_by_the_search(tmp_path, tiny_mode
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(8)])
     work = tmp_path / "store"
     a, b = tmp_path / "a", tmp_path / "b"
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, a, "--index_shards", "2",
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, a, "--index_shards", "2",
                                                                    "--work_dir", str(work), "--keep_work_dir"))
     run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(work), "--output", str(b), "--index_shards", "2",
             "--alpha", "0.9", "--keep_work_dir")
@@ -63,23 +63,23 @@ def test_2_a_corpus_edited_in_the_middle_with_size_and_mtime_kept_is_encoded_aga
     corpus = tmp_path / "c.jsonl"
     corpus.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
     out, keep = tmp_path / "idx", ["--keep_work_dir"]
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out, *keep))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *keep))
     before = (out / "index").read_bytes()
     stat = corpus.stat()
     text = corpus.read_text(encoding="utf-8").replace("country p4", "country q4")  # same length, unit 1
     corpus.write_text(text, encoding="utf-8")
     os.utime(corpus, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as cp -p and rsync -a keep it
     assert corpus.stat().st_size == stat.st_size and corpus.stat().st_mtime_ns == stat.st_mtime_ns
-    rerun = cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out, *keep))
+    rerun = cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *keep))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "chunk-000001.json: its input passages changed" in rerun.stderr
     assert "'encoded': 1, 'skipped': 2" in rerun.stderr and "'input_changed': 1" in rerun.stderr
     fresh = tmp_path / "fresh"
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, fresh))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, fresh))
     assert (out / "index").read_bytes() == (fresh / "index").read_bytes() != before
     # the same command once more: its output is up to date (checked by content), nothing is loaded
     stamp = (out / "index").stat().st_mtime_ns
-    again = run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out, *keep))
+    again = run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *keep))
     assert "up to date" in again.stderr and (out / "index").stat().st_mtime_ns == stamp
 
 
@@ -109,7 +109,7 @@ def test_2_9_generation_reruns_are_idempotent_and_see_edits_that_keep_size_and_m
 def test_3_a_docid_file_that_no_longer_matches_its_vectors_is_refused(tmp_path, tiny_model):
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(6)])
     out = tmp_path / "idx"
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out))
     lines = (out / "docid").read_text().splitlines()
     lines[0], lines[1] = lines[1], lines[0]  # same rows, same bytes: only the order differs
     (out / "docid").write_text("\n".join(lines) + "\n")
@@ -190,7 +190,7 @@ def test_5_an_xquad_folder_without_questions_is_refused_and_a_subset_of_language
 def test_6_topics_and_qrels_as_editors_write_them_are_read_by_one_rule(tmp_path, tiny_model):
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(6)])
     out = tmp_path / "idx"
-    run_cli("-m", "xqg_tevatron.driver.encode", *small_encode_args(tiny_model, corpus, out))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out))
     clean = topics_file(tmp_path / "clean.tsv", ["p1", "p4"])
     edited = tmp_path / "edited.tsv"  # a spreadsheet's UTF-8 with BOM and CRLF line ends
     edited.write_bytes(b"\xef\xbb\xbf" + clean.read_bytes().replace(b"\n", b"\r\n"))

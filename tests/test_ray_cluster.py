@@ -27,7 +27,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import ROOT, netns_available, run_cli
+from helpers import ROOT, netns_available, run_cli
 from ray_processes import RayProcesses, recipe, rerun_inside_netns
 
 pytestmark = [pytest.mark.slow,

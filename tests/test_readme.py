@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from xqg_tevatron.tables import language_table
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_corpus_jsonl
 from xqg_tevatron.evaluation.table import evaluate_run_table

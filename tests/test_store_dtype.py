@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from test_xqg_index import LANGS, encode_cli, vectors, xqg_corpus  # noqa: F401  (fixture)
+from helpers import LANGS, encode_cli, run_cli, vectors
 from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
 from xqg_tevatron.indexing.merging import in_order_ahead
@@ -44,8 +44,6 @@ def test_float16_store_is_half_and_within_rounding(tmp_path, tiny_model, xqg_cor
 
 @pytest.mark.slow
 def test_refuse_of_float16_store_equals_fresh_float16_encode(tmp_path, tiny_model, xqg_corpus):
-    from conftest import run_cli
-
     encode(tiny_model, xqg_corpus, tmp_path / "first", "float16")
     run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "first.work"), "--output",
             str(tmp_path / "refused"), "--alpha", "0.6", "--aggregation", "sum", "--keep_work_dir")

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from conftest import run_cli
+from helpers import run_cli
 from xqg_tevatron.study.config import StudyConfig, expand
 from xqg_tevatron.study.plot import pareto_front
 

@@ -10,40 +10,14 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from conftest import run_cli
+from helpers import LANGS, encode_cli, run_cli, vectors
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import write_corpus_jsonl
 from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
-from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
 from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
 from xqg_tevatron.indexing.merging import merge_work_dir
 from xqg_tevatron.xqg.fusion import Fusion
-
-LANGS = ["ja", "ru"]
-
-
-@pytest.fixture(scope="module")
-def xqg_corpus(tmp_path_factory, prepared) -> Path:
-    """40 passages with dictionary-generated queries; every 5th passage has none."""
-    gen = DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=3))
-    passages = list(iter_passages([prepared.corpus_file]))[:40]
-    for i, p in enumerate(passages):
-        p.generated_queries = {} if i % 5 == 0 else {lang: gen.queries(p, lang) for lang in LANGS}
-    return write_corpus_jsonl(passages, tmp_path_factory.mktemp("xqg") / "corpus.xqg.jsonl")
-
-
-def encode_cli(model: Path, corpus: Path, out: Path, *extra: str) -> Path:
-    run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model), "--encode_in_path", str(corpus),
-            "--encoded_save_path", str(out), "--per_device_eval_batch_size", "8", "--chunk_size", "7",
-            "--q_max_len", "16", "--p_max_len", "48", "--disable_tqdm", "true", *extra)
-    return out
-
-
-def vectors(index_dir: Path) -> np.ndarray:
-    index = faiss.read_index(str(index_dir / "index"))
-    return index.reconstruct_n(0, index.ntotal)
-
 
 def cls_vectors(model_dir: Path, texts: list[str], max_len: int) -> np.ndarray:
     """Independent reference: plain transformers, one text at a time, [CLS] vector."""

@@ -11,7 +11,7 @@ import ir_datasets
 import pytest
 
 import xqg_tevatron.data.irds  # noqa: F401  (registers the ids)
-from conftest import ROOT, run_cli
+from helpers import ROOT, run_cli
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages
 from xqg_tevatron.data.irds import xquad_files
 from xqg_tevatron.data.xquad import (PACKAGED_DEV_HALF, XQUAD_LANGUAGES, XquadFiles, article_folds,

@@ -1,0 +1,237 @@
+"""Helpers shared by the tests: commands run as a user runs them, in this process or in a child.
+
+Why in process: each ``python -m xqg_tevatron...`` child re-imports torch, transformers, faiss and
+Tevatron (several seconds on 2 cores) before doing any work.  A command's ``main(argv)`` called
+here goes through the same ``run_main`` error path, so its exit code, its one error line and its
+stderr are the same; :func:`cli` restores what a command changes in the process (torch and faiss
+threads, environment, cwd, logging, the libraries' verbosity, signal handlers), so no test depends
+on another's order.  :func:`cli_process` keeps a real child where the process boundary is what is
+tested: kills, signals, a lock's holder, a network namespace, what the libraries print at import.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# a fresh network namespace with only loopback: how every test or benchmark that starts Ray or a
+# server runs on these machines (they may not bind the machine's address)
+NETNS = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up 2>/dev/null || true; exec "$@"', "netns"]
+
+
+def netns_available() -> bool:
+    return subprocess.run(NETNS + ["true"], capture_output=True).returncode == 0
+
+
+# ------------------------------------------------------------------ running commands
+def cli_process(*args: str, timeout: int = 600, env: dict | None = None,
+                cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a child process, as a user types it."""
+    return subprocess.run([sys.executable, *args], cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def _command_main(module: str) -> Callable:
+    """The ``main(argv)`` that ``python -m module`` runs (the module's own, or its ``__main__``'s)."""
+    mod = importlib.import_module(module)
+    main = getattr(mod, "main", None)
+    if main is None:
+        main = importlib.import_module(module + ".__main__").main
+    return main
+
+
+@contextlib.contextmanager
+def _process_state_restored() -> Iterator[None]:
+    """Put back what a command's ``main`` may change in the process that runs it."""
+    import torch
+
+    env, cwd = dict(os.environ), os.getcwd()
+    threads = torch.get_num_threads()
+    try:
+        import faiss
+
+        faiss_threads = faiss.omp_get_max_threads()
+    except ImportError:  # pragma: no cover - faiss is a dependency
+        faiss, faiss_threads = None, None
+    import huggingface_hub.utils as hub_utils
+    import transformers.utils.logging as hf_logging
+
+    hf_verbosity, hf_bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hub_bars_off = hub_utils.are_progress_bars_disabled()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        torch.set_num_threads(threads)
+        if faiss is not None:
+            faiss.omp_set_num_threads(faiss_threads)
+        hf_logging.set_verbosity(hf_verbosity)
+        (hf_logging.enable_progress_bar if hf_bars else hf_logging.disable_progress_bar)()
+        (hub_utils.disable_progress_bars if hub_bars_off else hub_utils.enable_progress_bars)()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        signal.signal(signal.SIGTERM, sigterm)
+
+
+def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGV`` run as ``MODULE.main(ARGV)`` in this process: the same exit code,
+    stdout and stderr a child would give (a ``--debug`` traceback included), without re-importing
+    the libraries.  ``timeout`` is accepted for the same signature as :func:`cli_process`."""
+    if len(args) < 2 or args[0] != "-m":
+        return cli_process(*args, timeout=timeout)
+    module, argv = args[1], list(args[2:])
+    out, err = io.StringIO(), io.StringIO()
+    with _process_state_restored(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        os.chdir(ROOT)
+        root = logging.getLogger()
+        for handler in list(root.handlers):  # the command's own basicConfig writes to the captured stderr
+            root.removeHandler(handler)
+        try:
+            code = _command_main(module)(argv)
+        except SystemExit as exc:  # argparse's usage errors, --help
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        except BaseException as exc:  # --debug re-raises: what the interpreter prints for it
+            if isinstance(exc, (KeyboardInterrupt,)) and "--debug" not in argv:
+                raise
+            traceback.print_exc()
+            code = 1
+        for handler in root.handlers:
+            handler.flush()
+    return subprocess.CompletedProcess([sys.executable, *args], int(code or 0), out.getvalue(), err.getvalue())
+
+
+def _checked(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, proc.args[1:]))} exited {proc.returncode}\n"
+                             f"STDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """:func:`cli`, failing the test with its output unless it exits 0."""
+    return _checked(cli(*args, timeout=timeout))
+
+
+def run_cli_process(*args: str, timeout: int = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """:func:`cli_process`, failing the test with its output unless it exits 0."""
+    return _checked(cli_process(*args, timeout=timeout, cwd=cwd))
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    """The command failed with exactly one ``error: ...`` line and no traceback."""
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, proc.stderr[-3000:]
+    return errors[0]
+
+
+def run_killed_at(cmd: list[str], watch: Path, pattern: str, at: int, timeout: float = 300) -> bool:
+    """Start ``python CMD`` and SIGKILL it (whole process group) as soon as ``at`` files match
+    ``watch/pattern``: a kill between (or during) chunk writes.  True if it was killed."""
+    proc = subprocess.Popen([sys.executable, *cmd], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        if len(list(watch.glob(pattern))) >= at:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.003)
+    proc.wait(timeout=timeout)
+    return False
+
+
+# ------------------------------------------------------------------ inputs and argument lists
+def write_corpus(path: Path, docids: list[str], langs=("ja",)) -> Path:
+    """A jsonl corpus with ``generated_queries`` (2 per language) for each docid."""
+    recs = [{"docid": d, "title": f"T{d}", "text": f"passage {d} about the currency of country {d}",
+             "generated_queries": {l: [f"{l} question {d} {k}" for k in range(2)] for l in langs}} for d in docids]
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    return path
+
+
+def encode_args(model: Path, corpus: Path, out: Path, *extra: str, batch: int = 4, chunk: int = 3,
+                threads: int | None = 1) -> list[str]:
+    """``driver.encode``'s flags for the tiny test sizes (16/32 tokens, alpha 0.3, mean)."""
+    return ["--model_name_or_path", str(model), "--encode_in_path", str(corpus), "--encoded_save_path", str(out),
+            "--per_device_eval_batch_size", str(batch), "--chunk_size", str(chunk), "--q_max_len", "16",
+            "--p_max_len", "32", "--disable_tqdm", "true", "--alpha", "0.3", "--aggregation", "mean",
+            *(["--num_threads", str(threads)] if threads else []), *extra]
+
+
+def encode(model: Path, corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``driver.encode`` at the tiny sizes, batch 4, chunks of 3, in process."""
+    return cli("-m", "xqg_tevatron.driver.encode", *encode_args(model, corpus, out, *extra, threads=None))
+
+
+LANGS = ["ja", "ru"]  # the languages of the ``xqg_corpus`` fixture
+
+
+def encode_cli(model: Path, corpus: Path, out: Path, *extra: str) -> Path:
+    """``driver.encode`` at batch 8, chunks of 7, 16/48 tokens (the ``xqg_corpus`` tests), in process."""
+    run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model), "--encode_in_path", str(corpus),
+            "--encoded_save_path", str(out), "--per_device_eval_batch_size", "8", "--chunk_size", "7",
+            "--q_max_len", "16", "--p_max_len", "48", "--disable_tqdm", "true", *extra)
+    return out
+
+
+def vectors(index_dir: Path):
+    """Every row of a flat index folder's ``index``."""
+    import faiss
+
+    index = faiss.read_index(str(index_dir / "index"))
+    return index.reconstruct_n(0, index.ntotal)
+
+
+def dictionary(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``generate.dictionary`` in chunks of 2, 2 per language, in process."""
+    return cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(out),
+               "--chunk_size", "2", "--n_per_lang", "2", *extra)
+
+
+# ------------------------------------------------------------------ tiny models
+def build_tiny_bert(out: Path, texts: list[str], hidden: int = 32, seed: int = 0) -> Path:
+    """A randomly initialised 2-layer BERT with a WordPiece vocab learnt from ``texts``."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(texts, trainers.WordPieceTrainer(
+        vocab_size=3000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+                                                       special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=tok.get_vocab_size(), hidden_size=hidden, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=256)
+    BertModel(config).save_pretrained(out)
+    fast.save_pretrained(out)
+    return out
