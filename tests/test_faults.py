@@ -211,7 +211,7 @@ def test_kill_9_during_encode_and_merge_resumes_to_the_identical_index(tmp_path,
     rng = random.Random(1234 + shards)
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(40)], langs=("ja", "ru"))  # 10 chunks
     ref = tmp_path / "ref"
-    run_cli(*"-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, ref, batch=2, chunk=4))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, ref, batch=2, chunk=4))
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     log = []
     for shard in range(shards):
