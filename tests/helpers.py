@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import io
 import json
 import logging
@@ -43,13 +44,15 @@ def cli_process(*args: str, timeout: int = 600, env: dict | None = None,
                           env=env)
 
 
-def _command_main(module: str) -> Callable:
-    """The ``main(argv)`` that ``python -m module`` runs (the module's own, or its ``__main__``'s)."""
+def _command_main(module: str) -> Callable | None:
+    """The ``main(argv)`` that ``python -m module`` runs (the module's own, or its ``__main__``'s);
+    None for a command whose ``main`` reads ``sys.argv`` itself (Pyserini's own modules, run
+    through ``xqg_tevatron.pyserini``), which runs in a child."""
     mod = importlib.import_module(module)
     main = getattr(mod, "main", None)
     if main is None:
         main = importlib.import_module(module + ".__main__").main
-    return main
+    return main if inspect.signature(main).parameters else None
 
 
 @contextlib.contextmanager
@@ -97,9 +100,10 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """``python -m MODULE ARGV`` run as ``MODULE.main(ARGV)`` in this process: the same exit code,
     stdout and stderr a child would give (a ``--debug`` traceback included), without re-importing
     the libraries.  ``timeout`` is accepted for the same signature as :func:`cli_process`."""
-    if len(args) < 2 or args[0] != "-m":
+    main = _command_main(args[1]) if len(args) >= 2 and args[0] == "-m" else None
+    if main is None:
         return cli_process(*args, timeout=timeout)
-    module, argv = args[1], list(args[2:])
+    argv = list(args[2:])
     out, err = io.StringIO(), io.StringIO()
     with _process_state_restored(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         os.chdir(ROOT)
@@ -107,7 +111,7 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
         for handler in list(root.handlers):  # the command's own basicConfig writes to the captured stderr
             root.removeHandler(handler)
         try:
-            code = _command_main(module)(argv)
+            code = main(argv)
         except SystemExit as exc:  # argparse's usage errors, --help
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if exc.code is not None and not isinstance(exc.code, int):

@@ -166,16 +166,26 @@ def test_results_table_refuses_a_run_of_another_data_set(tmp_path, prepared):
         evaluate_run_table(run, qrels, prepared.questions_dev, ("recip_rank",))
 
 
-@pytest.mark.parametrize("backend,min_cos,min_cos_long", [("torch", 0.999, 0.999), ("onnx", 0.999, 0.999),
-                                                          ("onnx-int8", 0.95, 0.9)])
-def test_query_encoder_matches_pyserini(demo_encoder, prepared, tmp_path, backend, min_cos, min_cos_long):
+@pytest.fixture(scope="module")
+def pyserini_reference(demo_encoder, prepared):
+    """Dev topics (every 20th, plus one beyond 512 tokens) and their vectors from Pyserini's own
+    query encoder, built once for the three backends."""
     from xqg_tevatron.pyserini import bootstrap
 
     bootstrap()
-    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
+    from xqg_tevatron.search.query_encoder import pyserini_query_encoder
 
-    texts = [t for _, t in read_topics(prepared.topics_dev)[::20]] + ["x " * 600]  # one beyond 512 tokens
-    ref = np.stack([pyserini_query_encoder(str(demo_encoder)).encode(t) for t in texts])
+    texts = [t for _, t in read_topics(prepared.topics_dev)[::20]] + ["x " * 600]
+    pyserini_encoder = pyserini_query_encoder(str(demo_encoder))
+    return texts, np.stack([pyserini_encoder.encode(t) for t in texts])
+
+
+@pytest.mark.parametrize("backend,min_cos,min_cos_long", [("torch", 0.999, 0.999), ("onnx", 0.999, 0.999),
+                                                          ("onnx-int8", 0.95, 0.9)])
+def test_query_encoder_matches_pyserini(demo_encoder, pyserini_reference, tmp_path, backend, min_cos, min_cos_long):
+    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder
+
+    texts, ref = pyserini_reference
     enc = XqgQueryEncoder(str(demo_encoder), QueryEncoderConfig(backend=backend, batch_size=4,
                                                                  cache_dir=str(tmp_path / "cache")))
     batch, single = enc.encode_batch(texts), np.stack([enc.encode(t) for t in texts])
