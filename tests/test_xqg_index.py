@@ -191,12 +191,23 @@ def test_pyserini_faiss_searcher_returns_expected_docs(tmp_path, tiny_model, xqg
     assert hits[0].score == pytest.approx(float(scores.max()), rel=1e-4)
 
 
-@pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
-def test_other_index_types_are_searchable(tmp_path, demo_encoder, prepared, index_type):
-    out = tmp_path / index_type
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory, demo_encoder, prepared) -> Path:
+    """The embedded corpus encoded once by the demo encoder, its store kept to index again."""
+    out = tmp_path_factory.mktemp("demo_store") / "flat"
     run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(demo_encoder), "--encode_in_path",
-            str(prepared.corpus_jsonl), "--encoded_save_path", str(out), "--index_type", index_type,
-            "--per_device_eval_batch_size", "64", "--p_max_len", "64", "--disable_tqdm", "true")
+            str(prepared.corpus_jsonl), "--encoded_save_path", str(out), "--per_device_eval_batch_size", "64",
+            "--p_max_len", "64", "--disable_tqdm", "true", "--keep_work_dir")
+    return out.with_name("flat.work")
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
+def test_other_index_types_are_searchable(tmp_path, demo_encoder, demo_store, prepared, index_type):
+    """Indexed from the encode's store (the same vectors an encode with the index type writes: the
+    index type is a merge setting) and searched by Pyserini's own search.faiss and trec_eval."""
+    out = tmp_path / index_type
+    run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(demo_store), "--output", str(out), "--index_type",
+            index_type, "--keep_work_dir")
     index = faiss.read_index(str(out / "index"))
     assert index.ntotal == 364
     flat_like = {"hnsw": faiss.IndexHNSWFlat, "ivfpq": faiss.IndexIVFPQ}[index_type]
