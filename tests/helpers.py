@@ -46,8 +46,7 @@ def cli_process(*args: str, timeout: int = 600, env: dict | None = None,
 
 def _command_main(module: str) -> Callable | None:
     """The ``main(argv)`` that ``python -m module`` runs (the module's own, or its ``__main__``'s);
-    None for a command whose ``main`` reads ``sys.argv`` itself (Pyserini's own modules, run
-    through ``xqg_tevatron.pyserini``), which runs in a child."""
+    None for a command whose ``main`` reads only ``sys.argv``, which runs in a child."""
     mod = importlib.import_module(module)
     main = getattr(mod, "main", None)
     if main is None:
@@ -60,7 +59,7 @@ def _process_state_restored() -> Iterator[None]:
     """Put back what a command's ``main`` may change in the process that runs it."""
     import torch
 
-    env, cwd = dict(os.environ), os.getcwd()
+    env, cwd, argv = dict(os.environ), os.getcwd(), list(sys.argv)
     threads = torch.get_num_threads()
     try:
         import faiss
@@ -80,6 +79,7 @@ def _process_state_restored() -> Iterator[None]:
         yield
     finally:
         os.chdir(cwd)
+        sys.argv[:] = argv  # Pyserini's modules run as __main__ with their own argv
         os.environ.clear()
         os.environ.update(env)
         torch.set_num_threads(threads)

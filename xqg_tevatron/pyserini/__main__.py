@@ -24,8 +24,8 @@ def _main(argv: list[str]) -> int:
     return 0
 
 
-def main() -> int:
-    return run_main(_main, sys.argv[1:])
+def main(argv: list[str] | None = None) -> int:
+    return run_main(_main, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
