@@ -52,6 +52,8 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
             kind = "UTF-16 or UTF-32" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") else "binary"
             raise CorpusFormatError(f"{path}:1: not UTF-8 ({kind} text, as some editors and spreadsheets save it); "
                                     "save it as UTF-8")
+        if 0 < len(head) < 3 and b"\xef\xbb\xbf".startswith(head):  # the utf-8-sig decoder would read it as empty
+            raise CorpusFormatError(f"{path}:1: not UTF-8 (the file is {len(head)} byte(s) of a cut byte-order mark)")
     except BaseException:
         raw.close()
         raise
@@ -87,9 +89,10 @@ def _first_undecodable(path: Path, exc: UnicodeDecodeError) -> str:
     in blocks, so the error itself does not know its line; read the bytes again to find it)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
+        # counted by the text layer's own line ends (LF, CRLF and CR): latin-1 maps each byte to one character
+        for lineno, line in enumerate(io.TextIOWrapper(fh, encoding="latin-1", newline=None), start=1):
             try:
-                raw.decode("utf-8")
+                line.encode("latin-1").decode("utf-8")
             except UnicodeDecodeError as bad:
                 return f"{path}:{lineno}: not UTF-8 ({bad.reason} at byte {bad.start} of the line)"
     return f"{path}: not UTF-8 ({exc.reason})"
@@ -276,3 +279,13 @@ def iter_fields(path: str | os.PathLike, n_fields: int, layout: str) -> Iterator
         if len(parts) != n_fields:
             raise CorpusFormatError(f"{path}:{lineno}: expected '{layout}' ({n_fields} fields), got {len(parts)}")
         yield lineno, parts
+
+
+def number_field(convert: type, value: str, path: str | os.PathLike, lineno: int, what: str):
+    """``convert(value)`` (``int`` or ``float``) of one field of a qrels or run line; a field that
+    is not a number is a one-line ``file:line`` error, as a wrong field count is."""
+    try:
+        return convert(value)
+    except ValueError:
+        raise CorpusFormatError(f"{path}:{lineno}: {what} {value!r} is not a{'n integer' if convert is int else ' number'}"
+                                ) from None

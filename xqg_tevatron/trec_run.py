@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from xqg_tevatron.runtime.atomic_io import atomic_write_text
-from xqg_tevatron.corpus import iter_fields
+from xqg_tevatron.corpus import iter_fields, number_field
 
 Ranking = Mapping[str, Sequence[tuple[str, float]]]  # qid -> [(docid, score)] best first
 
@@ -31,6 +31,7 @@ def write_trec_run(ranking: Ranking, path: str | os.PathLike, tag: str) -> Path:
 def read_trec_run(path: str | os.PathLike) -> "OrderedDict[str, list[str]]":
     """``qid -> docids`` by rank (ties broken by score, then docid)."""
     ranked: dict[str, list[tuple[int, float, str]]] = OrderedDict()
-    for _, parts in iter_fields(path, 6, "qid Q0 docid rank score tag"):
-        ranked.setdefault(parts[0], []).append((int(parts[3]), -float(parts[4]), parts[2]))
+    for lineno, parts in iter_fields(path, 6, "qid Q0 docid rank score tag"):
+        ranked.setdefault(parts[0], []).append((number_field(int, parts[3], path, lineno, "rank"),
+                                                -number_field(float, parts[4], path, lineno, "score"), parts[2]))
     return OrderedDict((q, [d for *_, d in sorted(v)]) for q, v in ranked.items())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_fields, iter_jsonl, iter_passages
+from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_fields, iter_jsonl, iter_passages, number_field
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -46,8 +46,8 @@ def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
 
 def read_qrels(path: str | os.PathLike) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    for _, parts in iter_fields(path, 4, "qid 0 docid rel"):
-        qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    for lineno, parts in iter_fields(path, 4, "qid 0 docid rel"):
+        qrels.setdefault(parts[0], {})[parts[2]] = number_field(int, parts[3], path, lineno, "relevance")
     return qrels
 
 
