@@ -156,7 +156,8 @@ layout = st.tuples(st.sampled_from(ENDINGS), st.booleans(), st.booleans(), st.bo
 # one word of a whitespace-separated format, and a line of free text (no line end, no tab)
 word = st.text(st.characters(blacklist_categories=("Cs", "Zs", "Zl", "Zp", "Cc")), min_size=1, max_size=8).filter(
     lambda w: w.split() == [w])
-free_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n\x00"), max_size=20)  # a NUL at the start reads as binary, by the rule
+# (no NUL either: a NUL in the first bytes reads as binary, by the rule)
+free_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\t\r\n\x00"), max_size=20)
 
 
 # ------------------------------------------------------------------ topics (tsv)
