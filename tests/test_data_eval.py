@@ -9,7 +9,7 @@ import sys
 import pytest
 
 
-from helpers import ROOT
+from helpers import ROOT, cli
 from xqg_tevatron.data.xor_format import XorQuestion
 from xqg_tevatron.evaluation.xor_retrieve import FALLBACK_NOTE, evaluate, get_tokenizer
 from xqg_tevatron.trec_run import read_trec_run
@@ -169,9 +169,8 @@ def test_cli_on_trec_run(tmp_path, prepared):
     run.write_text("dev-ar-000 Q0 t18 1 9.0 x\ndev-ar-000 Q0 t0 2 8.0 x\ndev-ja-000 Q0 t0 1 1.0 x\n")
     assert read_trec_run(run)["dev-ar-000"] == ["t18", "t0"]
     out = tmp_path / "scores.json"
-    proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.evaluation.xor_retrieve", "--questions",
-                           str(prepared.questions_dev), "--run", str(run), "--corpus", str(prepared.corpus_file),
-                           "--output", str(out)], cwd=ROOT, capture_output=True, text=True)
+    proc = cli("-m", "xqg_tevatron.evaluation.xor_retrieve", "--questions", str(prepared.questions_dev), "--run",
+               str(run), "--corpus", str(prepared.corpus_file), "--output", str(out))
     assert proc.returncode == 0, proc.stderr
     scores = json.loads(out.read_text())
     # dev-ar-000 asks Belgium's currency (Euro): t18/t0 mention the Euro -> hit; dev-ja-000 (Nicaragua) -> miss

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import NETNS, ROOT, netns_available, run_cli, run_killed_at
+from helpers import NETNS, ROOT, cli, netns_available, run_cli, run_killed_at
 
 needs_netns = pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")
 
@@ -226,9 +226,8 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
         want = e_p if not qs else 0.4 * e_p + 0.6 * enc.encode(qs, is_query=True, max_len=16).mean(axis=0)
         assert np.allclose(a[i], want, atol=1e-5)
     # a prefix that was not stored is refused with what was
-    err = subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "first.work"),
-                          "--output", str(tmp_path / "x"), "--n_per_lang", "2"], cwd=ROOT, capture_output=True,
-                         text=True)
+    err = cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "first.work"), "--output",
+              str(tmp_path / "x"), "--n_per_lang", "2")
     assert err.returncode == 1 and "queries per language 2 were not stored (stored: [1, 3]" in err.stderr
 
 
@@ -256,8 +255,8 @@ def test_a_plain_index_encodes_no_generated_query_and_refuses_a_refuse(tmp_path,
 
     qcount = np.load(tmp_path / "plain.work" / "chunk-000000.qcount.npy")
     assert qcount.sum() == 0  # nothing was encoded for the generated queries
-    err = subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "plain.work"),
-                          "--output", str(tmp_path / "x"), "--alpha", "0.5"], cwd=ROOT, capture_output=True, text=True)
+    err = cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "plain.work"), "--output",
+              str(tmp_path / "x"), "--alpha", "0.5")
     assert err.returncode == 1 and "encoded for a plain index (alpha 0)" in err.stderr and not (tmp_path / "x").exists()
 
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from functools import lru_cache
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, cli
 from xqg_tevatron.tables import language_table
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -43,8 +41,7 @@ def module_of(cmd: list[str]) -> tuple[list[str], list[str]]:
 
 @lru_cache(maxsize=None)
 def help_text(*head: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", *head, "--help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
+    proc = cli("-m", *head, "--help")
     assert proc.returncode == 0, f"{' '.join(head)} --help: {proc.stderr[-2000:]}"
     return proc.stdout
 
@@ -102,8 +99,7 @@ def test_the_data_commands_run_as_written(tmp_path):
     for cmd in COMMANDS:
         if cmd[:3] == ["python", "-m", "xqg_tevatron.data.convert"] and cmd[4].startswith("xquad-dev"):
             args = [a.replace("runs/data", str(tmp_path)) for a in cmd[3:]]
-            proc = subprocess.run([sys.executable, "-m", "xqg_tevatron.data.convert", *args], cwd=ROOT,
-                                  capture_output=True, text=True, timeout=300)
+            proc = cli("-m", "xqg_tevatron.data.convert", *args)
             assert proc.returncode == 0, proc.stderr[-2000:]
             ran += 1
     assert ran == 4

@@ -3,15 +3,13 @@ timing, the per-language table, and the query encoder against Pyserini's own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
-from helpers import run_cli
+from helpers import cli, run_cli
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_corpus_jsonl
 from xqg_tevatron.evaluation.table import evaluate_run_table
@@ -126,8 +124,8 @@ def test_search_cli_writes_run_and_refuses_foreign_dirs(indexes, prepared, tmp_p
                    "--output", str(run), "--hits", "7")
     assert "ms/query" in proc.stdout
     assert all(len(d) == 7 for d in read_trec_run(run).values())
-    bad = subprocess.run([sys.executable, "-m", "xqg_tevatron.search", "--index", str(tmp_path), "--topics",
-                          str(prepared.topics_dev), "--output", str(tmp_path / "x.trec")], capture_output=True, text=True)
+    bad = cli("-m", "xqg_tevatron.search", "--index", str(tmp_path), "--topics", str(prepared.topics_dev), "--output",
+              str(tmp_path / "x.trec"))
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "xqg_manifest.json" in bad.stderr
     assert not (tmp_path / "x.trec").exists()
 
