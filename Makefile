@@ -4,8 +4,10 @@
 #                 ceiling, per language (minutes on 2 cores; ARGS=--full for the official files)
 #   make test   - create .venv and run the test suite (prints the 15 slowest tests)
 # More: make demo-xor (the synthetic XOR-TyDi-format set: format + R@kt), make test-fast (the
-# inner loop: no process, JVM or model), make study-xquad, make bench.
-.PHONY: env demo demo-xor study-xquad word-lists test test-fast bench bench-gpu bench-gpu-carry clean
+# inner loop: no process, JVM or model), make study-xquad, make bench (every benchmark, results in
+# docs/results.md), make bench-quick (every benchmark at its smallest sizes: a smoke run that writes
+# no result file).  Benchmarks are modules: python -m benchmarks.NAME from this folder.
+.PHONY: env demo demo-xor study-xquad word-lists test test-fast bench bench-quick bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -36,17 +38,20 @@ test-fast: env
 	$(PY) -m pytest -q -m "not slow and not process" --durations=5 tests
 
 bench: env
-	$(PY) benchmarks/run_all.py
+	$(PY) -m benchmarks.run_all
+
+bench-quick: env
+	$(PY) -m benchmarks.run_all --quick
 
 # The prepared GPU run: per-unit costs on CUDA, the job with --device cuda, real e5 vectors of 200k
 # passages and the index sweep (one script, about 7 minutes; JSON in $$OUT or runs/bench-gpu).
 # Needs no .venv: on a GPU machine without registry access, carry .gpu-carry (make bench-gpu-carry).
 BENCH_PY := $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 bench-gpu:
-	$(BENCH_PY) benchmarks/bench_gpu.py $(ARGS)
+	$(BENCH_PY) -m benchmarks.bench_gpu $(ARGS)
 
 bench-gpu-carry: env
-	$(PY) benchmarks/gpu_carry.py
+	$(PY) -m benchmarks.gpu_carry
 
 clean:
 	rm -rf runs .pytest_cache

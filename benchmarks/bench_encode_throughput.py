@@ -13,19 +13,21 @@ passages at p_max_len 128 and queries at q_max_len 32 (the authors' settings).
              batches, dynamic padding, inference_mode, fusion, Pyserini index written.
 
 Whole commands are timed (model loading included). Target: xqg/tevatron >= 1.5x.
-    python benchmarks/bench_encode_throughput.py [--passages 200 --batch_size 64]
+    python -m benchmarks.bench_encode_throughput [--passages 200 --batch_size 64] [--quick]
 """
 import argparse
 import json
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import quick
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+QUICK = {"passages": 10, "batch_size": 16}  # both tools' runs, each over a few texts
 
 TEVATRON = """
 import sys, tevatron.data
@@ -44,13 +46,13 @@ def timed(cmd: list[str]) -> float:
     return time.time() - t0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--passages", type=int, default=200)
     ap.add_argument("--batch_size", type=int, default=64)
     ap.add_argument("--p_max_len", type=int, default=128)
     ap.add_argument("--q_max_len", type=int, default=32)
-    args = ap.parse_args()
+    args = quick.parse_args(ap, argv, QUICK)
     from transformers import AutoTokenizer
 
     from xqg_tevatron.corpus import Passage, iter_passages
@@ -66,8 +68,7 @@ def main() -> None:
     gen = DictionaryQueryGenerator()
     rng = random.Random(0)
     n_queries = 0
-    with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
-        tmp = Path(tmp)
+    with scratch_dir(ROOT / ".cache", "bench-encode-throughput") as tmp:
         xqg_corpus = tmp / "corpus.xqg.jsonl"
         tp, tq = tmp / "tev_p" / "corpus.json", tmp / "tev_q" / "queries.json"
         tp.parent.mkdir()
@@ -112,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_benchmark(main))

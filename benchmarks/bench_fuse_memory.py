@@ -6,16 +6,21 @@
   chunked     xqg_tevatron.xqg.fuse_files: memory-mapped inputs, fixed-size chunks.
 
 Each runs in a fresh subprocess; peak RSS is the child's VmHWM. Target: chunked < 1 GiB.
-    python benchmarks/bench_fuse_memory.py [--rows 1000000 --dim 384 --query_files 2]
+    python -m benchmarks.bench_fuse_memory [--rows 1000000 --dim 384 --query_files 2] [--quick]
 """
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.common import quick
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = {"rows": 140_000, "dim": 64}  # 3 chunks of the chunked fuser (65,536 rows each), the last one partial
 
 IN_MEMORY = """
 import numpy as np, sys
@@ -39,14 +44,13 @@ def run(code: str, args: list[str]) -> tuple[float, float]:
     return int(proc.stdout.split()[-1]) / 2 ** 20, time.time() - t0
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--query_files", type=int, default=2)
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent / ".cache") as tmp:
-        tmp = Path(tmp)
+    args = quick.parse_args(ap, argv, QUICK)
+    with scratch_dir(ROOT / ".cache", "bench-fuse-memory") as tmp:
         rng = np.random.default_rng(0)
         files = []
         for name in ["p"] + [f"q{i}" for i in range(args.query_files)]:
@@ -70,4 +74,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_benchmark(main))

@@ -12,16 +12,19 @@ times the whole generator call (tokenise, generate, decode) through the plugin's
 generator classes, and prints tokens/s and the ratio to HF.  Then greedy agreement: identical
 token ids of HF and CTranslate2 (float32) on a tiny random MT5.
 
-    python benchmarks/bench_generate.py [--prompts 64 --new_tokens 32 --batch_sizes 8 32]
+    python -m benchmarks.bench_generate [--prompts 64 --new_tokens 32 --batch_sizes 8 32] [--quick]
 """
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import quick
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# both backends and compute types, the greedy agreement; the timed model at the tiny shapes
+QUICK = {"prompts": 4, "new_tokens": 4, "batch_sizes": [2], "shapes": "tiny"}
 
 
 def build_mt5(out: Path, tokenizer_dir: Path, small_shapes: bool) -> Path:
@@ -64,14 +67,16 @@ def timed(generator, batch, lang: str = "ja") -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prompts", type=int, default=64)
     ap.add_argument("--new_tokens", type=int, default=32)
     ap.add_argument("--batch_sizes", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--compute_types", nargs="+", default=["int8", "float32"])
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--shapes", choices=["mt5-small", "tiny"], default="mt5-small",
+                    help="the timed model's shapes (tiny: the agreement check's toy MT5)")
+    args = quick.parse_args(ap, argv, QUICK)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -84,9 +89,8 @@ def main() -> None:
 
     tokenizer_dir = build_demo_encoder()  # XLM-R's tokenizer.json (offline)
     data = passages(args.prompts, AutoTokenizer.from_pretrained(tokenizer_dir))
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
-        model = build_mt5(Path(tmp) / "mt5-small-shapes", tokenizer_dir, small_shapes=True)
+    with scratch_dir(ROOT / ".cache", "bench-generate") as tmp:
+        model = build_mt5(tmp / f"mt5-{args.shapes}-shapes", tokenizer_dir, small_shapes=args.shapes == "mt5-small")
         rows = []
         for bs in args.batch_sizes:
             cfg = SamplingConfig(n_per_lang=1, top_k=10, max_length=args.new_tokens + 1, batch_size=bs,
@@ -100,7 +104,7 @@ def main() -> None:
             tokens = args.prompts * args.new_tokens
             rows.append((bs, "hf float32", tokens / hf_s, 1.0))
             for ct in args.compute_types:
-                gen = Ct2QueryGenerator(str(model), cfg, ct, str(Path(tmp) / "ct2"), threads=args.threads)
+                gen = Ct2QueryGenerator(str(model), cfg, ct, str(tmp / "ct2"), threads=args.threads)
                 produced = sum(len(t) for t in gen.token_ids([make_prompt("ja", p.title, p.text) for p in data[:bs]]))
                 assert produced == bs * args.new_tokens, (produced, bs * args.new_tokens)  # equal token counts
                 timed(gen, data[:bs])
@@ -108,12 +112,12 @@ def main() -> None:
                 rows.append((bs, f"ct2 {ct}", tokens / s, hf_s / s))
                 del gen
         print(f"generation, {args.prompts} prompts of {min(lengths)}-{max(lengths)} tokens (read), {args.new_tokens} new "
-              f"tokens each (forced), top-k 10 sampling, {args.threads} threads, random MT5 with mT5-small shapes")
+              f"tokens each (forced), top-k 10 sampling, {args.threads} threads, random MT5 with {args.shapes} shapes")
         print(f"{'batch':>6}  {'backend':<18}{'tokens/s':>10}{'x HF':>8}")
         for bs, name, tps, ratio in rows:
             print(f"{bs:>6}  {name:<18}{tps:>10.1f}{ratio:>8.2f}")
 
-        tiny = build_mt5(Path(tmp) / "mt5-tiny", tokenizer_dir, small_shapes=False)
+        tiny = build_mt5(tmp / "mt5-tiny", tokenizer_dir, small_shapes=False)
         greedy = SamplingConfig(n_per_lang=1, max_length=17, batch_size=8, greedy=True)
         prompts = [make_prompt("ja", p.title, p.text) for p in data[:32]]
         hf = Seq2SeqQueryGenerator(str(tiny), greedy)
@@ -121,7 +125,7 @@ def main() -> None:
         with torch.inference_mode():
             out = hf.model.generate(**enc, do_sample=False, num_beams=1, max_new_tokens=16)
         hf_ids = [until_eos(row.tolist()[1:], hf.tokenizer.eos_token_id) for row in out]
-        ct_ids = Ct2QueryGenerator(str(tiny), greedy, "float32", str(Path(tmp) / "tiny-ct2")).token_ids(prompts)
+        ct_ids = Ct2QueryGenerator(str(tiny), greedy, "float32", str(tmp / "tiny-ct2")).token_ids(prompts)
         same = sum(a == b for a, b in zip(hf_ids, ct_ids))
         print(f"greedy agreement (tiny random MT5, float32, 16 new tokens): {same}/{len(prompts)} sequences "
               "with identical token ids")
@@ -132,4 +136,4 @@ def until_eos(ids: list[int], eos: int) -> list[int]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_benchmark(main))

@@ -1,8 +1,8 @@
 """The prepared GPU run (``make bench-gpu``): what the plugin's per-unit work costs on one CUDA
 device, measured in one script within a fixed time budget.
 
-    python3 benchmarks/bench_gpu.py [--device cuda] [--out DIR] [--carry .gpu-carry] [--budget-s 420]
-    python3 benchmarks/bench_gpu.py --device cpu --tiny          # the dry run CI executes
+    python3 -m benchmarks.bench_gpu [--device cuda] [--out DIR] [--carry .gpu-carry] [--budget-s 420]
+    python3 -m benchmarks.bench_gpu --device cpu --tiny          # the dry run CI executes
 
 Sections (each in its own process with a time limit, so one that fails or overruns costs only
 itself; every section prints its rows and writes ``<out>/bench_gpu.json``):
@@ -16,13 +16,14 @@ itself; every section prints its rows and writes ``<out>/bench_gpu.json``):
 3. ``job``: the one-command job (``python -m xqg_tevatron.job --device cuda``) on 20k real
    manual-page passages with both shaped models, local executor;
 4. ``index``: real multilingual-e5-small vectors of >= 200k manual-page passages, rebuilt from
-   the e5 pack (``benchmarks/e5_pack.py``; checked against vectors made on the CPU), then the
-   index sweep of ``index_sweep.py`` for both query cases (in-domain, island).
+   the e5 pack (``benchmarks.common.e5_pack``; checked against vectors made on the CPU), then the
+   index sweep of ``benchmarks.common.index_sweep`` for both query cases (in-domain, island).
 
 The GPU machine reaches no registry and takes 64 MiB per call: ``make bench-gpu-carry`` (here)
 fills ``.gpu-carry/`` with the wheels this needs beyond torch/transformers (faiss-cpu, tevatron),
 the e5 pack and the job's corpus; this script installs the wheels into a temporary folder
-when their modules are missing.  It needs no ``.venv``.
+when their modules are missing.  It needs no ``.venv``.  Not run by ``run_all`` (it needs a GPU;
+``--device cpu --tiny`` is its own small run).
 """
 from __future__ import annotations
 
@@ -36,12 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-HERE = Path(__file__).resolve().parent
-for p in (str(ROOT), str(HERE)):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+from benchmarks.common.scratch import run_benchmark, scratch_dir
 
+ROOT = Path(__file__).resolve().parent.parent
+IN_RUN_ALL = False  # needs a CUDA device: make bench-gpu
 SECTIONS = ("encode", "generate", "job", "index")
 LIMITS = {"encode": 0.10, "generate": 0.20, "job": 0.22, "index": 0.48}  # shares of the budget
 
@@ -55,7 +54,8 @@ def quiet() -> None:
 
 def ensure_wheels(carry: Path, work: Path) -> dict:
     """Install the carried wheels into ``work/site`` when faiss or tevatron is missing; returns
-    the environment sections run with."""
+    the environment sections run with (the site folder on their ``PYTHONPATH``: the sections and
+    the job they start are child processes, this one imports neither module)."""
     env = dict(os.environ)
     missing = []
     for module in ("faiss", "tevatron"):
@@ -85,14 +85,14 @@ def job_texts(args, n: int) -> list[str]:
     if path.exists():
         with gzip.open(path, "rt", encoding="utf-8") as fh:
             return [json.loads(line)["text"] for _, line in zip(range(n), fh)]
-    from bench_index_scale import english_passages
+    from benchmarks.common.corpora import english_passages
 
     return english_passages(n)
 
 
 def model(args, work: Path, role: str) -> tuple[Path, str]:
     """The shaped generator (``role`` "gen") or encoder ("enc"), built once per run in ``work``."""
-    from shaped_models import build_shaped_model
+    from benchmarks.common.shaped_models import build_shaped_model
 
     name = {("gen", True): "tiny-t5", ("enc", True): "tiny-bert", ("gen", False): "mt5-base",
             ("enc", False): "mbert-base"}[role, args.tiny]
@@ -101,7 +101,7 @@ def model(args, work: Path, role: str) -> tuple[Path, str]:
 
 # ------------------------------------------------------------------------------------ sections
 def section_encode(args, work: Path) -> dict:
-    from unit_costs import encoder_rates, print_rates
+    from benchmarks.common.unit_costs import encoder_rates, print_rates
 
     enc, enc_name = model(args, work, "enc")
     words = corpus_words(args)
@@ -115,7 +115,7 @@ def section_encode(args, work: Path) -> dict:
 
 
 def section_generate(args, work: Path) -> dict:
-    from unit_costs import generator_rates, print_rates
+    from benchmarks.common.unit_costs import generator_rates, print_rates
 
     gen, gen_name = model(args, work, "gen")
     words = corpus_words(args)
@@ -184,14 +184,13 @@ def section_job(args, work: Path) -> dict:
 def section_index(args, work: Path) -> dict:
     import numpy as np
 
-    from e5_pack import encode_ids, load_tokens, rebuild_model
-    from index_sweep import HEAD, Case, configs, format_row, sweep
+    from benchmarks.common.e5_pack import build_pack, encode_ids, load_tokens, rebuild_model
+    from benchmarks.common.index_sweep import HEAD, Case, configs, format_row, sweep
 
     pack = Path(args.pack) if args.pack else Path(args.carry) / "e5-pack"
     if not (pack / "pack.json").exists():
         if not args.tiny:
             raise RuntimeError(f"no e5 pack at {pack} (make bench-gpu-carry builds one)")
-        from e5_pack import build_pack
         from xqg_tevatron.data.xquad import PACKAGED_DEV_HALF
 
         build_pack(pack, 400, 100, PACKAGED_DEV_HALF, reference=50)  # the dry run's own, small
@@ -296,8 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report = {"machine": machine(args.device), "tiny": args.tiny, "sections": {}}
     print(json.dumps(report["machine"]), flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
-        work = Path(tmp)
+    with scratch_dir(Path(tempfile.gettempdir()), "bench-gpu") as work:
         env = ensure_wheels(Path(args.carry), work)
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
         for name in args.sections:
@@ -307,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n=== {name} (limit {limit:.0f} s)", flush=True)
             t0 = time.perf_counter()
             try:
-                proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *forwarded, "--section", name,
+                proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_gpu", *forwarded, "--section", name,
                                        "--work", str(work)], cwd=ROOT, env=env, timeout=limit)
                 status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
             except subprocess.TimeoutExpired:
@@ -327,4 +325,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_benchmark(main))

@@ -1,7 +1,7 @@
 """Index types at corpus scale: recall against exact search, MRR on real questions, latency, memory,
 build time, bytes on disk, and a projection to XOR-TyDi's 18.2M passages.
 
-    .venv/bin/python benchmarks/bench_index_scale.py [--n 1000000] [--types flat hnsw ivf-pq ...]
+    .venv/bin/python -m benchmarks.bench_index_scale [--n 1000000] [--types flat hnsw ivf-pq ...] [--quick]
 
 What is measured, side by side in one run, for plain and for xQG-fused vectors:
 * the 6,732 real XQuAD questions of the development half (11 languages) are searched over their
@@ -24,25 +24,30 @@ a = 0.2, 5 queries per language, 11 languages).
 from __future__ import annotations
 
 import argparse
-import os
-import gzip
 import json
-import re
+import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import quick
+from benchmarks.common.corpora import man_page_passages
+from benchmarks.common.e5_pack import build_pack, encode_ids, load_tokens, rebuild_model
+from benchmarks.common.index_sweep import HEAD, Case, cheapest_meeting, sweep
+from benchmarks.common.metrics import mrr_at_100, recall
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from index_sweep import mrr_at_100, recall  # noqa: E402  (one definition for both parts)
-
 ALPHA, N_PER_LANG = 0.2, 5
+QUICK_CACHE = ROOT / ".cache" / "bench-index-scale-quick"  # never the real run's caches
+# both parts, every index type, plain and fused: a pack of 400 passages, 10k mixture vectors, a
+# sample of the questions; the shipped XQuAD dev half
+QUICK = {"n": 10_000, "real": 300, "timed": 20, "questions": 200, "real_passages": 300, "pack_passages": 400,
+         "pack_held_out": 100, "cache": str(QUICK_CACHE), "pack": str(QUICK_CACHE / "e5-pack-400"),
+         "xquad_dir": str(ROOT / "xqg_tevatron" / "resources" / "xquad_dev")}
 TIMED_SCRIPT = r"""
 import json, sys, time
 import numpy as np, faiss
@@ -73,41 +78,6 @@ for value in values or [None]:
                     "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))})
 print(json.dumps({"rss_bytes": loaded, "results": results}))
 """
-
-
-def man_page_passages(limit: int, words: int = 100, sections: tuple[str, ...] = ("man1",)) -> list[str]:
-    """Real English prose: Debian's manual pages (section 1 unless told), roff markup stripped,
-    cut into ``words``-word passages, in a fixed order."""
-    out: list[str] = []
-    paths = [p for section in sections for p in sorted(Path("/usr/share/man", section).glob("*.gz"))]
-    for path in paths:
-        try:
-            raw = gzip.open(path, "rt", encoding="utf-8", errors="ignore").read()
-        except (OSError, EOFError):
-            continue
-        lines = [ln for ln in raw.splitlines() if ln and not ln.startswith((".", "'", '\\"'))]
-        text = re.sub(r"\\f[BIRP]|\\\(..|\\[-&e|^]|\\s[-+]?\d", "", " ".join(lines))
-        tokens = [t for t in text.split() if re.search(r"[A-Za-z]", t)]
-        for start in range(0, len(tokens) - words + 1, words):
-            out.append(" ".join(tokens[start:start + words]))
-            if len(out) >= limit:
-                return out
-    if len(out) < limit:
-        raise SystemExit(f"only {len(out)} manual-page passages found (need {limit}); lower --real")
-    return out
-
-
-def english_passages(limit: int, words: int = 100, sections: tuple[str, ...] = ("man1",)) -> list[str]:
-    """Manual-page passages where the machine has them; else the packaged XQuAD dev half's English
-    paragraphs cut the same way (fewer, repeated in order up to ``limit``): the dry runs work on a
-    machine without manual pages."""
-    if any(Path("/usr/share/man", s).glob("*.gz") for s in sections):
-        return man_page_passages(limit, words, sections)
-    from xqg_tevatron.data.xquad import PACKAGED_DEV_HALF, XquadFiles
-
-    tokens = " ".join(p.full_text() for p in XquadFiles(PACKAGED_DEV_HALF).passages()).split()
-    cut = [" ".join(tokens[i:i + words]) for i in range(0, len(tokens) - words + 1, words)]
-    return [cut[i % len(cut)] for i in range(limit)]
 
 
 def gaussian_sampler(vectors: np.ndarray, seed: int, shrink: float = 0.05):
@@ -157,8 +127,14 @@ def encode_cached(cache: Path, name: str, fn) -> np.ndarray:
     return arr
 
 
+def spaced(n: int, k: int) -> np.ndarray:
+    """About ``k`` of ``range(n)``, evenly spaced (all of them when ``k`` is 0)."""
+    return np.arange(0, n, max(1, n // k) if k else 1)
+
+
 def real_vectors(args, cache: Path) -> dict:
-    """Encoded real text: background passages, XQuAD paragraphs (plain + fused), questions."""
+    """Encoded real text: background passages, XQuAD paragraphs (plain + fused), questions
+    (``--questions`` of them, evenly spaced, when given)."""
     from xqg_tevatron.corpus import Passage
     from xqg_tevatron.data.xquad import XquadFiles
     from xqg_tevatron.demo_encoder import build_demo_encoder
@@ -171,6 +147,7 @@ def real_vectors(args, cache: Path) -> dict:
     files = XquadFiles(Path(args.xquad_dir))
     paragraphs = files.passages()
     questions = files.questions()
+    questions = [questions[i] for i in spaced(len(questions), args.questions)]
     encoder = DenseEncoder(str(build_demo_encoder()), config=EncodeConfig(batch_size=64, p_max_len=256,
                                                                          show_progress=True))
     langs = list(XQUAD_LANGUAGES)
@@ -189,37 +166,45 @@ def real_vectors(args, cache: Path) -> dict:
                                                                          max_len=128, desc="man pages"))
     para = encode_cached(cache, "xquad_paragraphs", lambda: encoder.encode(
         [p.full_text() for p in paragraphs], is_query=False, desc="XQuAD paragraphs"))
-    qv = encode_cached(cache, "xquad_questions", lambda: encoder.encode(
-        [q.question for q in questions], is_query=True, max_len=512, desc="questions"))
+    qv = encode_cached(cache, "xquad_questions" + (f"_{len(questions)}" if args.questions else ""),
+                       lambda: encoder.encode([q.question for q in questions], is_query=True, max_len=512,
+                                              desc="questions"))
+
+    m = min(300, args.real // 10)  # manual-page passages whose query means are fitted
 
     def fused_and_means():
-        sample = [Passage(f"m{i}", t) for i, t in enumerate(background[:300])] + paragraphs
+        sample = [Passage(f"m{i}", t) for i, t in enumerate(background[:m])] + paragraphs
         vecs, owner, sizes = query_means(sample)
         sums = np.zeros((len(sample), vecs.shape[1]), np.float32)
         np.add.at(sums, owner, vecs)
         means = sums / np.maximum(np.array(sizes), 1)[:, None]
-        fused = fuse_grouped(para, vecs[owner >= 300], [s for s in sizes[300:]], ALPHA, "mean")
+        fused = fuse_grouped(para, vecs[owner >= m], [s for s in sizes[m:]], ALPHA, "mean")
         return np.concatenate([fused, means[np.array(sizes) > 0]])
 
-    both = encode_cached(cache, "xquad_fused_and_query_means", fused_and_means)
+    both = encode_cached(cache, "xquad_fused_and_query_means" + ("" if m == 300 else f"_{m}"), fused_and_means)
     row = {p.docid: i for i, p in enumerate(paragraphs)}
     return {"background": bg, "plain": para, "fused": both[:len(paragraphs)], "query_means": both[len(paragraphs):],
             "questions": qv, "gold": np.array([row[q.docid] for q in questions]),
             "langs": np.array([q.lang for q in questions])}
 
 
-def pack_vectors(pack: Path, n: int, cache: Path) -> dict:
+def pack_vectors(pack: Path, n: int, cache: Path, questions: int = 0) -> dict:
     """Real e5 vectors of the pack's first ``n`` manual-page passages, its in-domain queries and
-    the XQuAD paragraphs and questions, encoded once on this machine's CPU and cached (outside
-    the repo).  The same pack and code give the GPU run's rows (``bench_gpu.py``)."""
-    from e5_pack import encode_ids, load_tokens, rebuild_model
-
-    path = cache / f"pack-vectors-{n}.npz"
+    the XQuAD paragraphs and questions (``questions`` > 0: that many of each query set, evenly
+    spaced), encoded once on this machine's CPU and cached (outside the repo).  The same pack and
+    code give the GPU run's rows (``benchmarks.bench_gpu``)."""
+    path = cache / (f"pack-vectors-{n}.npz" if not questions else f"pack-vectors-{n}-q{questions}.npz")
     tokens = load_tokens(pack)
+    if questions:
+        for name, keyed in (("in_domain_queries", ()), ("xquad_questions", ("xquad_gold", "xquad_langs"))):
+            pick = spaced(len(tokens[name]), questions)
+            tokens[name] = [tokens[name][i] for i in pick]
+            for key in keyed:
+                tokens[key] = tokens[key][pick]
     if not path.exists():
         info = json.loads((pack / "pack.json").read_text())
-        with tempfile.TemporaryDirectory(dir=cache) as tmp:
-            model = rebuild_model(pack, Path(tmp) / "e5")
+        with scratch_dir(cache, "e5-rebuilt") as tmp:
+            model = rebuild_model(pack, tmp / "e5")
             out = {}
             for name, is_query in (("corpus", False), ("in_domain_queries", True), ("xquad_paragraphs", False),
                                    ("xquad_questions", True)):
@@ -235,8 +220,6 @@ def pack_vectors(pack: Path, n: int, cache: Path) -> dict:
 
 def real_cases(vectors: dict) -> tuple[np.ndarray, list]:
     """The corpus (manual-page passages, then the 120 XQuAD paragraphs) and the two query cases."""
-    from index_sweep import Case
-
     n = len(vectors["corpus"])
     corpus = np.concatenate([vectors["corpus"], vectors["xquad_paragraphs"]])
     return corpus, [Case("in-domain", vectors["in_domain_queries"], note="20-word openings of held-out manual-page passages"),
@@ -247,8 +230,6 @@ def real_cases(vectors: dict) -> tuple[np.ndarray, list]:
 def recommend(rows: list[dict], targets=(0.90, 0.95, 0.99)) -> list[str]:
     """Per case and recall target, the fastest configuration reaching it (from measured rows);
     where the case has gold passages, also keeping MRR@100 within 0.01 of flat's."""
-    from index_sweep import cheapest_meeting
-
     lines = []
     for case in sorted({r["case"] for r in rows}):
         flat = next(r for r in rows if r["case"] == case and r["index"] == "Flat")
@@ -325,7 +306,7 @@ def measure(kind: str, x: np.ndarray, real: dict, types: list[str], args, work: 
                   f"{row['p50_ms']:.2f} ms, R@100 {row['recall@100']:.3f}, MRR@100 {row['mrr@100']:.4f}", flush=True)
         import shutil
 
-        shutil.rmtree(out)
+        shutil.rmtree(out)  # inside the run's scratch folder: gone with it if the run stops first
     return rows
 
 
@@ -357,14 +338,12 @@ def project(rows: list[dict], n: int) -> list[str]:
 
 def real_part(args) -> list[dict]:
     """Both query cases on real vectors only (no mixture rows): the sweep of ``index_sweep``."""
-    from e5_pack import build_pack
-    from index_sweep import HEAD, sweep
-
     pack = Path(args.pack)
     if not (pack / "pack.json").exists():
-        build_pack(pack, 200_000, 10_000, Path(args.xquad_dir))
+        build_pack(pack, args.pack_passages, args.pack_held_out, Path(args.xquad_dir),
+                   reference=min(200, args.pack_passages // 8))
     cache = pack.parent
-    vectors = pack_vectors(pack, args.real_passages, cache)
+    vectors = pack_vectors(pack, args.real_passages, cache, args.questions)
     corpus, cases = real_cases(vectors)
     print(f"\nreal vectors (multilingual-e5-small, encoded here): {len(vectors['corpus']):,} manual-page passages + "
           f"{len(vectors['xquad_paragraphs'])} XQuAD paragraphs; cases: "
@@ -391,8 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-passages", type=int, default=50_000,
                         help="real: manual-page passages encoded (from the e5 pack; cached outside the repo)")
     parser.add_argument("--pack", default=str(Path.home() / ".cache" / "xqg-bench" / "e5-pack-200000"),
-                        help="real: the e5 pack (built here if missing: benchmarks/e5_pack.py)")
-    args = parser.parse_args(argv)
+                        help="real: the e5 pack (built here if missing: benchmarks.common.e5_pack)")
+    parser.add_argument("--pack-passages", type=int, default=200_000, help="real: corpus of a pack built here")
+    parser.add_argument("--pack-held-out", type=int, default=10_000,
+                        help="real: held-out passages (in-domain queries) of a pack built here")
+    parser.add_argument("--questions", type=int, default=0,
+                        help="search only this many of each query set, evenly spaced (0: all)")
+    args = quick.parse_args(parser, argv, QUICK)
+    if args.quick and args.json:
+        parser.error("--quick writes no result file: drop --json")
     real_rows = []
     if "real" in args.parts:
         real_rows = real_part(args)
@@ -408,10 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real vectors: {len(real['background'])} manual-page passages, {len(real['plain'])} XQuAD paragraphs, "
           f"{len(real['questions'])} questions, {len(real['query_means'])} passages' query means", flush=True)
     rows = []
-    with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
+    with scratch_dir(Path(args.cache), "indexes") as tmp:
         for kind in ("plain", "fused"):
             x = vector_set(real, kind, args.n, seed=11)
-            rows += measure(kind, x, real, args.types, args, Path(tmp))
+            rows += measure(kind, x, real, args.types, args, tmp)
             del x
     flat = {r["vectors"]: r for r in rows if r["index"] == "flat"}
     print(f"\nindex scale: {args.n:,} x {real['questions'].shape[1]} vectors ({len(real['plain'])} real XQuAD paragraphs + "
@@ -441,4 +427,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_benchmark(main))

@@ -10,28 +10,30 @@ languages), so any accuracy cost of int8 shows.  Data: the XQuAD track (real que
 languages, the development half shipped in the package), or ``--data xor`` the embedded
 synthetic set; encoder: the demo multilingual-e5-small.
 
-    python benchmarks/bench_query_encoder.py [--latency_queries 200 --threads 1 2]
+    python -m benchmarks.bench_query_encoder [--latency_queries 200 --threads 1 2] [--quick]
 """
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import quick
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+QUICK = {"data": "xor", "latency_queries": 10, "threads": [1]}  # every backend, on the small embedded set
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", choices=["xquad", "xor"], default="xquad",
                     help="xquad: the XQuAD dev half shipped in the package; xor: the embedded synthetic set")
     ap.add_argument("--latency_queries", type=int, default=200)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--backends", nargs="+", default=["pyserini", "torch", "onnx", "onnx-int8"])
-    args = ap.parse_args()
+    args = quick.parse_args(ap, argv, QUICK)
 
     from xqg_tevatron.corpus import read_topics
     from xqg_tevatron.demo_encoder import build_demo_encoder
@@ -42,9 +44,7 @@ def main() -> None:
     from xqg_tevatron.xqg.fusion import PLAIN
 
     encoder_dir = build_demo_encoder()
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
-        tmp = Path(tmp)
+    with scratch_dir(ROOT / ".cache", "bench-query-encoder") as tmp:
         if args.data == "xquad":
             from xqg_tevatron.data.irds import xquad_files
             from xqg_tevatron.data.xquad import prepare_xquad
@@ -85,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_benchmark(main))

@@ -1,6 +1,6 @@
 """Re-fuse speed and size of the component store, float32 vs float16, side by side.
 
-    .venv/bin/python benchmarks/bench_refuse.py [--passages 1000000] [--dim 384] [--languages 7]
+    .venv/bin/python -m benchmarks.bench_refuse [--passages 1000000] [--dim 384] [--languages 7] [--quick]
 
 A work dir of ``--passages`` passages is written through the plugin's own indexer and unit
 format (``XqgIndexer`` -> engine -> ``unit_files``), with synthetic components in place of a
@@ -16,24 +16,25 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import quick
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+from xqg_tevatron.indexing.encoder import EncodeConfig
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
+from xqg_tevatron.indexing.merging import MERGE_READ_AHEAD
+from xqg_tevatron.indexing.store import unit_files
+from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
+from xqg_tevatron.xqg.fusion import Fusion
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from xqg_tevatron.indexing.encoder import EncodeConfig  # noqa: E402
-from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer  # noqa: E402
-from xqg_tevatron.indexing.merging import MERGE_READ_AHEAD  # noqa: E402
-from xqg_tevatron.indexing.store import unit_files  # noqa: E402
-from xqg_tevatron.xqg.fusion import Fusion  # noqa: E402
-from xqg_tevatron.languages import XOR_TYDI_LANGUAGES  # noqa: E402
-
 BIG = 18_200_000
+# speed: 4 units per store dtype; mrr: both dtypes encoded, searched and scored, on a sample of the questions
+QUICK = {"passages": 2_000, "chunk_size": 500, "questions": 220, "n_per_lang": 1}
 
 
 @dataclass
@@ -89,17 +90,25 @@ def drop_caches() -> bool:
         return False
 
 
-def xquad_mrr(tmp: Path) -> None:
+def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> None:
     """MRR@100 on the XQuAD dev half's real questions, per language, of the recommended recipe
     (dictionary queries with FreeDict + CLDR, mean, alpha 0.2, n 5) encoded with each store dtype
     (two full encodes with the demo encoder, passages at 256 tokens: ``make demo``'s xQG system,
-    searched and scored as it does)."""
+    searched and scored as it does).  ``questions`` > 0: only that many, evenly spaced, are
+    searched (the others count 0); ``n_per_lang``: generated queries per language."""
+    from xqg_tevatron.corpus import read_topics
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import prepare_xquad
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.evaluation.table import evaluate_run_table
 
     data = prepare_xquad(tmp / "data", xquad_files("dev"))
+    topics = data.topics_dev
+    if questions:
+        rows = read_topics(topics)
+        topics = tmp / "topics.sample.tsv"
+        topics.write_text("".join(f"{q}\t{t}\n" for q, t in rows[::max(1, len(rows) // questions)]),
+                          encoding="utf-8")
     encoder = build_demo_encoder()
     gen = tmp / "data" / "corpus.xqg.jsonl"
 
@@ -107,16 +116,16 @@ def xquad_mrr(tmp: Path) -> None:
         subprocess.run([sys.executable, "-m", *a], cwd=ROOT, check=True, capture_output=True)
 
     py("xqg_tevatron.generate.dictionary", "--corpus", str(data.corpus_file), "--output", str(gen), "--languages",
-       *data.languages, "--n-per-lang", "5", "--word-lists", "freedict")
+       *data.languages, "--n-per-lang", str(n_per_lang), "--word-lists", "freedict")
     tables, vectors = {}, {}
     for dtype in ("float32", "float16"):
         index = tmp / f"xquad-{dtype}"
         started = time.perf_counter()
         py("xqg_tevatron.driver.encode", "--model-name-or-path", str(encoder), "--encode-in-path", str(gen),
-           "--encoded-save-path", str(index), "--alpha", "0.2", "--aggregation", "mean", "--n-per-lang", "5",
+           "--encoded-save-path", str(index), "--alpha", "0.2", "--aggregation", "mean", "--n-per-lang", str(n_per_lang),
            "--store-dtype", dtype, "--p-max-len", "256", "--per-device-eval-batch-size", "64", "--disable-tqdm", "true")
         run = tmp / f"{dtype}.trec"
-        py("xqg_tevatron.search", "--index", str(index), "--topics", str(data.topics_dev), "--output", str(run),
+        py("xqg_tevatron.search", "--index", str(index), "--topics", str(topics), "--output", str(run),
            "--hits", "100", "--threads", "2")
         tables[dtype] = evaluate_run_table(run, data.qrels_dev, data.questions_dev, ("recip_rank",)).scores
         import faiss
@@ -145,18 +154,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tmp", default=str(ROOT / ".cache"), help="where the stores are written (a fast disk)")
     parser.add_argument("--parts", nargs="+", choices=["speed", "mrr"], default=["speed", "mrr"],
                         help="speed: synthetic store at --passages; mrr: XQuAD dev half, both store dtypes")
-    args = parser.parse_args(argv)
+    parser.add_argument("--questions", type=int, default=0,
+                        help="mrr: search only this many questions, evenly spaced (0: all 6,732)")
+    parser.add_argument("--n-per-lang", type=int, default=5, help="mrr: generated queries per language")
+    args = quick.parse_args(parser, argv, QUICK)
     if "mrr" in args.parts:
-        Path(args.tmp).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-            xquad_mrr(Path(tmp))
+        with scratch_dir(Path(args.tmp), "bench-refuse-mrr") as tmp:
+            xquad_mrr(tmp, args.questions, args.n_per_lang)
     if "speed" not in args.parts:
         return 0
     langs = list(XOR_TYDI_LANGUAGES)[:args.languages]
-    Path(args.tmp).mkdir(parents=True, exist_ok=True)
     rows = []
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        tmp = Path(tmp)
+    with scratch_dir(Path(args.tmp), "bench-refuse-speed") as tmp:
         corpus = write_corpus(tmp / "corpus.jsonl", args.passages)
         for dtype in ("float32", "float16"):
             work = tmp / f"{dtype}.work"
@@ -200,4 +209,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_benchmark(main))

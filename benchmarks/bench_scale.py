@@ -1,7 +1,7 @@
 """The corpus-scale job engine, measured: local vs Ray, memory vs corpus size, stored bytes, re-fuse
 speed; then real per-unit costs and a projection to XOR-TyDi (18.2M passages x 35 queries).
 
-    .venv/bin/python benchmarks/bench_scale.py [--passages 50000] [--netns auto|on|off]
+    .venv/bin/python -m benchmarks.bench_scale [--passages 50000] [--netns auto|on|off] [--quick]
 
 (a) The engine itself, with a tiny random encoder (2 layers, 32 dims) so the model does not hide
     it, on ``--passages`` passages of real English text (Debian's section-1 manual pages, 100-word
@@ -32,12 +32,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from unit_costs import print_rates
+from benchmarks.common import quick
+from benchmarks.common.corpora import man_page_passages
+from benchmarks.common.netns import NETNS, netns_available
+from benchmarks.common.scratch import run_benchmark, run_child, scratch_dir
+from benchmarks.common.shaped_models import build_shaped_model
+from benchmarks.common.tiny_models import build_tiny_bert
+from benchmarks.common.unit_costs import encoder_rates, generator_rates, print_rates
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import NETNS  # noqa: E402  (the one loopback-only namespace command)
+# every part: the engine in units of 100, each Ray configuration once, a node lost in a 10-unit
+# job, the per-unit costs on the toy shapes
+QUICK = {"passages": 1_000, "small_passages": 200, "chunk": 100, "ray_passages": 600, "repeats": 1,
+         "recovery_passages": 200, "shapes": ["tiny-bert", "tiny-t5"], "demo_texts": 20}
+SHAPE_LABELS = {"mbert-base": "mBERT-base", "mt5-base": "mT5-base"}
 LAUNCH = ("import sys, json\nfrom xqg_tevatron.job import main\ncode = main(sys.argv[1:])\n"
           "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]\n"
           "print('HWM', hwm, file=sys.stderr)\nsys.exit(code)\n")
@@ -45,8 +53,6 @@ LANGS = ["ja", "fi"]
 
 
 def write_corpus(path: Path, n: int) -> Path:
-    from bench_index_scale import man_page_passages
-
     texts = man_page_passages(min(n, 20_000))
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
@@ -54,9 +60,10 @@ def write_corpus(path: Path, n: int) -> Path:
     return path
 
 
-def run_job(model: Path, corpus: Path, work: Path, out: Path, executor: list[str], netns: bool) -> dict:
+def run_job(model: Path, corpus: Path, work: Path, out: Path, executor: list[str], netns: bool,
+            chunk: int = 2000) -> dict:
     args = ["--corpus", str(corpus), "--encoder", str(model), "--work_dir", str(work), "--output", str(out),
-            "--languages", *LANGS, "--n_per_lang", "5", "--chunk_size", "2000", "--batch_size", "256",
+            "--languages", *LANGS, "--n_per_lang", "5", "--chunk_size", str(chunk), "--batch_size", "256",
             "--p_max_len", "128", "--q_max_len", "32", "--quiet", "--overwrite", *executor]
     cmd = [sys.executable, "-c", LAUNCH, *args]
     started = time.perf_counter()
@@ -85,7 +92,6 @@ def refuse_seconds(work: Path, out: Path) -> float:
 
 def demo_encoder_costs(n: int = 200) -> dict:
     """Passages/s and queries/s of multilingual-e5-small (the demo encoder) on this machine."""
-    from bench_index_scale import man_page_passages
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 
@@ -101,24 +107,20 @@ def demo_encoder_costs(n: int = 200) -> dict:
     return {"passages_per_s": p_rate, "queries_per_s": len(queries) / (time.perf_counter() - started)}
 
 
-def shaped_costs(cache: Path) -> list:
+def shaped_costs(cache: Path, enc_name: str = "mbert-base", gen_name: str = "mt5-base") -> list:
     """Per-unit costs of the real-shaped models (random weights) on this machine's CPU: mBERT-base
     passages at 256 tokens and queries at 32; mT5-base generation, HF float32 and CTranslate2
     int8 (5 samples of 32 forced new tokens per 256-token prompt)."""
     import torch
 
-    from bench_index_scale import man_page_passages
-    from shaped_models import build_shaped_model
-    from unit_costs import encoder_rates, generator_rates
-
     texts = man_page_passages(5000)
     words = sorted({w for t in texts[:2000] for w in t.split() if w.isalpha()})
-    enc = build_shaped_model("mbert-base", cache / "mbert-base", texts)
-    gen = build_shaped_model("mt5-base", cache / "mt5-base", texts)
+    enc = build_shaped_model(enc_name, cache / enc_name, texts)
+    gen = build_shaped_model(gen_name, cache / gen_name, texts)
     threads = torch.get_num_threads()
-    rates = encoder_rates(str(enc), "mbert-base", "cpu", "float32", words, [16], [64], batches_timed=3)
-    rates += generator_rates(str(gen), "mt5-base", "cpu", words, [4], "hf", "float32", batches_timed=2)
-    rates += generator_rates(str(gen), "mt5-base", "cpu", words, [4], "ct2", "int8", batches_timed=2, threads=threads)
+    rates = encoder_rates(str(enc), enc_name, "cpu", "float32", words, [16], [64], batches_timed=3)
+    rates += generator_rates(str(gen), gen_name, "cpu", words, [4], "hf", "float32", batches_timed=2)
+    rates += generator_rates(str(gen), gen_name, "cpu", words, [4], "ct2", "int8", batches_timed=2, threads=threads)
     return rates
 
 
@@ -158,13 +160,14 @@ def projection(cpu: list, record: dict | None, e5: dict, passages: int = 18_200_
         return hours
 
     where = f"measured here: {threads} CPU threads"
-    cpu_h = [line("generation", by["generated query"].per_s, queries, f"{where}, mT5-base shape, HF float32"),
-             line("generation", ct2.per_s, queries, f"{where}, mT5-base shape, CTranslate2 int8"),
-             line("passage encoding", by["passage"].per_s, passages, f"{where}, mBERT-base shape, 256 tokens"),
-             line("query encoding", by["query"].per_s, queries, f"{where}, mBERT-base shape, 32 tokens"),
+    gen_shape, enc_shape = (SHAPE_LABELS.get(by[w].model, by[w].model) for w in ("generated query", "passage"))
+    cpu_h = [line("generation", by["generated query"].per_s, queries, f"{where}, {gen_shape} shape, HF float32"),
+             line("generation", ct2.per_s, queries, f"{where}, {gen_shape} shape, CTranslate2 int8"),
+             line("passage encoding", by["passage"].per_s, passages, f"{where}, {enc_shape} shape, 256 tokens"),
+             line("query encoding", by["query"].per_s, queries, f"{where}, {enc_shape} shape, 32 tokens"),
              line("passage encoding", e5["passages_per_s"], passages, f"{where}, multilingual-e5-small (demo), 256 tokens"),
              line("query encoding", e5["queries_per_s"], queries, f"{where}, multilingual-e5-small (demo), 32 tokens")]
-    lines.append(f"  CPU total (CTranslate2 generation + mBERT-base encoding): "
+    lines.append(f"  CPU total (CTranslate2 generation + {enc_shape} encoding): "
                  f"{cpu_h[1] + cpu_h[2] + cpu_h[3]:,.0f} h on {threads} threads")
     if record:
         gen, pas, qry = (best_gpu_rate(record, w) for w in ("generated query", "passage", "query"))
@@ -183,24 +186,29 @@ def projection(cpu: list, record: dict | None, e5: dict, passages: int = 18_200_
     return lines
 
 
+def scratch_parent() -> Path:
+    """The checkout's .cache where there is one (a fast disk), else the system's temporary folder."""
+    return ROOT / ".cache" if (ROOT / ".cache").is_dir() else Path(tempfile.gettempdir())
+
+
 def engine(args) -> None:
     """(a): the job engine on the local executor: memory against corpus size, stored bytes,
     re-fuse (Ray's cost and scaling: :func:`ray_cost`)."""
-    from conftest import build_tiny_bert
-
-    with tempfile.TemporaryDirectory(dir=ROOT / ".cache" if (ROOT / ".cache").is_dir() else None) as tmp:
-        tmp = Path(tmp)
-        small, big = write_corpus(tmp / "small.jsonl", 10_000), write_corpus(tmp / "big.jsonl", args.passages)
+    with scratch_dir(scratch_parent(), "bench-scale-engine") as tmp:
+        small = write_corpus(tmp / "small.jsonl", args.small_passages)
+        big = write_corpus(tmp / "big.jsonl", args.passages)
         model = build_tiny_bert(tmp / "tiny", [json.loads(l)["text"] for l in open(small, encoding="utf-8")][:2000])
-        runs = {"local 10k": run_job(model, small, tmp / "s10", tmp / "i10", [], False),
-                "local": run_job(model, big, tmp / "store-local", tmp / "idx-local", [], False)}
+        runs = {"local small": run_job(model, small, tmp / "s10", tmp / "i10", [], False, args.chunk),
+                "local": run_job(model, big, tmp / "store-local", tmp / "idx-local", [], False, args.chunk)}
         bytes_per = store_bytes(tmp / "store-local") / args.passages
         refuse = refuse_seconds(tmp / "store-local", tmp / "refused")
 
     print(f"\nengine: {args.passages:,} manual-page passages, dictionary generator ({len(LANGS)} languages x 5), tiny "
-          f"random encoder, units of 2,000, local executor: {args.passages / runs['local']['seconds']:.1f} passages/s")
-    ratio = runs["local"]["rss"] / runs["local 10k"]["rss"]
-    print(f"peak RSS, local: 10k passages {runs['local 10k']['rss'] / 2**20:.0f} MiB, {args.passages // 1000}k passages "
+          f"random encoder, units of {args.chunk:,}, local executor: "
+          f"{args.passages / runs['local']['seconds']:.1f} passages/s")
+    ratio = runs["local"]["rss"] / runs["local small"]["rss"]
+    print(f"peak RSS, local: {args.small_passages / 1000:g}k passages {runs['local small']['rss'] / 2**20:.0f} MiB, "
+          f"{args.passages / 1000:g}k passages "
           f"{runs['local']['rss'] / 2**20:.0f} MiB, ratio {ratio:.2f} (target <= 1.2: {'met' if ratio <= 1.2 else 'MISSED'})")
     print(f"stored per passage (32 dims, {len(LANGS)} languages, 1 prefix): {bytes_per:,.0f} bytes; "
           f"at 384 dims x 7 languages: {4 * 384 * (1 + 7) + 4 * 7 + 10:,} bytes (formula in xqg/components.py)")
@@ -237,13 +245,10 @@ def spread(values: list[float]) -> str:
 def ray_cost(args) -> None:
     """Ray's cost and scaling, each configuration run ``--repeats`` times, interleaved (so a drift
     in the machine's state hits all alike), with the 1-minute load average before each run."""
-    from conftest import build_tiny_bert, netns_available
-
     netns = args.netns == "on" or (args.netns == "auto" and netns_available())
 
     n = args.ray_passages
-    with tempfile.TemporaryDirectory(dir=ROOT / ".cache" if (ROOT / ".cache").is_dir() else None) as tmp:
-        tmp = Path(tmp)
+    with scratch_dir(scratch_parent(), "bench-scale-ray") as tmp:
         corpus = write_corpus(tmp / "c.jsonl", n)
         model = build_tiny_bert(tmp / "tiny", [json.loads(l)["text"] for l in open(corpus, encoding="utf-8")][:2000])
         idle = load_1min()
@@ -255,13 +260,13 @@ def ray_cost(args) -> None:
                 loads.append(load_1min())
                 busy.append(busy_percent())
                 run = run_job(model, corpus, tmp / f"s{rep}{name[:5]}", tmp / f"i{rep}{name[:5]}", executor,
-                              netns and name.startswith("ray"))
+                              netns and name.startswith("ray"), args.chunk)
                 seconds[name].append(run["seconds"])
                 steady[name].append(run["steady_units_per_s"])
                 print(f"  run {rep + 1} {name:<14}{run['seconds']:7.1f} s  {run['steady_units_per_s']:.3f} units/s "
                       f"between first and last commit  (before: load {loads[-1]}, CPU {busy[-1]}% busy)", flush=True)
     print(f"\nRay's cost: {n:,} manual-page passages, dictionary generator ({len(LANGS)} languages x 5), tiny random "
-          f"encoder, units of 2,000, {os.cpu_count()} cores, {args.repeats} runs each (median [min-max]); 1-min load "
+          f"encoder, units of {args.chunk:,}, {os.cpu_count()} cores, {args.repeats} runs each (median [min-max]); 1-min load "
           f"average {idle} before the first run, {min(loads)}-{max(loads)} before each; CPU busy in the 2 s before each "
           f"run {min(busy)}-{max(busy)}%"
           + (" (Ray inside unshare --net)" if netns else ""))
@@ -287,21 +292,20 @@ def recovery(args) -> None:
     under it) and a fresh one joins at once, as a replacement node would.  Runs itself inside a
     loopback-only network namespace."""
     if not args.in_netns:
-        subprocess.run(NETNS + [sys.executable, __file__, "--parts", "recovery", "--recovery-passages",
-                                str(args.recovery_passages), "--in-netns"], cwd=ROOT, check=True)
+        # stopped meanwhile, the run inside gets SIGTERM and stops its cluster and removes its folder first
+        run_child(NETNS + [sys.executable, "-m", "benchmarks.bench_scale", "--parts", "recovery", "--recovery-passages",
+                           str(args.recovery_passages), "--in-netns"], cwd=ROOT, check=True)
         return
     import re
     from datetime import datetime
 
-    from ray_processes import RayProcesses, recipe
-
+    from benchmarks.common.ray_processes import RayProcesses, recipe
     from xqg_tevatron.demo_encoder import build_demo_encoder
 
     def stamp(line: str) -> float:
         return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with scratch_dir(Path(tempfile.gettempdir()), "bench-scale-recovery") as tmp:
         n, chunk = args.recovery_passages, 20
         corpus = write_corpus(tmp / "c.jsonl", n)
         model = build_demo_encoder()  # a real model: the new actor's load time is part of its recovery
@@ -359,6 +363,9 @@ def recovery(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, default=50_000)
+    parser.add_argument("--small-passages", type=int, default=10_000,
+                        help="engine: the smaller corpus whose peak RSS the --passages run is compared with")
+    parser.add_argument("--chunk", type=int, default=2_000, help="engine and ray: passages per unit")
     parser.add_argument("--netns", choices=["auto", "on", "off"], default="auto")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "xqg-bench"),
                         help="where the real-shaped random models are built once (outside the repo)")
@@ -367,8 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-passages", type=int, default=20_000, help="corpus of the ray part")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration in the ray part")
     parser.add_argument("--recovery-passages", type=int, default=1_200, help="corpus of the recovery part")
+    parser.add_argument("--shapes", nargs=2, default=["mbert-base", "mt5-base"], metavar=("ENCODER", "GENERATOR"),
+                        help="costs: the shaped models measured (benchmarks.common.shaped_models.SHAPES)")
+    parser.add_argument("--demo-texts", type=int, default=200, help="costs: passages the demo encoder is timed on")
     parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)  # the recovery part, re-run inside
-    args = parser.parse_args(argv)
+    args = quick.parse_args(parser, argv, QUICK)
     if "engine" in args.parts:
         engine(args)
     if "ray" in args.parts:
@@ -378,8 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.in_netns:
             return 0
     if "costs" in args.parts:
-        cpu = shaped_costs(Path(args.cache) / "models")
-        real = demo_encoder_costs()
+        cpu = shaped_costs(Path(args.cache) / "models", *args.shapes)
+        real = demo_encoder_costs(args.demo_texts)
         print()
         print_rates(cpu)
         print("\n".join(projection(cpu, gpu_record(), real)))
@@ -391,4 +401,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_benchmark(main))

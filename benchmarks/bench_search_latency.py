@@ -7,17 +7,19 @@
 
 Vectors are synthetic unit vectors of the demo encoder's dimension (384); queries are
 vectors too, so the numbers isolate the index cost (query encoding is identical for all).
-    python benchmarks/bench_search_latency.py [--passages 200000 --rows_per_passage 5 --queries 200]
+    python -m benchmarks.bench_search_latency [--passages 200000 --rows_per_passage 5 --queries 200] [--quick]
 """
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import quick
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+QUICK = {"passages": 2_000, "queries": 20}  # the three index layouts, each searched
 
 
 def unit(rng, n, d):
@@ -25,14 +27,14 @@ def unit(rng, n, d):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--passages", type=int, default=200_000)
     ap.add_argument("--rows_per_passage", type=int, default=5)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--k", type=int, default=100)
-    args = ap.parse_args()
+    args = quick.parse_args(ap, argv, QUICK)
     from xqg_tevatron.pyserini import bootstrap
 
     bootstrap()
@@ -50,7 +52,7 @@ def main() -> None:
     ids = [f"d{i}" for i in range(args.passages)]
     queries = unit(rng, args.queries, args.dim)
     results = {}
-    with tempfile.TemporaryDirectory(dir=ROOT / ".cache") as tmp:
+    with scratch_dir(ROOT / ".cache", "bench-search-latency") as tmp:
         for name, vecs, docids, depth in [
             ("plain", p, ids, 1),
             ("xqg", fused, ids, 1),
@@ -60,7 +62,7 @@ def main() -> None:
         ]:
             index = faiss.IndexFlatIP(args.dim)
             index.add(np.ascontiguousarray(vecs, dtype=np.float32))
-            out = write_index_dir(Path(tmp) / name, index, docids, {
+            out = write_index_dir(tmp / name, index, docids, {
                 "rows": len(docids), "passages": args.passages, "vector_mode": "multi" if depth > 1 else "fused"})
             set_process_threads(1)
             searcher = IndexSearcher(out, config=SearchConfig(k=args.k, threads=1), vectors_only=True)
@@ -75,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_benchmark(main))

@@ -1,9 +1,9 @@
-"""Fill ``.gpu-carry/`` (ignored by git) with what ``bench_gpu.py`` needs on a GPU machine that
-reaches no registry: wheels of the modules its image lacks (faiss-cpu, tevatron; Python 3.12,
-manylinux), the e5 pack of 200k manual-page passages (``e5_pack.py``) and the job's 20k-passage
-corpus.  Everything together stays under the 64 MiB a device call carries.
+"""Fill ``.gpu-carry/`` (ignored by git) with what ``benchmarks.bench_gpu`` needs on a GPU machine
+that reaches no registry: wheels of the modules its image lacks (faiss-cpu, tevatron; Python 3.12,
+manylinux), the e5 pack of 200k manual-page passages (``benchmarks.common.e5_pack``) and the
+job's 20k-passage corpus.  Everything together stays under the 64 MiB a device call carries.
 
-    .venv/bin/python benchmarks/gpu_carry.py [--carry .gpu-carry] [--passages 200000]
+    .venv/bin/python -m benchmarks.gpu_carry [--carry .gpu-carry] [--passages 200000]
 """
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.common.corpora import man_page_passages
+from benchmarks.common.e5_pack import build_pack
+from benchmarks.common.scratch import run_benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 WHEELS = ("faiss-cpu==1.15.1", "tevatron==0.1.0")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "any")
 LIMIT = 64 * 2**20
@@ -32,9 +34,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the pack is built once (outside the repo)")
     parser.add_argument("--xquad-dir", default=str(ROOT.parent / "shared" / "data" / "xquad-dev"))
     args = parser.parse_args(argv)
-    from bench_index_scale import man_page_passages
-    from e5_pack import build_pack
-
     carry = Path(args.carry)
     (carry / "wheels").mkdir(parents=True, exist_ok=True)
     for spec in WHEELS:
@@ -59,4 +58,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_benchmark(main))

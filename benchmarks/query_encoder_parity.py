@@ -6,7 +6,7 @@ language against torch's on the plain demo index (the same search stage, batch s
 The default is the fastest backend with min cosine >= 0.9999 and MRR equal to torch's in every
 language (to the printed 4 decimals); torch otherwise.
 
-    python benchmarks/query_encoder_parity.py [--out docs/query_encoder_parity.json]
+    python -m benchmarks.query_encoder_parity [--out docs/query_encoder_parity.json]
 """
 from __future__ import annotations
 
@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common.scratch import run_benchmark, scratch_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "query_encoder_parity.json"))
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     from xqg_tevatron.cli import quiet_libraries
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.data.xquad import prepare_xquad
@@ -45,8 +46,7 @@ def main() -> None:
     encoder_dir = str(build_demo_encoder())
     result = {"data": "XQuAD development half (shipped), 11 languages", "encoder": "multilingual-e5-small (demo)",
               "threads": args.threads, "backends": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with scratch_dir(Path(tempfile.gettempdir()), "query-encoder-parity") as tmp:
         data = prepare_xquad(tmp / "data", xquad_files("dev"))
         topics = read_topics(data.topics_dev)
         texts = [t for _, t in topics]
@@ -79,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_benchmark(main))

@@ -1,35 +1,61 @@
 """The import directions docs/architecture.md states, checked on the code (every import,
 including the ones inside functions): no circle, the runtime below every stage, the stages below
-their callers, and data flowing one way between the stages."""
+their callers, and data flowing one way between the stages.  The same reader checks
+``benchmarks/``: a package with no circle, its shared modules below its scripts, nothing imported
+from ``tests/`` and no ``sys.path`` edited.  Pure ``ast``: nothing scanned is imported."""
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
 from helpers import ROOT
 
 PACKAGE = ROOT / "xqg_tevatron"
+BENCHMARKS = ROOT / "benchmarks"
 
 
-def module_graph() -> dict[str, set[str]]:
-    """``module -> the package's modules it imports`` (``a.b`` for ``xqg_tevatron/a/b.py``)."""
+@lru_cache(maxsize=None)
+def module_names(folder: Path) -> dict[str, Path]:
+    """``a.b`` for ``folder/a/b.py`` (the folder's own ``__init__.py``: the folder's name)."""
     names = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE).with_suffix("").parts
-        names[".".join(p for p in parts if p != "__init__") or "xqg_tevatron"] = path
+    for path in folder.rglob("*.py"):
+        parts = path.relative_to(folder).with_suffix("").parts
+        names[".".join(p for p in parts if p != "__init__") or folder.name] = path
+    return names
+
+
+def imported(name: str, path: Path, folder: Path) -> set[str]:
+    """Every module that ``path`` (module ``name`` of the package in ``folder``) imports, anywhere
+    in it, as a full dotted name: ``from a import b`` is ``a.b`` where that is one of the
+    package's modules, else ``a``; a relative import is resolved inside the package."""
+    package = folder.name
+    modules = {package if n == package else f"{package}.{n}" for n in module_names(folder)}
+    here = [package] if name == package else [package, *name.split(".")]
+    if path.name != "__init__.py":
+        here = here[:-1]  # a module's relative imports start at its folder
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(here[:len(here) - node.level + 1] + ([base] if base else []))
+            out.update(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names)
+    return out
+
+
+def module_graph(folder: Path = PACKAGE) -> dict[str, set[str]]:
+    """``module -> the package's modules it imports`` (``a.b`` for ``<folder>/a/b.py``)."""
+    names = module_names(folder)
+    prefix = folder.name + "."
     graph = {}
     for name, path in names.items():
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            targets = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("xqg_tevatron."):
-                base = node.module[len("xqg_tevatron."):]
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names]
-            elif isinstance(node, ast.Import):
-                targets = [a.name[len("xqg_tevatron."):] for a in node.names if a.name.startswith("xqg_tevatron.")]
-            found.update(t for t in targets if t in names and t != name)
-        graph[name] = found
+        targets = {m[len(prefix):] for m in imported(name, path, folder) if m.startswith(prefix)}
+        graph[name] = {t for t in targets if t in names and t != name}
     return graph
 
 
@@ -108,3 +134,65 @@ CALLERS = ("demo", "study", "job", "driver")
 def test_import_directions(rule, package, forbidden):
     wrong = sorted((m, d) for m, d in imports_of(package) if under(d, *forbidden))
     assert not wrong, f"{rule}: {wrong}"
+
+
+# ------------------------------------------------------------------ benchmarks/
+BENCH_GRAPH = module_graph(BENCHMARKS)
+TEST_MODULES = ("tests", "conftest", "helpers", "ray_processes")
+
+
+def from_tests(module: str) -> bool:
+    top = module.split(".")[0]
+    return top in TEST_MODULES or top.startswith("test_")
+
+
+def sys_path_edits(tree: ast.AST) -> list[int]:
+    """Lines that change ``sys.path``: ``sys.path.insert/append/extend/...`` or an assignment."""
+    def is_sys_path(node) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name)
+                and node.value.id == "sys")
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and is_sys_path(node.func.value):
+            if node.func.attr in ("insert", "append", "extend", "remove", "pop", "clear"):
+                lines.append(node.lineno)
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if is_sys_path(target) or (isinstance(target, ast.Subscript) and is_sys_path(target.value)):
+                    lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "path" for a in node.names):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_the_benchmarks_graph_is_read_from_the_code():
+    assert "common.shaped_models" in BENCH_GRAPH["common.unit_costs"]
+    assert "common.ray_processes" in BENCH_GRAPH["bench_scale"]  # imported lazily, inside a function
+    assert "common.e5_pack" in BENCH_GRAPH["bench_gpu"]  # likewise
+    assert {"run_all", "common.scratch", "bench_refuse"} <= set(BENCH_GRAPH)
+
+
+def test_benchmarks_have_no_import_circle():
+    assert cycles(BENCH_GRAPH) == []
+
+
+def test_benchmarks_shared_modules_import_no_script():
+    wrong = sorted((m, d) for m, deps in BENCH_GRAPH.items() if under(m, "common") for d in deps
+                   if not under(d, "common"))
+    assert not wrong, f"benchmarks.common imports a script: {wrong}"
+
+
+def test_benchmarks_import_nothing_from_tests():
+    wrong = sorted((name, m) for name, path in module_names(BENCHMARKS).items()
+                   for m in imported(name, path, BENCHMARKS) if from_tests(m))
+    assert not wrong, f"benchmarks import from tests/: {wrong}"
+    assert from_tests("helpers") and from_tests("test_engine") and not from_tests("benchmarks.common.ray_processes")
+
+
+def test_benchmarks_do_not_edit_sys_path():
+    wrong = {name: lines for name, path in module_names(BENCHMARKS).items()
+             if (lines := sys_path_edits(ast.parse(path.read_text(encoding="utf-8"))))}
+    assert not wrong, f"sys.path changed (run scripts as python -m benchmarks.NAME instead): {wrong}"
+    sample = "import sys\nsys.path.insert(0, 'x')\nsys.path[:0] = ['y']\nsys.path.append('z')\n"
+    assert sys_path_edits(ast.parse(sample)) == [2, 3, 4]  # the check can fail

@@ -1,23 +1,21 @@
-"""The prepared GPU run's CPU dry run (``bench_gpu.py --device cpu --tiny``): every section runs
-through the plugin's real classes and CLIs, with toy models, and its report holds what the GPU
-run would report."""
+"""The prepared GPU run's CPU dry run (``python -m benchmarks.bench_gpu --device cpu --tiny``):
+every section runs through the plugin's real classes and CLIs, with toy models, and its report
+holds what the GPU run would report."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, run_cli
+from helpers import run_cli_process
 
 pytestmark = pytest.mark.slow
 
 
 def test_bench_gpu_dry_run_reports_every_section(tmp_path, demo_encoder):
-    run_cli(str(ROOT / "benchmarks" / "bench_gpu.py"), "--device", "cpu", "--tiny", "--out", str(tmp_path / "out"),
-            "--carry", str(tmp_path / "no-carry"), "--pack", str(tmp_path / "pack"), "--budget-s", "900",
-            timeout=1200)
+    run_cli_process("-m", "benchmarks.bench_gpu", "--device", "cpu", "--tiny", "--out", str(tmp_path / "out"),
+                    "--carry", str(tmp_path / "no-carry"), "--pack", str(tmp_path / "pack"), "--budget-s", "900",
+                    timeout=1200)
     report = json.loads((tmp_path / "out" / "bench_gpu.json").read_text())
     assert report["machine"]["device"] == "cpu" and report["tiny"]
     assert {k: v["status"] for k, v in report["sections"].items()} == dict.fromkeys(

@@ -28,7 +28,7 @@ from typing import Iterator
 import pytest
 
 from helpers import ROOT, netns_available, run_cli
-from ray_processes import RayProcesses, recipe, rerun_inside_netns
+from benchmarks.common.ray_processes import RayProcesses, recipe, rerun_inside_netns
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")]

@@ -2,14 +2,16 @@
 ``Ct2QueryGenerator``): seconds per passage (256 tokens), per query (32 tokens) and per generated
 query (32 new tokens forced, 5 per prompt, prompts cut at 256 tokens as DSI-QG does).
 
-Shared by ``bench_scale.py`` (CPU, the projection) and ``bench_gpu.py`` (CUDA sweeps), so the two
-tables measure the same thing.
+Shared by ``benchmarks.bench_scale`` (CPU, the projection) and ``benchmarks.bench_gpu`` (CUDA
+sweeps), so the two tables measure the same thing.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
+
+from benchmarks.common.shaped_models import long_texts
 
 P_LEN, Q_LEN, NEW_TOKENS, PROMPT_LEN, N_PER_PROMPT = 256, 32, 32, 256, 5
 
@@ -44,7 +46,6 @@ def encoder_rates(model_dir: str, name: str, device: str, dtype: str, words: Seq
                   passage_batches: Sequence[int], query_batches: Sequence[int], batches_timed: int = 3) -> list[Rate]:
     """Passages at ``P_LEN`` tokens and queries at ``Q_LEN``, each batch size timed over
     ``batches_timed`` full batches after one warm-up batch."""
-    from shaped_models import long_texts
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 
     enc = DenseEncoder(model_dir, config=EncodeConfig(device=device, dtype=dtype, show_progress=False,
@@ -71,7 +72,6 @@ def generator_rates(model_dir: str, name: str, device: str, words: Sequence[str]
                     threads: int = 0) -> list[Rate]:
     """Generated queries per second: ``N_PER_PROMPT`` samples of exactly ``NEW_TOKENS`` tokens per
     prompt (``min_new_tokens`` forces the length, so random weights cost what trained ones do)."""
-    from shaped_models import long_texts
     from xqg_tevatron.corpus import Passage
     from xqg_tevatron.generate.backend import SamplingConfig
     from xqg_tevatron.generate.hf_backend import Seq2SeqQueryGenerator

@@ -18,6 +18,8 @@ from typing import Optional
 
 import numpy as np
 
+from benchmarks.common.metrics import mrr_at_100, recall
+
 EF_SEARCH = (16, 32, 64, 128, 256, 512, 1024)
 NPROBE = (1, 4, 16, 64, 256)
 
@@ -60,20 +62,6 @@ def configs(n: int, ef_search=EF_SEARCH, nprobe=NPROBE) -> list[Config]:
             Config(f"IVF{nl},Flat", "nprobe", probes),
             Config(f"IVF{nl},SQ8", "nprobe", probes),
             Config(f"IVF{nl}_HNSW32,SQ8", "nprobe", probes)]
-
-
-def recall(ids: np.ndarray, exact: np.ndarray, k: int) -> float:
-    hits = [len(np.intersect1d(a[:k], b[:k], assume_unique=False)) for a, b in zip(ids, exact)]
-    return float(np.mean(hits) / k)
-
-
-def mrr_at_100(ids: np.ndarray, gold: np.ndarray, langs: Optional[np.ndarray]) -> float:
-    hit = ids == gold[:, None]
-    rank = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, 0)
-    rr = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
-    if langs is None:
-        return float(rr.mean())
-    return float(np.mean([rr[langs == lang].mean() for lang in np.unique(langs)]))
 
 
 def build(config: Config, x: np.ndarray, threads: int):

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common.corpora import english_passages
+
 PACK_FORMAT = 1
 P_MAX_LEN, QUERY_WORDS, Q_MAX_LEN, XQ_P_LEN, XQ_Q_LEN = 128, 20, 64, 256, 512
 
@@ -30,8 +32,6 @@ P_MAX_LEN, QUERY_WORDS, Q_MAX_LEN, XQ_P_LEN, XQ_Q_LEN = 128, 20, 64, 256, 512
 def corpus_texts(passages: int, held_out: int, words: int = 50) -> tuple[list[str], list[str]]:
     """``passages`` manual-page passages and ``held_out`` in-domain queries (20-word openings of
     further passages, never in the corpus)."""
-    from bench_index_scale import english_passages
-
     texts = english_passages(passages + held_out, words=words, sections=("man1", "man2", "man3", "man4",
                                                                          "man5", "man7", "man8"))
     return texts[:passages], [" ".join(t.split()[:QUERY_WORDS]) for t in texts[passages:]]

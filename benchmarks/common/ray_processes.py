@@ -1,21 +1,22 @@
-"""Real Ray processes for tests: the README's cluster recipe run as written, nodes killed by pid.
+"""Real Ray processes for tests and benchmarks: the README's cluster recipe run as written, nodes
+killed by pid.
 
 Why not ``ray.cluster_utils``: it simulates nodes inside one process tree, with none of what a
 real cluster adds (token authentication between ``ray start`` processes, raylets that die on
 their own, actors that lose their node).  Here every node is a ``ray start`` process tree, as on
 a cluster, on one machine.
 
-Everything runs inside the test's own network namespace (only loopback), so every process in
-that namespace is one this test started: :func:`stop_all` kills exactly those, by pid (never
+Everything runs inside the caller's own network namespace (only loopback), so every process in
+that namespace is one the caller started: :func:`stop_all` kills exactly those, by pid (never
 ``ray stop``, which stops every Ray process on the machine).  Ray's files go to a temporary
 ``RAY_TMPDIR`` and ``HOME`` (its auth token, its "current cluster" file), never the user's.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers import NETNS
+from benchmarks.common.netns import NETNS
+from benchmarks.common.scratch import scratch_dir
 
 INSIDE = "XQG_TEST_IN_NETNS"  # set for the test process re-run inside the namespace (test plumbing only)
 
@@ -116,7 +118,9 @@ class RayProcesses:
 
     def __post_init__(self):
         self.home.mkdir(parents=True, exist_ok=True)
-        self.ray_tmp = Path(tempfile.mkdtemp(prefix="xqg-ray-"))  # short: Ray's socket paths must fit 107 bytes
+        self._scratch = contextlib.ExitStack()
+        # a short name: Ray's socket paths under it (session folder, sockets/plasma_store.N) must fit 107 bytes
+        self.ray_tmp = self._scratch.enter_context(scratch_dir(Path(tempfile.gettempdir()), "xr"))
         self.exports = [line for line in self.lines if line.startswith("export ")]
         # as a user with the environment activated: its python and ray first on PATH
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -181,4 +185,4 @@ class RayProcesses:
                 break
             kill_all(pids)
             time.sleep(0.5)
-        shutil.rmtree(self.ray_tmp, ignore_errors=True)
+        self._scratch.close()
