@@ -65,6 +65,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not item.get_closest_marker("slow") and MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.process)
+        if item.get_closest_marker("netns"):  # Ray clusters and servers: one at a time (pytest -n, --dist loadgroup)
+            item.add_marker(pytest.mark.xdist_group("netns"))
 
 
 @pytest.fixture(autouse=True)

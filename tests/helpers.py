@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 import subprocess
 import sys
 import time
@@ -32,6 +33,37 @@ ROOT = Path(__file__).resolve().parent.parent
 # a fresh network namespace with only loopback, and whether this machine can make one (defined in
 # benchmarks.common.netns: the benchmarks that start Ray use it too)
 NETNS, netns_available = _netns.NETNS, _netns.netns_available
+
+
+# ------------------------------------------------------------------ tests that run inside a namespace
+INSIDE = "XQG_TEST_IN_NETNS"  # set for the test process re-run inside the namespace (test plumbing only)
+
+
+def inside_netns() -> bool:
+    """Whether this test process is the one re-run inside the loopback-only namespace."""
+    return os.environ.get(INSIDE) == "1"
+
+
+def run_inside_netns(nodeids: list[str], timeout: int = 1800) -> dict[str, str]:
+    """Run these tests again, together, in one pytest inside a fresh loopback-only network
+    namespace (Ray binds the machine's address; every process in there is one the tests
+    started): one interpreter start and one set of session fixtures for all of them.  Returns
+    ``node id -> "passed"`` or the failure's text, and prints what the run printed."""
+    import xml.etree.ElementTree as ET
+
+    with tempfile.TemporaryDirectory(prefix="xqg-netns-") as tmp:
+        junit = Path(tmp) / "junit.xml"
+        proc = subprocess.run(NETNS + [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider",
+                                       f"--junitxml={junit}", *nodeids], cwd=ROOT, env={**os.environ, INSIDE: "1"},
+                              capture_output=True, text=True, timeout=timeout)
+        print(proc.stdout[-8000:])
+        assert junit.exists(), f"inside the network namespace:\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}"
+        outcomes = {}
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            nodeid = case.get("classname").replace(".", "/") + ".py::" + case.get("name")
+            bad = [child for child in case if child.tag in ("failure", "error", "skipped")]
+            outcomes[nodeid] = "passed" if not bad else f"{bad[0].tag}: {bad[0].get('message')}\n{bad[0].text}"
+    return outcomes
 
 
 # ------------------------------------------------------------------ running commands

@@ -44,6 +44,7 @@ def generate(corpus_file: Path, out: Path, *extra: str, ray: bool = False) -> No
 
 @pytest.mark.slow
 @needs_netns
+@pytest.mark.netns
 def test_generation_is_identical_locally_on_ray_and_in_hand_launched_shards(tmp_path):
     c = corpus(tmp_path / "c.jsonl", 30)
     generate(c, tmp_path / "local.jsonl")
@@ -66,6 +67,7 @@ def encode_args(model: Path, corpus_file: Path, out: Path, *extra: str) -> list[
 
 @pytest.mark.slow
 @needs_netns
+@pytest.mark.netns
 def test_encoding_is_identical_locally_on_ray_and_in_hand_launched_shards(tmp_path, tiny_model):
     c = tmp_path / "g.jsonl"
     generate(corpus(tmp_path / "c.jsonl", 26), c)
@@ -140,6 +142,7 @@ CLUSTER_SCRIPT = textwrap.dedent('''
 
 @pytest.mark.slow
 @needs_netns
+@pytest.mark.netns
 @pytest.mark.parametrize("mode", ["plain", "kill", "poison", "unconstructible"])
 def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
     """Simulated nodes (``cluster_utils``): both nodes used, an actor process killed mid-unit,

@@ -3,8 +3,9 @@ token authentication) run as written, worker nodes killed at three points of the
 worker lost (one line, then a resume), the driver killed and rerun, the head lost (then resumed
 with no cluster).  Every run ends with the bytes of the local run.
 
-Each test re-runs itself inside its own loopback-only network namespace (Ray binds the
-machine's address; see tests/ray_processes.py), where every process is one it started.  What it
+The module's tests re-run themselves together inside one loopback-only network namespace (Ray
+binds the machine's address; ``helpers.run_inside_netns``), where every process is one they
+started; each test still starts and kills its own cluster.  What it
 runs of the README: the recipe's lines as written with its variables set; two worker nodes
 share this machine, so the worker line gets ``--num-cpus 1``, and the job line gets the small
 test's sizes (tiny model, 10 units of 4 passages) and ``--verbose`` (its dispatch lines say
@@ -27,15 +28,34 @@ from typing import Iterator
 
 import pytest
 
-from helpers import ROOT, netns_available, run_cli
-from benchmarks.common.ray_processes import RayProcesses, recipe, rerun_inside_netns
+from helpers import ROOT, inside_netns, netns_available, run_cli, run_inside_netns
+from benchmarks.common.ray_processes import RayProcesses, recipe
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.netns,
               pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 UNITS, CHUNK = 10, 4
 SIZES = ["--languages", "ja", "fi", "--n-per-lang", "2", "--chunk-size", str(CHUNK), "--batch-size", "2",
          "--p-max-len", "32", "--q-max-len", "16", "--num-threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def netns_outcomes(request) -> dict[str, str] | None:
+    """Outside the namespace: the outcome of each of this module's selected tests, run once
+    together inside it; inside: None (each test runs its body)."""
+    if inside_netns():
+        return None
+    return run_inside_netns([item.nodeid for item in request.session.items if item.module is request.module])
+
+
+def ran_inside(request, outcomes: dict[str, str] | None) -> bool:
+    """True in the outer process, once this test passed inside the namespace."""
+    if outcomes is None:
+        return False
+    assert outcomes.get(request.node.nodeid) == "passed", outcomes.get(request.node.nodeid, "not run inside")
+    return True
+
+
 DISPATCH = re.compile(r"unit (\d+) sent to node ([0-9a-f]+):(\d+)")
 
 
@@ -135,8 +155,8 @@ def recipe_cluster(tmp: Path, model: Path, workers: int) -> Iterator[tuple[Path,
         cluster.stop_all()
 
 
-def test_the_readme_recipe_survives_a_worker_node_lost_at_three_points(request, tmp_path, tiny_model):
-    if rerun_inside_netns(request.node.nodeid, ROOT):
+def test_the_readme_recipe_survives_a_worker_node_lost_at_three_points(request, netns_outcomes, tmp_path, tiny_model):
+    if ran_inside(request, netns_outcomes):
         return
     table = []
     with recipe_cluster(tmp_path, tiny_model, workers=2) as (c, reference, cluster):
@@ -165,8 +185,9 @@ def test_the_readme_recipe_survives_a_worker_node_lost_at_three_points(request, 
     print("KILL-POINTS " + json.dumps(table))
 
 
-def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_bytes(request, tmp_path, tiny_model):
-    if rerun_inside_netns(request.node.nodeid, ROOT):
+def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_bytes(request, netns_outcomes, tmp_path,
+                                                                                     tiny_model):
+    if ran_inside(request, netns_outcomes):
         return
     rows = []
     with recipe_cluster(tmp_path, tiny_model, workers=1) as (c, reference, cluster):
@@ -241,10 +262,10 @@ def test_no_worker_left_a_killed_driver_and_a_lost_head_all_resume_to_the_same_b
     print("LOSSES " + json.dumps(rows))
 
 
-def test_sigterm_to_a_job_on_ray_is_one_line_and_exit_143(request, tmp_path, tiny_model):
+def test_sigterm_to_a_job_on_ray_is_one_line_and_exit_143(request, netns_outcomes, tmp_path, tiny_model):
     """Ray's core worker installs a native SIGTERM handler (a stack dump, then abort); the job's
     own one line and exit 143 must win, as with the local executor."""
-    if rerun_inside_netns(request.node.nodeid, ROOT):
+    if ran_inside(request, netns_outcomes):
         return
     c = corpus(tmp_path / "c.jsonl")
     log = tmp_path / "term.log"

@@ -25,23 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.common.netns import NETNS
 from benchmarks.common.scratch import scratch_dir
-
-INSIDE = "XQG_TEST_IN_NETNS"  # set for the test process re-run inside the namespace (test plumbing only)
-
-
-def rerun_inside_netns(nodeid: str, root: Path, timeout: int = 1500) -> bool:
-    """Run this one test again inside a fresh loopback-only network namespace; True when this
-    is the outer process (which then only reports), False inside (which runs the body)."""
-    if os.environ.get(INSIDE) == "1":
-        return False
-    proc = subprocess.run(NETNS + [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", nodeid],
-                          cwd=root, env={**os.environ, INSIDE: "1"}, capture_output=True, text=True, timeout=timeout)
-    print(proc.stdout[-6000:])
-    assert proc.returncode == 0, f"inside the network namespace:\n{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}"
-    return True
-
 
 def recipe(readme: str) -> list[str]:
     """The README's cluster recipe: the commands of the bash block after ``<!-- ray-recipe -->``,
