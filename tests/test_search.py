@@ -180,16 +180,18 @@ def pyserini_reference(demo_encoder, prepared):
 
 @pytest.mark.parametrize("backend,min_cos,min_cos_long", [("torch", 0.999, 0.999), ("onnx", 0.999, 0.999),
                                                           ("onnx-int8", 0.95, 0.9)])
-def test_query_encoder_matches_pyserini(demo_encoder, pyserini_reference, tmp_path, backend, min_cos, min_cos_long):
-    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder
+def test_query_encoder_matches_pyserini(demo_encoder, pyserini_reference, backend, min_cos, min_cos_long):
+    """In the plugin's cache, as the demo's search uses it: the demo encoder's ONNX export is made
+    once, by whichever runs first (a slot is checked against its record before use)."""
+    from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, export_key, onnx_cache_dir
 
     texts, ref = pyserini_reference
-    enc = XqgQueryEncoder(str(demo_encoder), QueryEncoderConfig(backend=backend, batch_size=4,
-                                                                 cache_dir=str(tmp_path / "cache")))
+    enc = XqgQueryEncoder(str(demo_encoder), QueryEncoderConfig(backend=backend, batch_size=4))
     batch, single = enc.encode_batch(texts), np.stack([enc.encode(t) for t in texts])
     for got in (batch, single):
         cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
         assert cos[:-1].min() > min_cos and cos[-1] > min_cos_long, (backend, cos)
     if backend != "torch":  # exported once, with what it was exported from
-        export = json.loads(next((tmp_path / "cache").rglob("export.json")).read_text())
+        slot = onnx_cache_dir(str(demo_encoder), export_key(str(demo_encoder), backend == "onnx-int8", enc.settings))
+        export = json.loads((slot / "export.json").read_text())
         assert export["quantized_int8"] == (backend == "onnx-int8") and export["settings"]["pooling"] == "mean"
