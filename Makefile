@@ -7,7 +7,7 @@
 # inner loop: no process, JVM or model), make study-xquad, make bench (every benchmark, results in
 # docs/results.md), make bench-quick (every benchmark at its smallest sizes: a smoke run that writes
 # no result file).  Benchmarks are modules: python -m benchmarks.NAME from this folder.
-.PHONY: env demo demo-xor study-xquad word-lists test test-fast bench bench-quick bench-gpu bench-gpu-carry clean
+.PHONY: env demo demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -31,8 +31,19 @@ study-xquad: env
 word-lists:
 	-@bash scripts/install_word_lists.sh >/dev/null 2>&1 || echo "note: Debian FreeDict packages not installed (needs root + apt); the plugin fetches the pinned release into its cache instead"
 
+# every tier, on two pytest-xdist workers (the Ray and namespace tests run one at a time in one group)
 test: env
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15 tests
+
+# line and branch coverage of xqg_tevatron/, child processes included (coverage's subprocess
+# patch); the report in .cache/coverage (coverage.json, per module)
+COV := COVERAGE_FILE=$(CURDIR)/.cache/coverage/.coverage
+coverage: env
+	rm -rf .cache/coverage && mkdir -p .cache/coverage
+	$(COV) $(PY) -m coverage run -m pytest -q -n 2 --dist loadgroup -p no:cacheprovider tests
+	$(COV) $(PY) -m coverage combine -q
+	$(COV) $(PY) -m coverage json -q -o .cache/coverage/coverage.json
+	$(COV) $(PY) -m coverage report --sort=cover | tail -25
 
 test-fast: env
 	$(PY) -m pytest -q -m "not slow and not process" --durations=5 tests

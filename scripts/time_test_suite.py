@@ -1,0 +1,72 @@
+"""Time a test command and record it as an artifact (docs/results/test_suite_times.json).
+
+    python scripts/time_test_suite.py NAME [--cwd DIR] -- COMMAND...
+
+Why: the README's Development section states how long the test commands take; those figures are
+read from this file, which says what ran, where, on which commit and how busy the machine was.
+Each NAME is one entry (``make test``, ``make test-fast``, ``fresh clone .ci/run``), replaced
+when measured again; the other entries stay.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACT = ROOT / "docs" / "results" / "test_suite_times.json"
+CLOSING = re.compile(r"^=*\s*(?P<summary>(\d+ \w+(, )?)+) in (?P<seconds>[\d.]+)s", re.M)
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--" not in argv:
+        raise SystemExit("usage: time_test_suite.py NAME [--cwd DIR] -- COMMAND...")
+    split = argv.index("--")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("name")
+    parser.add_argument("--cwd", default=str(ROOT))
+    args, command = parser.parse_args(argv[:split]), argv[split + 1:]
+    cwd = Path(args.cwd)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
+                            text=True).stdout.strip()
+    load_before = os.getloadavg()
+    started = time.time()
+    proc = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.time() - started
+    sys.stdout.write(proc.stdout[-20000:])
+    closing = list(CLOSING.finditer(proc.stdout))
+    durations = re.findall(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", proc.stdout, flags=re.M)
+    entry = {
+        "command": " ".join(command), "cwd": str(cwd), "commit": commit,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+        "load": {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],
+                 "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()]},
+        "exit": proc.returncode, "wall_s": round(wall, 1),
+        "pytest": ({"summary": closing[-1].group("summary"), "seconds": float(closing[-1].group("seconds"))}
+                   if closing else None),
+        "slowest": [{"seconds": float(s), "phase": phase, "test": test} for s, phase, test in durations[:15]],
+    }
+    record = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
+    record[args.name] = entry
+    ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+    ARTIFACT.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\n{args.name}: exit {proc.returncode}, {wall:.0f} s wall -> {ARTIFACT}")
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
