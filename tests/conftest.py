@@ -65,8 +65,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not item.get_closest_marker("slow") and MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.process)
-        if item.get_closest_marker("netns"):  # Ray clusters and servers: one at a time (pytest -n, --dist loadgroup)
-            item.add_marker(pytest.mark.xdist_group("netns"))
+    # modules holding slow tests first: `make test` hands whole files to two workers (pytest -n 2
+    # --dist loadfile), and the long files started last would leave one worker idle at the end
+    slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module.__name__ not in slow_modules)  # stable: file order otherwise kept
 
 
 @pytest.fixture(autouse=True)
