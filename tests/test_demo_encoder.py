@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from xqg_tevatron.demo_encoder import dequantize_q4_0
-from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.data.xor_format import RESOURCES
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
@@ -24,6 +23,8 @@ def test_q4_0_dequantisation_layout():
 
 @pytest.fixture(scope="module")
 def encoder(demo_encoder):
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
+
     return DenseEncoder(str(demo_encoder), config=EncodeConfig(show_progress=False, p_max_len=512, q_max_len=512))
 
 

@@ -40,7 +40,7 @@ from xqg_tevatron.data.xquad import load_squad
 from xqg_tevatron.trec_run import read_trec_run
 from xqg_tevatron.xqg.generated import load_generated_queries
 
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                 derandomize=True, database=None)
 ENDINGS = ["\n", "\r\n", "\r"]
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from helpers import LANGS, encode_cli, run_cli, vectors
-from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
 from xqg_tevatron.indexing.merging import in_order_ahead
 from xqg_tevatron.xqg.fusion import Fusion
@@ -54,6 +53,8 @@ def test_refuse_of_float16_store_equals_fresh_float16_encode(tmp_path, tiny_mode
 
 
 def test_store_dtype_is_part_of_the_work_dir_settings(tmp_path, tiny_model, xqg_corpus):
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
+
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     run = RunConfig(chunk_size=7, show_progress=False)
     first = XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2)), run, tmp_path / "w")

@@ -1,17 +1,16 @@
-"""Tevatron 0.1.0 on transformers 5: tokenisation without encode_plus, collator, loss with temperature."""
+"""Tevatron 0.1.0 on transformers 5: tokenisation without encode_plus, collator, loss with temperature.
+(Every test here loads a model: torch, transformers and Tevatron are imported inside them, so the
+fast tier, which collects this module too, does not pay for them.)"""
 from __future__ import annotations
 
 import pytest
-import torch
-import torch.nn.functional as F
-from tevatron.arguments import DenseTrainingArguments
-from transformers import AutoTokenizer
-
-from xqg_tevatron.tevatron_compat import DenseModel, QPCollator, XqgDataArguments, XqgModelArguments
-from xqg_tevatron.tevatron_compat.data import encode_one
 
 
 def test_encode_one_adds_specials_and_truncates(tiny_model, demo_encoder):
+    from transformers import AutoTokenizer
+
+    from xqg_tevatron.tevatron_compat.data import encode_one
+
     bert = AutoTokenizer.from_pretrained(tiny_model)
     ids = encode_one(bert, "the official currency of finland", 5)["input_ids"]
     assert ids[0] == bert.cls_token_id and ids[-1] == bert.sep_token_id and len(ids) == 5
@@ -22,6 +21,11 @@ def test_encode_one_adds_specials_and_truncates(tiny_model, demo_encoder):
 
 
 def test_collator_pads_dynamically(tiny_model):
+    from transformers import AutoTokenizer
+
+    from xqg_tevatron.tevatron_compat import QPCollator
+    from xqg_tevatron.tevatron_compat.data import encode_one
+
     tok = AutoTokenizer.from_pretrained(tiny_model)
     feats = [(encode_one(tok, "a b c", 32), [encode_one(tok, "x", 64), encode_one(tok, "x y z w", 64)]),
              (encode_one(tok, "a", 32), [encode_one(tok, "y", 64), encode_one(tok, "q", 64)])]
@@ -31,6 +35,13 @@ def test_collator_pads_dynamically(tiny_model):
 
 
 def test_contrastive_loss_uses_temperature(tmp_path, tiny_model):
+    import torch
+    import torch.nn.functional as F
+    from tevatron.arguments import DenseTrainingArguments
+    from transformers import AutoTokenizer
+
+    from xqg_tevatron.tevatron_compat import DenseModel, XqgDataArguments, XqgModelArguments
+
     tok = AutoTokenizer.from_pretrained(tiny_model)
     margs = XqgModelArguments(model_name_or_path=str(tiny_model), pooling="mean", normalize=True, temperature=0.05)
     dargs = XqgDataArguments(train_n_passages=2)
@@ -76,6 +87,9 @@ def test_warmup_ratio_is_honoured_as_tevatron_did_on_transformers_4(tmp_path, ti
 
 
 def test_passage_field_separator_names_a_tokenizer_token_as_in_tevatron(tmp_path, tiny_model):
+    from transformers import AutoTokenizer
+
+    from xqg_tevatron.tevatron_compat import XqgDataArguments
     from xqg_tevatron.tevatron_compat.data import load_train_groups, resolve_separator
 
     tok = AutoTokenizer.from_pretrained(tiny_model)

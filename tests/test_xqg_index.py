@@ -1,4 +1,6 @@
-"""xQG encode driver: fusion formula, alpha=0 identity, resume, torchrun sharding, Pyserini search."""
+"""xQG encode driver: fusion formula, alpha=0 identity, resume, torchrun sharding, Pyserini search.
+(torch, transformers and the encoder are imported inside the tests: the fast tier collects this
+module without paying for them.)"""
 from __future__ import annotations
 
 import json
@@ -7,13 +9,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModel, AutoTokenizer
 
 from helpers import LANGS, encode_cli, run_cli, vectors
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import write_corpus_jsonl
-from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
 from xqg_tevatron.indexing.merging import merge_work_dir
@@ -21,6 +20,9 @@ from xqg_tevatron.xqg.fusion import Fusion
 
 def cls_vectors(model_dir: Path, texts: list[str], max_len: int) -> np.ndarray:
     """Independent reference: plain transformers, one text at a time, [CLS] vector."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir).eval()
     out = []
@@ -100,6 +102,8 @@ class CrashingEncoder:
 
 
 def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpus):
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))
     work = tmp_path / "resumed.work"
@@ -120,6 +124,8 @@ def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpu
 
 
 def test_resume_refuses_other_settings(tmp_path, tiny_model, xqg_corpus):
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     work = tmp_path / "w"
     with pytest.raises(KeyboardInterrupt):
@@ -275,6 +281,8 @@ def test_multi_vector_refuses_docids_with_the_delimiter(tmp_path, tiny_model):
 
 
 def test_generated_query_branch_is_a_recorded_choice(tmp_path, demo_encoder):
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+
     """--generated_query_branch passage embeds generated queries as the authors' scripts do
     (passage branch and prefix, at q_max_len); the default is the query branch."""
     corpus = tmp_path / "c.jsonl"
