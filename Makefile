@@ -7,7 +7,7 @@
 # inner loop: no process, JVM or model), make study-xquad, make bench (every benchmark, results in
 # docs/results.md), make bench-quick (every benchmark at its smallest sizes: a smoke run that writes
 # no result file).  Benchmarks are modules: python -m benchmarks.NAME from this folder.
-.PHONY: env demo demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
+.PHONY: env env-packages demo demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -16,6 +16,10 @@ ARGS ?=
 
 env:
 	bash scripts/setup_env.sh
+
+# the packages only, without building the demo encoder (what the fast tier needs)
+env-packages:
+	bash scripts/setup_env.sh packages
 
 demo: env
 	$(PY) -m xqg_tevatron.demo $(ARGS)
@@ -46,7 +50,7 @@ coverage: env
 	$(COV) $(PY) -m coverage json -q -o .cache/coverage/coverage.json
 	$(COV) $(PY) -m coverage report --sort=cover | tail -25
 
-test-fast: env
+test-fast: env-packages
 	$(PY) -m pytest -q -m "not slow and not process" --durations=5 tests
 
 bench: env

@@ -1,11 +1,12 @@
 """Time a test command and record it as an artifact (docs/results/test_suite_times.json).
 
     python scripts/time_test_suite.py NAME [--cwd DIR] -- COMMAND...
+    python scripts/time_test_suite.py --readme      # render the README's line from the artifact
 
-Why: the README's Development section states how long the test commands take; those figures are
-read from this file, which says what ran, where, on which commit and how busy the machine was.
-Each NAME is one entry (``make test``, ``make test-fast``, ``fresh clone .ci/run``), replaced
-when measured again; the other entries stay.
+Why: the README's Development section states how long the test commands take; that line is
+rendered from this file, which says what ran, where, on which commit and how busy the machine
+was.  Each NAME is one entry (``make test``, ``make test-fast``, ``fresh clone .ci/run``,
+``make bench-quick``), replaced when measured again; the other entries stay.
 """
 from __future__ import annotations
 
@@ -31,8 +32,50 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
 
 
+README = ROOT / "README.md"
+MARK = "<!-- test-times: rendered by scripts/time_test_suite.py --readme from docs/results/test_suite_times.json -->"
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(round(seconds % 60)):02d} s"
+
+
+def render(record: dict) -> str:
+    """The README's sentence on how long the test and smoke commands took, from the artifact."""
+    parts = []
+    if "make test" in record:
+        e = record["make test"]
+        parts.append(f"`make test` {minutes(e['pytest']['seconds'])} ({e['pytest']['summary']}, pytest's own time, "
+                     f"{e['date'][:10]}, commit {e['commit']})")
+    if "fresh clone .ci/run" in record:
+        e = record["fresh clone .ci/run"]
+        parts.append(f"a fresh clone's `.ci/run`, installation included, {minutes(e['wall_s'])} "
+                     f"({e['date'][:10]}, commit {e['commit']})")
+    if "make test-fast" in record:
+        e = record["make test-fast"]
+        parts.append(f"`make test-fast` {e['wall_s']:.0f} s in all (pytest {e['pytest']['seconds']:.1f} s)")
+    if "make bench-quick" in record:
+        e = record["make bench-quick"]
+        parts.append(f"`make bench-quick` {minutes(e['wall_s'])}")
+    cores = next(iter(record.values()))["machine"]["cores"] if record else "?"
+    return (f"Measured on this project's {cores}-core machine, idle apart from the run "
+            f"(`docs/results/test_suite_times.json`): " + "; ".join(parts) + ". `make bench` (every benchmark at "
+            "its full sizes) has not been timed end to end on 2 cores.")
+
+
+def write_readme() -> None:
+    text = README.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    at = lines.index(MARK)
+    lines[at + 1] = render(json.loads(ARTIFACT.read_text(encoding="utf-8")))
+    README.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--readme"]:
+        write_readme()
+        return 0
     if "--" not in argv:
         raise SystemExit("usage: time_test_suite.py NAME [--cwd DIR] -- COMMAND...")
     split = argv.index("--")

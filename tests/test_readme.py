@@ -4,6 +4,7 @@ each flag is one the command accepts (checked against the command's own --help),
 target exists, and the data commands are run for real."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from functools import lru_cache
@@ -121,3 +122,16 @@ def test_architecture_doc_matches_the_tree():
                                             for p in (ROOT / folder).glob("*.py")}
     named = set(re.findall(r"([a-z_0-9]+\.py)\b", doc))
     assert named <= existing, f"named but not in the tree: {sorted(named - existing)}"
+
+
+def test_the_development_times_are_rendered_from_their_artifact():
+    """The README's test and smoke-run times are the measured ones (scripts/time_test_suite.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_test_suite", ROOT / "scripts" / "time_test_suite.py")
+    timer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timer)
+    lines = README.splitlines()
+    record = json.loads((ROOT / "docs" / "results" / "test_suite_times.json").read_text(encoding="utf-8"))
+    assert lines[lines.index(timer.MARK) + 1] == timer.render(record)
+    assert {"make test", "fresh clone .ci/run", "make test-fast"} <= set(record)
