@@ -133,7 +133,24 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     main = _command_main(args[1]) if len(args) >= 2 and args[0] == "-m" else None
     if main is None:
         return cli_process(*args, timeout=timeout)
-    argv = list(args[2:])
+    return _in_process(lambda: main(list(args[2:])), list(args))
+
+
+def run_as_main(module: str, *argv: str) -> subprocess.CompletedProcess:
+    """``python -m MODULE ARGV`` through the module's own ``__main__`` block (``runpy``, as the
+    interpreter runs it), in this process: what :func:`cli` leaves out, the entry line itself."""
+    import runpy
+
+    def entry():
+        sys.argv[:] = [module, *argv]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+    return _in_process(entry, ["-m", module, *argv])
+
+
+def _in_process(call: Callable[[], object], args: list[str]) -> subprocess.CompletedProcess:
+    """``call()`` with stdout, stderr and the root logger captured and the process state restored;
+    its exit code as a child's would be."""
     out, err = io.StringIO(), io.StringIO()
     with _process_state_restored(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         os.chdir(ROOT)
@@ -141,13 +158,13 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
         for handler in list(root.handlers):  # the command's own basicConfig writes to the captured stderr
             root.removeHandler(handler)
         try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse's usage errors, --help
+            code = call()
+        except SystemExit as exc:  # argparse's usage errors, --help, a __main__ block's sys.exit
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if exc.code is not None and not isinstance(exc.code, int):
                 print(exc.code, file=sys.stderr)
         except BaseException as exc:  # --debug re-raises: what the interpreter prints for it
-            if isinstance(exc, (KeyboardInterrupt,)) and "--debug" not in argv:
+            if isinstance(exc, (KeyboardInterrupt,)) and "--debug" not in args:
                 raise
             traceback.print_exc()
             code = 1
