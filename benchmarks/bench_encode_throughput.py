@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Encoding throughput for an xQG index, side by side on the demo encoder (multilingual-e5-small, CPU).
 
 The xQG workload: N passages plus their generated queries (7 languages x 5 = 35 per passage),

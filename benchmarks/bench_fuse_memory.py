@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Peak memory of fusing 1M x 384 passage vectors with generated-query vectors, side by side:
 
   in-memory   the authors' fuse_embeds.py approach: load all passage vectors, accumulate

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Query generation throughput: Hugging Face ``generate`` vs the CTranslate2 backend, side by side.
 
 Same randomly initialised MT5 with mT5-small's shapes (d_model 512, 8+8 layers, 6 heads, d_ff

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Query-time path: Pyserini's ``AutoQueryEncoder`` vs the plugin's query encoder (torch, ONNX,
 ONNX int8), side by side on one index and one set of questions.
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Search latency through Pyserini's FaissSearcher, side by side on one synthetic corpus:
 
   plain   N passage vectors (flat IP)

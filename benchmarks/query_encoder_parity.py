@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Which query encoder may be the default: each backend's vectors against Pyserini's own
 ``AutoQueryEncoder`` (minimum cosine over every XQuAD dev-half question) and its MRR@100 per
 language against torch's on the plain demo index (the same search stage, batch search).

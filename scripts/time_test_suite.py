@@ -37,7 +37,8 @@ MARK = "<!-- test-times: rendered by scripts/time_test_suite.py --readme from do
 
 
 def minutes(seconds: float) -> str:
-    return f"{int(seconds // 60)} min {int(round(seconds % 60)):02d} s"
+    whole = int(round(seconds))
+    return f"{whole // 60} min {whole % 60:02d} s"
 
 
 def render(record: dict) -> str:
@@ -58,9 +59,10 @@ def render(record: dict) -> str:
         e = record["make bench-quick"]
         parts.append(f"`make bench-quick` {minutes(e['wall_s'])}")
     cores = next(iter(record.values()))["machine"]["cores"] if record else "?"
-    return (f"Measured on this project's {cores}-core machine, idle apart from the run "
-            f"(`docs/results/test_suite_times.json`): " + "; ".join(parts) + ". `make bench` (every benchmark at "
-            "its full sizes) has not been timed end to end on 2 cores.")
+    load = max(e["load"]["loadavg_1_5_15_before"][0] for e in record.values()) if record else 0
+    return (f"Measured on this project's {cores}-core machine, one run at a time (1-minute load average "
+            f"before each at most {load:.1f}; `docs/results/test_suite_times.json`): " + "; ".join(parts) +
+            f". `make bench` (every benchmark at its full sizes) has not been timed end to end on {cores} cores.")
 
 
 def write_readme() -> None:
@@ -86,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     cwd = Path(args.cwd)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
                             text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                capture_output=True, text=True).stdout.strip())
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     load_before = os.getloadavg()
     started = time.time()
     proc = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -94,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     closing = list(CLOSING.finditer(proc.stdout))
     durations = re.findall(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", proc.stdout, flags=re.M)
     entry = {
-        "command": " ".join(command), "cwd": str(cwd), "commit": commit,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+        "command": " ".join(command), "cwd": str(cwd), "commit": commit, "uncommitted_changes": dirty,
+        "started": started_at, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
         "load": {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],
                  "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()]},
         "exit": proc.returncode, "wall_s": round(wall, 1),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import io
 import json
 import logging
@@ -66,6 +65,17 @@ def run_inside_netns(nodeids: list[str], timeout: int = 1800) -> dict[str, str]:
     return outcomes
 
 
+def cli_in_netns(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a child inside a fresh loopback-only network namespace (what starts Ray
+    or a server)."""
+    return subprocess.run(NETNS + [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def run_in_netns(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """:func:`cli_in_netns`, failing the test with its output unless it exits 0."""
+    return _checked(cli_in_netns(*args, timeout=timeout))
+
+
 # ------------------------------------------------------------------ running commands
 def cli_process(*args: str, timeout: int = 600, env: dict | None = None,
                 cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -74,14 +84,13 @@ def cli_process(*args: str, timeout: int = 600, env: dict | None = None,
                           env=env)
 
 
-def _command_main(module: str) -> Callable | None:
-    """The ``main(argv)`` that ``python -m module`` runs (the module's own, or its ``__main__``'s);
-    None for a command whose ``main`` reads only ``sys.argv``, which runs in a child."""
+def _command_main(module: str) -> Callable:
+    """The ``main(argv)`` that ``python -m module`` runs (the module's own, or its ``__main__``'s)."""
     mod = importlib.import_module(module)
     main = getattr(mod, "main", None)
     if main is None:
         main = importlib.import_module(module + ".__main__").main
-    return main if inspect.signature(main).parameters else None
+    return main
 
 
 @contextlib.contextmanager
@@ -129,10 +138,11 @@ def _process_state_restored() -> Iterator[None]:
 def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     """``python -m MODULE ARGV`` run as ``MODULE.main(ARGV)`` in this process: the same exit code,
     stdout and stderr a child would give (a ``--debug`` traceback included), without re-importing
-    the libraries.  ``timeout`` is accepted for the same signature as :func:`cli_process`."""
-    main = _command_main(args[1]) if len(args) >= 2 and args[0] == "-m" else None
-    if main is None:
+    the libraries.  Anything but ``-m MODULE`` (``-c CODE``, a script) runs in a child.
+    ``timeout`` is accepted for the same signature as :func:`cli_process`."""
+    if len(args) < 2 or args[0] != "-m":
         return cli_process(*args, timeout=timeout)
+    main = _command_main(args[1])
     return _in_process(lambda: main(list(args[2:])), list(args))
 
 
@@ -216,6 +226,16 @@ def run_killed_at(cmd: list[str], watch: Path, pattern: str, at: int, timeout: f
 
 
 # ------------------------------------------------------------------ inputs and argument lists
+def word_corpus(path: Path, n: int) -> Path:
+    """``n`` jsonl passages ``p0..`` about countries, currencies and languages (no generated queries)."""
+    words = ["Finland", "Japan", "euro", "yen", "Russia", "ruble", "Korea", "won", "Arabic", "Bengali"]
+    path.write_text("".join(json.dumps({"docid": f"p{i}", "title": words[i % 10],
+                                        "text": f"{words[i % 10]} uses the {words[(i + 3) % 10]} and speaks "
+                                                f"{words[(i + 7) % 10]} number {i}."}) + "\n" for i in range(n)),
+                    encoding="utf-8")
+    return path
+
+
 def write_corpus(path: Path, docids: list[str], langs=("ja",)) -> Path:
     """A jsonl corpus with ``generated_queries`` (2 per language) for each docid."""
     recs = [{"docid": d, "title": f"T{d}", "text": f"passage {d} about the currency of country {d}",

@@ -14,39 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import NETNS, ROOT, cli, netns_available, run_cli, run_killed_at
+from helpers import (NETNS, ROOT, cli, encode_args, netns_available, run_cli, run_in_netns, run_killed_at,
+                     word_corpus)
 
 needs_netns = pytest.mark.skipif(not netns_available(), reason="needs a network namespace (unshare --net, root)")
-
-
-def in_netns(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    proc = subprocess.run(NETNS + [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args[:3])} exited {proc.returncode}\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-5000:]}")
-    return proc
-
-
-def corpus(path: Path, n: int) -> Path:
-    words = ["Finland", "Japan", "euro", "yen", "Russia", "ruble", "Korea", "won", "Arabic", "Bengali"]
-    path.write_text("".join(json.dumps({"docid": f"p{i}", "title": words[i % 10],
-                                        "text": f"{words[i % 10]} uses the {words[(i + 3) % 10]} and speaks "
-                                                f"{words[(i + 7) % 10]} number {i}."}) + "\n" for i in range(n)),
-                    encoding="utf-8")
-    return path
 
 
 def generate(corpus_file: Path, out: Path, *extra: str, ray: bool = False) -> None:
     args = ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus_file), "--output", str(out),
             "--languages", "ja", "fi", "ru", "--n_per_lang", "3", "--chunk_size", "4", *extra]
-    (in_netns if ray else run_cli)(*args)
+    (run_in_netns if ray else run_cli)(*args)
 
 
 @pytest.mark.slow
 @needs_netns
 @pytest.mark.netns
 def test_generation_is_identical_locally_on_ray_and_in_hand_launched_shards(tmp_path):
-    c = corpus(tmp_path / "c.jsonl", 30)
+    c = word_corpus(tmp_path / "c.jsonl", 30)
     generate(c, tmp_path / "local.jsonl")
     generate(c, tmp_path / "ray1.jsonl", "--executor", "ray", "--ray_actors", "1", "--ray_num_cpus", "0.5", ray=True)
     generate(c, tmp_path / "ray2.jsonl", "--executor", "ray", "--ray_actors", "2", "--ray_num_cpus", "0.5", ray=True)
@@ -58,11 +42,8 @@ def test_generation_is_identical_locally_on_ray_and_in_hand_launched_shards(tmp_
         assert (tmp_path / f"{name}.jsonl").read_bytes() == reference, name
 
 
-def encode_args(model: Path, corpus_file: Path, out: Path, *extra: str) -> list[str]:
-    return ["-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model), "--encode_in_path",
-            str(corpus_file), "--encoded_save_path", str(out), "--per_device_eval_batch_size", "4", "--chunk_size",
-            "4", "--q_max_len", "16", "--p_max_len", "32", "--disable_tqdm", "true", "--alpha", "0.3",
-            "--aggregation", "mean", "--num_threads", "1", *extra]
+def encode_cmd(model: Path, corpus_file: Path, out: Path, *extra: str) -> list[str]:
+    return ["-m", "xqg_tevatron.driver.encode", *encode_args(model, corpus_file, out, *extra, chunk=4)]
 
 
 @pytest.mark.slow
@@ -70,13 +51,13 @@ def encode_args(model: Path, corpus_file: Path, out: Path, *extra: str) -> list[
 @pytest.mark.netns
 def test_encoding_is_identical_locally_on_ray_and_in_hand_launched_shards(tmp_path, tiny_model):
     c = tmp_path / "g.jsonl"
-    generate(corpus(tmp_path / "c.jsonl", 26), c)
-    run_cli(*encode_args(tiny_model, c, tmp_path / "local"))
+    generate(word_corpus(tmp_path / "c.jsonl", 26), c)
+    run_cli(*encode_cmd(tiny_model, c, tmp_path / "local"))
     # two actors (one actor on Ray: the generation test above and tests/test_ray_cluster.py)
-    in_netns(*encode_args(tiny_model, c, tmp_path / "ray2", "--executor", "ray", "--ray_actors", "2",
+    run_in_netns(*encode_cmd(tiny_model, c, tmp_path / "ray2", "--executor", "ray", "--ray_actors", "2",
                           "--ray_num_cpus", "0.5"))
     for shard in ("0", "1"):
-        run_cli(*encode_args(tiny_model, c, tmp_path / "shards", "--num_shards", "2", "--shard_id", shard))
+        run_cli(*encode_cmd(tiny_model, c, tmp_path / "shards", "--num_shards", "2", "--shard_id", shard))
     run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "shards.work"), "--output",
             str(tmp_path / "shards"))
     ref = tmp_path / "local"
@@ -149,7 +130,7 @@ def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
     a unit that kills every actor it runs in (stopped after 3, not forever), and a worker factory
     that cannot be unpickled on the node (stopped at once, not asked for again).  Real
     ``ray start`` nodes lost at three points: tests/test_ray_cluster.py."""
-    c = corpus(tmp_path / "c.jsonl", 64)  # 16 units
+    c = word_corpus(tmp_path / "c.jsonl", 64)  # 16 units
     out = tmp_path / "cluster.jsonl"
     if mode in ("poison", "unconstructible"):
         proc = subprocess.run(NETNS + [sys.executable, "-c", CLUSTER_SCRIPT, str(c), str(out), mode], cwd=ROOT,
@@ -164,7 +145,7 @@ def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
     local = tmp_path / "local.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(c), "--output", str(local), "--languages", "ja",
             "fi", "--n_per_lang", "2", "--chunk_size", "4")
-    proc = in_netns("-c", CLUSTER_SCRIPT, str(c), str(out), mode)
+    proc = run_in_netns("-c", CLUSTER_SCRIPT, str(c), str(out), mode)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(lines[-1][len("RESULT "):])
@@ -179,7 +160,7 @@ def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
 
 @pytest.mark.slow
 def test_a_killed_driver_redoes_only_uncommitted_units(tmp_path, tiny_model):
-    c = corpus(tmp_path / "c.jsonl", 40)
+    c = word_corpus(tmp_path / "c.jsonl", 40)
     args = ["-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder", str(tiny_model), "--work_dir",
             str(tmp_path / "store"), "--output", str(tmp_path / "idx"), "--languages", "ja", "fi", "--n_per_lang", "2",
             "--chunk_size", "4", "--batch_size", "2", "--p_max_len", "32", "--q_max_len", "16", "--num_threads", "1",
@@ -199,9 +180,9 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
     import faiss
 
     c = tmp_path / "g.jsonl"
-    generate(corpus(tmp_path / "c.jsonl", 18), c)
+    generate(word_corpus(tmp_path / "c.jsonl", 18), c)
     # encode once (sum, alpha 0.1, all languages, 3 per language; 1 per language stored as well)
-    run_cli(*encode_args(tiny_model, c, tmp_path / "first", "--alpha", "0.1", "--aggregation", "sum",
+    run_cli(*encode_cmd(tiny_model, c, tmp_path / "first", "--alpha", "0.1", "--aggregation", "sum",
                          "--n_per_lang", "3", "--component_n_per_lang", "1", "--keep_work_dir"))
     # re-fuse: another alpha, aggregation, language subset and n per language; no model is loaded
     proc = run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "first.work"), "--output",
@@ -209,7 +190,7 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
                    "--n_per_lang", "1", "--keep_work_dir", "--verbose")
     assert "Loading weights" not in proc.stderr  # --verbose shows it whenever a model loads (test_faults)
     fresh = tmp_path / "fresh"
-    run_cli(*encode_args(tiny_model, c, fresh, "--alpha", "0.6", "--aggregation", "mean", "--languages", "ja", "ru",
+    run_cli(*encode_cmd(tiny_model, c, fresh, "--alpha", "0.6", "--aggregation", "mean", "--languages", "ja", "ru",
                          "--n_per_lang", "1"))
     a = faiss.read_index(str(tmp_path / "refused" / "index")).reconstruct_n(0, 18)
     b = faiss.read_index(str(fresh / "index")).reconstruct_n(0, 18)
@@ -235,7 +216,7 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
 
 
 def test_the_one_command_job_writes_the_index_and_the_published_queries(tmp_path, tiny_model):
-    c = corpus(tmp_path / "c.jsonl", 10)
+    c = word_corpus(tmp_path / "c.jsonl", 10)
     published = tmp_path / "gen.jsonl"
     run_cli("-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder", str(tiny_model), "--work_dir",
             str(tmp_path / "store"), "--output", str(tmp_path / "idx"), "--generated_output", str(published),
@@ -252,8 +233,8 @@ def test_the_one_command_job_writes_the_index_and_the_published_queries(tmp_path
 
 def test_a_plain_index_encodes_no_generated_query_and_refuses_a_refuse(tmp_path, tiny_model):
     c = tmp_path / "g.jsonl"
-    generate(corpus(tmp_path / "c.jsonl", 6), c)
-    run_cli(*encode_args(tiny_model, c, tmp_path / "plain", "--alpha", "0", "--keep_work_dir"))
+    generate(word_corpus(tmp_path / "c.jsonl", 6), c)
+    run_cli(*encode_cmd(tiny_model, c, tmp_path / "plain", "--alpha", "0", "--keep_work_dir"))
     import numpy as np
 
     qcount = np.load(tmp_path / "plain.work" / "chunk-000000.qcount.npy")

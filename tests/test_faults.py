@@ -222,7 +222,8 @@ def test_kill_9_during_encode_and_merge_resumes_to_the_identical_index(tmp_path,
         points = sorted(rng.sample(range(1, len(mine)), 2)) + [len(mine)]
         for at in points:
             others = sum(1 for c in range(10) if c % shards != shard and (work / f"chunk-{c:06d}.json").exists())
-            killed = run_killed_at(["-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *extra, batch=2, chunk=4)], work, "chunk-*.json", others + at)
+            cmd = ["-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out, *extra, batch=2, chunk=4)]
+            killed = run_killed_at(cmd, work, "chunk-*.json", others + at)
             log.append(f"encode shards={shards} shard={shard} kill after {at} of its {len(mine)} chunks: "
                        f"{'killed' if killed else 'finished first'}")
         if not (out / "index").exists():
@@ -331,10 +332,10 @@ def test_4_two_runs_on_one_work_dir_never_mix(tmp_path, tiny_model):
     x = write_corpus(tmp_path / "x.jsonl", [f"x{i}" for i in range(120)])
     y = write_corpus(tmp_path / "y.jsonl", [f"y{i}" for i in range(120)])
     ref = tmp_path / "ref"
-    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, x, ref, "--per_device_eval_batch_size", "1"))
+    run_cli("-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, x, ref, batch=1))
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     a = subprocess.Popen([sys.executable, "-m", "xqg_tevatron.driver.encode",
-                          *encode_args(tiny_model, x, out, "--per_device_eval_batch_size", "1")],
+                          *encode_args(tiny_model, x, out, batch=1)],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list(work.glob("chunk-*.json")) and time.time() < deadline and a.poll() is None:
@@ -529,7 +530,7 @@ def test_13_a_rerun_after_a_failed_merge_or_a_killed_overwrite_keeps_finished_ch
     # kill -9 during a run with --overwrite: the rerun with --overwrite keeps what was finished
     out2, work2 = tmp_path / "idx2", tmp_path / "idx2.work"
     cmd = ["-m", "xqg_tevatron.driver.encode", *encode_args(tiny_model, corpus, out2, "--overwrite",
-                                                                   "--per_device_eval_batch_size", "1")]
+                                                                   batch=1)]
     assert run_killed_at(cmd, work2, "chunk-*.json", 2)
     done = len(list(work2.glob("chunk-*.json")))
     final = cli(*cmd)
@@ -730,7 +731,7 @@ def test_17_sigint_and_sigterm_end_in_one_line_and_the_rerun_resumes(tmp_path, t
     corpus = write_corpus(tmp_path / "c.jsonl", [f"p{i}" for i in range(90)])
     out, work = tmp_path / "idx", tmp_path / "idx.work"
     cmd = [sys.executable, "-m", "xqg_tevatron.driver.encode",
-           *encode_args(tiny_model, corpus, out, "--per_device_eval_batch_size", "1")]
+           *encode_args(tiny_model, corpus, out, batch=1)]
     # a runner started in the background (``cmd &`` in a script) hands its children SIGINT ignored,
     # and Python then keeps it ignored: give the child the default a user's terminal gives
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

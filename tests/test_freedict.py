@@ -9,15 +9,13 @@ import hashlib
 import io
 import json
 import lzma
-import subprocess
-import sys
 import tarfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from helpers import NETNS, ROOT, netns_available
+from helpers import cli_in_netns, netns_available
 from xqg_tevatron.words.freedict import PACKAGES, Package, unpack_deb
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -74,11 +72,6 @@ def mirror(tmp_path) -> tuple[Path, dict]:
     return root, {"path": path, "size": len(package), "sha256": hashlib.sha256(package).hexdigest()}
 
 
-def in_netns(script: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(NETNS + [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
-
-
 SERVE_AND_FETCH = textwrap.dedent("""
     import functools, http.server, json, sys, threading
     from pathlib import Path
@@ -104,8 +97,9 @@ SERVE_AND_FETCH = textwrap.dedent("""
 
 def fetch(mirror_root: Path, pin: dict, cache: Path, tmp_path: Path, serve: bool = True) -> dict:
     script = SERVE_AND_FETCH + "\n"
-    proc = in_netns(f"import sys; sys.argv = ['x', {str(mirror_root)!r}, {json.dumps(pin)!r}, {str(cache)!r}, "
-                    f"{str(tmp_path / 'no-debian')!r}, {'serve' if serve else 'down'!r}]\n" + script)
+    proc = cli_in_netns("-c", f"import sys; sys.argv = ['x', {str(mirror_root)!r}, {json.dumps(pin)!r}, "
+                        f"{str(cache)!r}, {str(tmp_path / 'no-debian')!r}, {'serve' if serve else 'down'!r}]\n" + script,
+                        timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import ROOT, run_cli
-from helpers import cli, encode, encode_args, one_line_error, write_corpus
+from helpers import ROOT, cli, encode, encode_args, one_line_error, run_cli, write_corpus
 
 
 def search(index: Path, topics: Path, run: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -28,7 +28,7 @@ from typing import Iterator
 
 import pytest
 
-from helpers import ROOT, inside_netns, netns_available, run_cli, run_inside_netns
+from helpers import ROOT, inside_netns, netns_available, run_cli, run_inside_netns, word_corpus
 from benchmarks.common.ray_processes import RayProcesses, recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.netns,
@@ -57,15 +57,6 @@ def ran_inside(request, outcomes: dict[str, str] | None) -> bool:
 
 
 DISPATCH = re.compile(r"unit (\d+) sent to node ([0-9a-f]+):(\d+)")
-
-
-def corpus(path: Path) -> Path:
-    words = ["Finland", "Japan", "euro", "yen", "Russia", "ruble", "Korea", "won", "Arabic", "Bengali"]
-    path.write_text("".join(json.dumps({"docid": f"p{i}", "title": words[i % 10],
-                                        "text": f"{words[i % 10]} uses the {words[(i + 3) % 10]} and speaks "
-                                                f"{words[(i + 7) % 10]} number {i}."}) + "\n"
-                            for i in range(UNITS * CHUNK)), encoding="utf-8")
-    return path
 
 
 def outputs(shared: Path) -> dict[str, bytes]:
@@ -142,7 +133,7 @@ KILL_POINTS = {
 def recipe_cluster(tmp: Path, model: Path, workers: int) -> Iterator[tuple[Path, dict, RayProcesses]]:
     """The corpus, the local run's bytes, and a cluster started by the README's recipe (the head
     and ``workers`` 1-CPU worker nodes); every process of it is killed at the end."""
-    c = corpus(tmp / "c.jsonl")
+    c = word_corpus(tmp / "c.jsonl", UNITS * CHUNK)
     reference = local_reference(tmp, c, model)
     cluster = RayProcesses(recipe(README), tmp / "home", {"HEAD": "127.0.0.1", "CORPUS": c, "MODEL": model,
                                                           "GENERATOR": "dictionary", "ACTORS": 2})
@@ -267,7 +258,7 @@ def test_sigterm_to_a_job_on_ray_is_one_line_and_exit_143(request, netns_outcome
     own one line and exit 143 must win, as with the local executor."""
     if ran_inside(request, netns_outcomes):
         return
-    c = corpus(tmp_path / "c.jsonl")
+    c = word_corpus(tmp_path / "c.jsonl", UNITS * CHUNK)
     log = tmp_path / "term.log"
     with log.open("w") as fh, tempfile.TemporaryDirectory(prefix="xqg-ray-") as ray_tmp:
         proc = subprocess.Popen([sys.executable, "-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder",

@@ -26,6 +26,7 @@ import io
 import json
 import re
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -487,3 +488,43 @@ def test_an_undecodable_line_is_named_by_the_same_line_ends_as_the_text(data, li
         path = write_bytes(Path(folder), "t.tsv", data, gz=False)
         with pytest.raises(CorpusFormatError, match=re.escape(f"{path}:{line}: not UTF-8")):
             read_topics(path)
+
+
+# ------------------------------------------------------------------ damaged gzip; JSON lines that are not objects
+@FUZZ
+@given(topics_records.filter(bool), st.data())
+def test_a_damaged_gzip_file_is_the_one_line_error(records, draw):
+    """The compressed bytes cut or flipped: the lines the oracle reads from what still
+    decompresses, or the one-line error naming the file; never a gzip or zlib traceback."""
+    packed = bytearray(gzip.compress(encode_lines([f"{q}\t{t}" for q, t in records], "\n", False, True), mtime=0))
+    at = draw.draw(st.integers(0, len(packed) - 1))
+    damaged = bytes(packed[:at]) if draw.draw(st.booleans()) else bytes(packed[:at] + bytes([packed[at] ^ 0xFF]) +
+                                                                        packed[at + 1:])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.tsv.gz"
+        path.write_bytes(damaged)
+        try:
+            intact = gzip.decompress(damaged)
+        except (EOFError, OSError, zlib.error):  # BadGzipFile is an OSError
+            intact = None
+        try:
+            got = read_topics(path)
+        except CorpusFormatError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+            return
+        assert intact is not None and got == topics_oracle(intact), (got, damaged)
+
+
+@pytest.mark.parametrize("line", ['[1, 2]', '"a string"', '7', 'null'])
+def test_json_lines_that_are_not_objects_are_the_one_line_error(line):
+    """Topics and XOR-Retrieve questions as jsonl: a line holding JSON that is not an object is
+    named by file and line, as malformed JSON is."""
+    from xqg_tevatron.data.xor_format import read_questions
+
+    good = json.dumps({"id": "q1", "question": "currency?", "answers": [], "lang": "ja"})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "q.jsonl"
+        path.write_text(good + "\n" + line + "\n", encoding="utf-8")
+        for reader in (read_topics, read_questions):
+            with pytest.raises(CorpusFormatError, match=re.escape(f"{path}:2: expected a JSON object")):
+                reader(path)

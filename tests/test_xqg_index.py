@@ -281,10 +281,10 @@ def test_multi_vector_refuses_docids_with_the_delimiter(tmp_path, tiny_model):
 
 
 def test_generated_query_branch_is_a_recorded_choice(tmp_path, demo_encoder):
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
-
     """--generated_query_branch passage embeds generated queries as the authors' scripts do
     (passage branch and prefix, at q_max_len); the default is the query branch."""
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+
     corpus = tmp_path / "c.jsonl"
     recs = [{"docid": "d1", "title": "Finland", "text": "Finland uses the euro.",
              "generated_queries": {"fi": ["mikä on Suomen valuutta?"]}},

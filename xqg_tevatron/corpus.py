@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -47,7 +48,10 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
     path = Path(path)
     raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     try:
-        head = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+        try:
+            head = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+        except GZIP_DAMAGE as exc:
+            raise CorpusFormatError(damaged_gzip(path, exc)) from None
         if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
             kind = "UTF-16 or UTF-32" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") else "binary"
             raise CorpusFormatError(f"{path}:1: not UTF-8 ({kind} text, as some editors and spreadsheets save it); "
@@ -84,22 +88,41 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
             raise CorpusFormatError(f"{where}: malformed JSON ({exc.msg})") from None
 
 
+def json_objects(path: str | os.PathLike) -> Iterator[tuple[str, dict]]:
+    """:func:`iter_jsonl`, each record a JSON object (a ``file:line`` error otherwise)."""
+    for where, rec in iter_jsonl(path):
+        if not isinstance(rec, dict):
+            raise CorpusFormatError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+        yield where, rec
+
+
 def _first_undecodable(path: Path, exc: UnicodeDecodeError) -> str:
     """``file:line: not UTF-8 ...`` for the first line that does not decode (text readers decode
     in blocks, so the error itself does not know its line; read the bytes again to find it)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        # counted by the text layer's own line ends (LF, CRLF and CR): latin-1 maps each byte to one character
-        for lineno, line in enumerate(io.TextIOWrapper(fh, encoding="latin-1", newline=None), start=1):
-            try:
-                line.encode("latin-1").decode("utf-8")
-            except UnicodeDecodeError as bad:
-                return f"{path}:{lineno}: not UTF-8 ({bad.reason} at byte {bad.start} of the line)"
+    try:
+        with opener(path, "rb") as fh:
+            # counted by the text layer's own line ends (LF, CRLF and CR): latin-1 maps each byte to one character
+            for lineno, line in enumerate(io.TextIOWrapper(fh, encoding="latin-1", newline=None), start=1):
+                try:
+                    line.encode("latin-1").decode("utf-8")
+                except UnicodeDecodeError as bad:
+                    return f"{path}:{lineno}: not UTF-8 ({bad.reason} at byte {bad.start} of the line)"
+    except GZIP_DAMAGE as damage:  # a damaged .gz decompresses to bytes that are not UTF-8, then fails
+        return damaged_gzip(path, damage)
     return f"{path}: not UTF-8 ({exc.reason})"
 
 
+GZIP_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error)  # what a cut or damaged .gz raises while read
+
+
+def damaged_gzip(path: Path, exc: BaseException) -> str:
+    return f"{path}: damaged gzip file ({type(exc).__name__}: {exc})".rstrip(": ()")
+
+
 def _decoded(lines: Iterable[str], path: Path) -> Iterator[str]:
-    """Lines of a text file; bytes that are not UTF-8 are reported with file and line."""
+    """Lines of a text file; bytes that are not UTF-8 are reported with file and line, a damaged
+    gzip file with the file."""
     it = iter(lines)
     while True:
         try:
@@ -108,6 +131,8 @@ def _decoded(lines: Iterable[str], path: Path) -> Iterator[str]:
             return
         except UnicodeDecodeError as exc:
             raise CorpusFormatError(_first_undecodable(path, exc)) from None
+        except GZIP_DAMAGE as exc:
+            raise CorpusFormatError(damaged_gzip(path, exc)) from None
         yield line
 
 
@@ -236,7 +261,7 @@ def read_topics(path: str | os.PathLike) -> list[tuple[str, str]]:
         raise FileNotFoundError(f"topics file not found: {path}")
     if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
         rows = ((where, rec.get("query_id", rec.get("id")), rec.get("query", rec.get("question")))
-                for where, rec in iter_jsonl(path))
+                for where, rec in json_objects(path))
     else:
         rows = _tsv_topics(path)
     topics = []

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text
-from xqg_tevatron.corpus import CorpusFormatError, Passage, iter_fields, iter_jsonl, iter_passages, number_field
+from xqg_tevatron.corpus import (CorpusFormatError, Passage, iter_fields, iter_passages, json_objects,
+                                 number_field)
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -35,7 +36,7 @@ class XorQuestion:
 
 def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
     out = []
-    for where, rec in iter_jsonl(path):
+    for where, rec in json_objects(path):
         try:
             out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"],
                                    rec.get("question_en")))
