@@ -55,9 +55,8 @@ def render(record: dict) -> str:
     if "make test-fast" in record:
         e = record["make test-fast"]
         parts.append(f"`make test-fast` {e['wall_s']:.0f} s in all (pytest {e['pytest']['seconds']:.1f} s)")
-    if "make bench-quick" in record:
-        e = record["make bench-quick"]
-        parts.append(f"`make bench-quick` {minutes(e['wall_s'])}")
+    if record.get("make bench-quick", {}).get("exit") == 0:  # a failed run is no timing
+        parts.append(f"`make bench-quick` {minutes(record['make bench-quick']['wall_s'])}")
     cores = next(iter(record.values()))["machine"]["cores"] if record else "?"
     load = max(e["load"]["loadavg_1_5_15_before"][0] for e in record.values()) if record else 0
     return (f"Measured on this project's {cores}-core machine, one run at a time (1-minute load average "
