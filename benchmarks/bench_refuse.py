@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks.common import quick
 from benchmarks.common.scratch import run_benchmark, scratch_dir
-from xqg_tevatron.indexing.encoder import EncodeConfig
+from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
 from xqg_tevatron.indexing.merging import MERGE_READ_AHEAD
 from xqg_tevatron.indexing.store import unit_files

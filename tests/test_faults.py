@@ -363,7 +363,7 @@ def test_5_search_takes_pooling_and_prefixes_from_the_manifest_and_checks_the_mo
 
     from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig
-    from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+    from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b", "c", "d"])
     out = tmp_path / "idx"

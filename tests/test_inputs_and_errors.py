@@ -120,8 +120,8 @@ class FakeDimEncoder:
     model_dir = "."
 
     def __init__(self, dim=4):
-        from xqg_tevatron.indexing.encoder import EncodeConfig
-        from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+        from xqg_tevatron.indexing.encode_config import EncodeConfig
+        from xqg_tevatron.tevatron_compat.settings import EncoderSettings
         self.dim, self.settings, self.config = dim, EncoderSettings(), EncodeConfig()
 
     def encode(self, texts, is_query, desc=None, max_len=None):

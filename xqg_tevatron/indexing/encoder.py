@@ -10,38 +10,22 @@ tokenizer's limit by the search stage, as Pyserini does.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from xqg_tevatron.batching import DTYPES, encode_token_ids, tokenizer_limit
+from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
 from xqg_tevatron.tevatron_compat.tokens import encode_one, special_tokens_wrap
-from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
-
-
-@dataclass
-class EncodeConfig:
-    batch_size: int = 64
-    q_max_len: int = 32
-    p_max_len: int = 128
-    device: str = "cpu"
-    show_progress: bool = True
-    # weights and activations on the device: float16 / bfloat16 halve memory and run on GPU tensor
-    # cores (vectors still come back as float32; recorded in the manifest, since they differ)
-    dtype: str = "float32"
-
-    def __post_init__(self):
-        torch_dtype(self.dtype)
+from xqg_tevatron.indexing.encode_config import EncodeConfig, check_dtype
+from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference
+from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 
 
 def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype of ``name``; a one-line error for anything else."""
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return getattr(torch, name)
+    return getattr(torch, check_dtype(name))
 
 
 class DenseEncoder:

@@ -32,7 +32,8 @@ from pyserini.encode import QueryEncoder  # noqa: E402
 
 from xqg_tevatron.runtime.atomic_io import atomic_write_text, replace, sha256_file, tmp_sibling
 from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
-from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference, EncoderSettings
+from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference
+from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 ONNX_OPSET = 17

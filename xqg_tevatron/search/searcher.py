@@ -106,7 +106,7 @@ def collapse_rows(hits: Sequence[Hit], k: int) -> list[Hit]:
 def manifest_encoder_settings(manifest: dict):
     """How the index's vectors were made (pooling, normalisation, prefixes), from its manifest:
     the query side must match them, whatever the model folder's own settings file says."""
-    from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+    from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 
     keys = ("pooling", "normalize", "query_prefix", "passage_prefix")
     missing = [k for k in keys if k not in manifest]

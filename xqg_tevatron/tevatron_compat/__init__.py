@@ -13,7 +13,7 @@ import importlib
 _HOME = {
     "EncoderArguments": "arguments", "XqgDataArguments": "arguments", "XqgModelArguments": "arguments",
     "EncodeDataset": "data", "QPCollator": "data", "TrainDataset": "data",
-    "DenseModel": "modeling", "DenseModelForInference": "modeling", "EncoderSettings": "modeling",
+    "DenseModel": "modeling", "DenseModelForInference": "modeling", "EncoderSettings": "settings",
     "DenseTrainer": "trainer",
 }
 __all__ = sorted(_HOME)

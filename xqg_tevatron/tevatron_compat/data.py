@@ -14,7 +14,7 @@ from typing import Any, Sequence, Union
 from tevatron import data as tv_data
 from transformers import PreTrainedTokenizerBase
 
-from xqg_tevatron.tevatron_compat.modeling import EncoderSettings
+from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 from xqg_tevatron.tevatron_compat.tokens import SpecialTokens, TextOrIds, encode_one, special_tokens_wrap
 
 class TrainDataset(tv_data.TrainDataset):

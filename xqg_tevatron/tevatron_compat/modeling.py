@@ -1,9 +1,7 @@
 """Tevatron DenseModel with configurable pooling / normalisation and settings saved beside weights."""
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass
 from typing import Optional
 
 import torch
@@ -11,47 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from tevatron import modeling as tv_modeling
 
-SETTINGS_FILE = "xqg_encoder.json"
-POOLINGS = ("cls", "mean")
-
-
-@dataclass
-class EncoderSettings:
-    """Everything beyond the weights needed to reproduce an embedding (saved as ``xqg_encoder.json``)."""
-
-    pooling: str = "cls"
-    normalize: bool = False
-    query_prefix: str = ""
-    passage_prefix: str = ""
-
-    def __post_init__(self):
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-
-    @classmethod
-    def load(cls, model_dir: str, overrides: object | None = None) -> "EncoderSettings":
-        """Settings from ``model_dir/xqg_encoder.json`` with non-None attributes of ``overrides`` on top."""
-        values: dict = {}
-        path = os.path.join(model_dir, SETTINGS_FILE) if model_dir and os.path.isdir(model_dir) else None
-        if path and os.path.exists(path):
-            with open(path, encoding="utf-8") as fh:
-                stored = json.load(fh)
-            values.update({k: stored[k] for k in ("pooling", "normalize", "query_prefix", "passage_prefix") if k in stored})
-        if overrides is not None:
-            for key in ("pooling", "normalize", "query_prefix", "passage_prefix"):
-                value = getattr(overrides, key, None)
-                if value is not None:
-                    values[key] = value
-        return cls(**values)
-
-    def save(self, model_dir: str) -> None:
-        with open(os.path.join(model_dir, SETTINGS_FILE), "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, indent=2)
-            fh.write("\n")
-
-    def prefix(self, is_query: bool) -> str:
-        return self.query_prefix if is_query else self.passage_prefix
-
+from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 
 def pool(hidden: torch.Tensor, attention_mask: Optional[torch.Tensor], settings: EncoderSettings) -> torch.Tensor:
     """Pool token states into one vector per text (masked mean or first token), optionally L2-normalised."""
