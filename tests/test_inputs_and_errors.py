@@ -216,14 +216,14 @@ def test_fuse_files_streams_the_formula(tmp_path, aggregation):
 def test_hub_dataset_ids_get_the_exact_command_to_run(tmp_path):
     from xqg_tevatron.corpus import corpus_files
     from xqg_tevatron.tevatron_compat import XqgDataArguments
-    from xqg_tevatron.tevatron_compat.data import load_train_groups
+    from xqg_tevatron.tevatron_compat.sources import check_train_source
 
     with pytest.raises(FileNotFoundError, match=r"hf download ielab/xor-tydi-xqg-augmented --repo-type dataset"):
         corpus_files(["ielab/xor-tydi-xqg-augmented"])
     with pytest.raises(FileNotFoundError, match="input not found"):
         corpus_files([str(tmp_path / "missing.jsonl")])
     with pytest.raises(ValueError, match=r"hf download Tevatron/xor-tydi .*--train_files"):
-        load_train_groups(XqgDataArguments(dataset_name="Tevatron/xor-tydi/train"))
+        check_train_source(XqgDataArguments(dataset_name="Tevatron/xor-tydi/train"))
 
 
 @pytest.mark.parametrize("flag, value, says", [("--ray-actors", "0", "--ray_actors must be >= 1"),

@@ -15,6 +15,7 @@ from tevatron import data as tv_data
 from transformers import PreTrainedTokenizerBase
 
 from xqg_tevatron.tevatron_compat.settings import EncoderSettings
+from xqg_tevatron.tevatron_compat.sources import check_train_source
 from xqg_tevatron.tevatron_compat.tokens import SpecialTokens, TextOrIds, encode_one, special_tokens_wrap
 
 class TrainDataset(tv_data.TrainDataset):
@@ -65,12 +66,6 @@ def passage_text(passage: dict, separator: str = " ") -> str:
     return f"{title}{separator}{passage['text']}" if title else passage["text"]
 
 
-# Tevatron's Hub data sets are loading scripts (datasets 5 refuses them), as is the authors' xQG set
-SCRIPT_DATASETS = frozenset({"Tevatron/xor-tydi", "Tevatron/msmarco-passage", "Tevatron/msmarco-passage-corpus",
-                             "Tevatron/wikipedia-nq", "Tevatron/wikipedia-nq-corpus", "Tevatron/xor-tydi-corpus",
-                             "ielab/xor-tydi-xqg-augmented"})
-
-
 def resolve_separator(tokenizer, separator: str) -> str:
     """Tevatron's ``--passage_field_separator``: the name of a tokenizer attribute (e.g.
     ``sep_token``) is replaced by its value, as Tevatron's datasets do; anything else is literal."""
@@ -86,26 +81,17 @@ def load_train_groups(data_args, cache_dir: str | None = None, tokenizer=None):
     (``query``/``positives``/``negatives`` as id lists).  Raw texts stay strings and are
     tokenised per example by :class:`TrainDataset` (with the query/passage prefixes).
     """
+    check_train_source(data_args)
     import datasets
 
     if data_args.train_path:
-        missing = [p for p in data_args.train_path if not __import__("os").path.exists(p)]
-        if missing:
-            raise FileNotFoundError(f"training files not found: {missing}")
         from xqg_tevatron.corpus import iter_jsonl
 
         # read under the plugin's one text rule (corpus.TEXT_RULE), as every other input is; and
         # never from a cache keyed on file names, which would outlive an edit of the files
         ds = datasets.Dataset.from_list([rec for path in data_args.train_path for _, rec in iter_jsonl(path)])
-    elif data_args.dataset_name and data_args.dataset_name != "json":
-        from xqg_tevatron.corpus import hub_dataset_hint
-
-        if data_args.dataset_name in SCRIPT_DATASETS:
-            raise ValueError(hub_dataset_hint(data_args.dataset_name).replace(
-                "then use the", "then pass --train_files with the"))
-        ds = datasets.load_dataset(data_args.dataset_name, data_args.dataset_language, cache_dir=cache_dir)[data_args.dataset_split]
     else:
-        raise ValueError("no training data: pass --train_dir DIR or --train_files F1 [F2 ...]")
+        ds = datasets.load_dataset(data_args.dataset_name, data_args.dataset_language, cache_dir=cache_dir)[data_args.dataset_split]
     if len(ds) == 0:
         raise ValueError("training data is empty")
     if "positives" in ds.column_names:

@@ -28,6 +28,7 @@ from xqg_tevatron.cli import rename_flags
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import DenseModel, DenseTrainer, QPCollator, TrainDataset, XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import load_train_groups
+from xqg_tevatron.tevatron_compat.sources import check_train_source
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def parse_args(argv: list[str] | None = None):
 
 def build_trainer(model_args, data_args, training_args, cs_args: CodeSwitchArguments | None = None):
     """Everything Tevatron's driver builds, with the compat classes and the code-switching hook."""
+    check_train_source(data_args)  # a bad data source is refused before the model is loaded
     config = AutoConfig.from_pretrained(model_args.config_name or model_args.model_name_or_path, num_labels=1,
                                         cache_dir=model_args.cache_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path,
