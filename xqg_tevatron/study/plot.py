@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 MARKERS = {"fused": "o", "multi": "s", "translate": "^"}
 
 
@@ -23,9 +18,15 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 
 def plot(rows: list[dict], path: Path, metric: str = "MRR") -> Path:
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    """Draw the two panels into ``path``.  A bare ``Figure`` (no pyplot): no backend is chosen for
+    the process and nothing global is left behind; matplotlib is imported only here."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 4.8))
+    ax1, ax2 = fig.subplots(1, 2)
     models = sorted({r["model"] for r in rows}, key=lambda m: (m != "base", m))
-    colors = {m: plt.cm.viridis(i / max(1, len(models) - 1)) for i, m in enumerate(models)}
+    colors = {m: colormaps["viridis"](i / max(1, len(models) - 1)) for i, m in enumerate(models)}
     for r in rows:
         label = f"{r['model']} {r['mode']}" + (f" a={r['alpha']:g}" if r["mode"] == "fused" and r["alpha"] else "")
         ax1.scatter(r["p50_ms"], r[metric], marker=MARKERS.get(r["mode"], "x"), color=colors[r["model"]], s=50)
@@ -50,5 +51,4 @@ def plot(rows: list[dict], path: Path, metric: str = "MRR") -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
