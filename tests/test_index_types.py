@@ -135,3 +135,19 @@ def test_a_trained_index_refuses_too_small_a_sample(tmp_path):
     with pytest.raises(ValueError, match="needs at least 256 training vectors"):
         build(tmp_path, x, "pq", index_type="ivf-pq", ivf_nlist=4, pq_m=8)
     assert not (tmp_path / "pq").exists()
+
+
+@pytest.mark.process
+def test_the_five_index_type_names_build_the_bytes_recorded_before_the_factory_rework():
+    """``scripts/index_digests.py`` rebuilds flat, hnsw, hnsw-sq8, ivf-pq and ivf-sq8 (two sharded)
+    on fixed vectors with one faiss thread; every ``index`` and ``docid`` file hashes to what the
+    same builds gave at the commit recorded in ``tests/data/index_digests.json``."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    recorded = json.loads((root / "tests" / "data" / "index_digests.json").read_text())["digests"]
+    proc = subprocess.run([sys.executable, "scripts/index_digests.py"], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == recorded
