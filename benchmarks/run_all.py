@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import time
 from pathlib import Path
 
 from benchmarks.common.quick import HELP
@@ -45,14 +46,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.only or ()) - set(names))
     if unknown:
         parser.error(f"not a benchmark run here: {', '.join(unknown)} (these are: {', '.join(names)})")
+    seconds: dict[str, float] = {}
     for name in names:
         if args.only and name not in args.only:
             continue
         print(f"\n=== {name}", flush=True)
+        start = time.perf_counter()
         code = run_child([sys.executable, "-m", f"benchmarks.{name}", *(["--quick"] if args.quick else [])], cwd=ROOT)
+        seconds[name] = time.perf_counter() - start
         if code != 0:
-            print(f"run_all: {name} exited {code}", file=sys.stderr)
+            print(f"run_all: {name} exited {code} after {seconds[name]:.0f} s", file=sys.stderr)
             return code
+    # where a run's time goes, so that a slow benchmark is seen (the total is what
+    # scripts/time_test_suite.py records for the README)
+    print("\nrun_all: wall seconds per benchmark: " + ", ".join(f"{n} {s:.0f}" for n, s in seconds.items())
+          + f"; total {sum(seconds.values()):.0f}", flush=True)
     return 0
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = ROOT / "docs" / "results" / "test_suite_times.json"
 CLOSING = re.compile(r"^=*\s*(?P<summary>(\d+ \w+(, )?)+) in (?P<seconds>[\d.]+)s", re.M)
+# benchmarks.run_all's last line: where a benchmark run's time went
+PER_BENCHMARK = re.compile(r"^run_all: wall seconds per benchmark: (?P<pairs>.*); total (?P<total>\d+)$", re.M)
 
 
 def machine() -> dict:
@@ -109,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
                    if closing else None),
         "slowest": [{"seconds": float(s), "phase": phase, "test": test} for s, phase, test in durations[:15]],
     }
+    per_benchmark = list(PER_BENCHMARK.finditer(proc.stdout))
+    if per_benchmark:
+        pairs = (pair.rsplit(" ", 1) for pair in per_benchmark[-1].group("pairs").split(", "))
+        entry["benchmarks_s"] = {name: int(seconds) for name, seconds in pairs}
     record = json.loads(ARTIFACT.read_text()) if ARTIFACT.exists() else {}
     record[args.name] = entry
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)

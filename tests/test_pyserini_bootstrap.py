@@ -56,3 +56,28 @@ def test_no_module_is_an_error_with_the_usage():
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: no pyserini module given; usage: python -m xqg_tevatron.pyserini")
     assert run(["--help"]).returncode == 0
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("command", ["search", "latency", "evaluate"])
+def test_the_commands_that_search_or_evaluate_start_the_jvm_their_java_flags_name(tmp_path, command):
+    """``--java-home`` reaches the JVM each command starts (its own, or trec_eval's child): a home
+    with no Java is the bootstrap's one-line error naming it, after the command line was read."""
+    import numpy as np
+
+    from helpers import cli_process, one_line_error
+    from xqg_tevatron.indexing.index import IndexConfig, write_index
+
+    index, topics, home = tmp_path / "index", tmp_path / "topics.tsv", tmp_path / "no-java-here"
+    write_index(index, IndexConfig(), 4, 2, [(np.eye(2, 4, dtype=np.float32), ["d0", "d1"])], {})
+    topics.write_text("q1\twhat\n")
+    (tmp_path / "run.trec").write_text("q1 Q0 d0 1 1.0 t\n")
+    (tmp_path / "qrels.txt").write_text("q1 0 d0 1\n")
+    (tmp_path / "q.jsonl").write_text('{"id": "q1", "question": "what", "lang": "en"}\n')
+    args = {"search": ["-m", "xqg_tevatron.search", "--index", str(index), "--topics", str(topics),
+                       "--output", str(tmp_path / "out.trec")],
+            "latency": ["-m", "xqg_tevatron.search.latency", "--topics", str(topics), "--system", f"x={index}"],
+            "evaluate": ["-m", "xqg_tevatron.evaluation.table", "--run", str(tmp_path / "run.trec"),
+                         "--qrels", str(tmp_path / "qrels.txt"), "--questions", str(tmp_path / "q.jsonl")]}[command]
+    line = one_line_error(cli_process(*args, "--java-heap", "512m", "--java-home", str(home)))
+    assert "could not start the JVM" in line and f"JAVA_HOME={home}" in line, line

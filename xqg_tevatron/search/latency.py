@@ -27,6 +27,7 @@ from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.indexing.manifest import read_manifest, verify_index_dir
 from xqg_tevatron.models import resolve_model
+from xqg_tevatron.pyserini.bootstrap import JavaSettings, add_java_arguments
 from xqg_tevatron.search.searcher import (DEFAULT_QUERY_ENCODER, QUERY_ENCODERS, IndexSearcher, SearchConfig, set_process_threads,
                                           time_queries)
 
@@ -95,6 +96,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hits", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output")
+    add_java_arguments(parser)
     args = parser.parse_args(argv)
     systems = [parse_system(s) for s in args.system]
     for _, _, index_dir in systems:
@@ -104,7 +106,8 @@ def _main(argv: list[str] | None = None) -> int:
     queries = [t for _, t in read_topics(args.topics)][: args.queries]
     if not queries:
         raise ValueError(f"{args.topics}: no topics")
-    config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, threads=args.threads)
+    config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, threads=args.threads,
+                          java=JavaSettings.from_args(args))
     set_process_threads(args.threads)
     translator = None
     results = []

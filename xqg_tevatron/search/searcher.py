@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Protocol, Sequence
 
@@ -28,6 +28,7 @@ import numpy as np
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.indexing.manifest import MULTI_DELIMITER, require_manifest, verify_index_dir
 from xqg_tevatron.models import resolve_model
+from xqg_tevatron.pyserini.bootstrap import JavaSettings, add_java_arguments
 from xqg_tevatron.trec_run import write_trec_run
 
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
@@ -64,6 +65,8 @@ class SearchConfig:
     # opening an index checks its docid files and the ends of its vector files against the
     # manifest; ``verify`` hashes every vector file whole as well (seconds per GB)
     verify: bool = False
+    # the JVM Pyserini runs on, started when the first index is opened (a running JVM keeps its own)
+    java: JavaSettings = field(default_factory=JavaSettings)
 
     def __post_init__(self):
         if self.query_encoder not in QUERY_ENCODERS:
@@ -155,12 +158,10 @@ class IndexSearcher:
                  translator: Optional[Translator] = None, query_encoder=None, vectors_only: bool = False):
         """``vectors_only``: no query encoder is loaded; queries are given as vectors (benchmarks
         that isolate the index cost)."""
-        from xqg_tevatron.pyserini import bootstrap
-
-        bootstrap()
+        self.config = config or SearchConfig()
+        self.config.java.start()
         from pyserini.search.faiss import FaissSearcher
 
-        self.config = config or SearchConfig()
         self.index_dir = Path(index_dir)
         self.manifest = verify_index_dir(self.index_dir, full=self.config.verify)
         self.shard_dirs = [self.index_dir / s["dir"] for s in self.manifest.get("shards") or []] or [self.index_dir]
@@ -291,6 +292,7 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--verify", action="store_true",
                         help="hash every vector file whole against the manifest before searching (the docid files "
                              "and the ends of the vector files are always checked)")
+    add_java_arguments(parser)
     args = parser.parse_args(argv)
     require_manifest(args.index)  # IndexSearcher checks the files against it, before the query encoder loads
     if args.encoder:
@@ -302,7 +304,7 @@ def _main(argv: list[str]) -> int:
         raise CorpusFormatError(f"{args.topics}: no topics")
     config = SearchConfig(k=args.hits, query_encoder=args.query_encoder, batch_size=args.batch_size,
                           threads=args.threads, allow_encoder_mismatch=args.allow_encoder_mismatch,
-                          verify=args.verify)
+                          verify=args.verify, java=JavaSettings.from_args(args))
     translator = None
     if args.translate:
         from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
