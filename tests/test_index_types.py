@@ -151,3 +151,28 @@ def test_the_five_index_type_names_build_the_bytes_recorded_before_the_factory_r
     proc = subprocess.run([sys.executable, "scripts/index_digests.py"], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout) == recorded
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--index_factory", "Foo32"], "could not parse index string Foo32"),
+    (["--index_params", "efSearch"], "index parameters must be NAME=VALUE"),
+])
+def test_a_bad_factory_string_or_parameter_is_one_line_before_the_store_is_read(tmp_path, flags, says):
+    """The merge refuses it before it opens the work dir (which does not even exist here)."""
+    from helpers import cli, one_line_error
+
+    err = one_line_error(cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "absent"), "--output",
+                             str(tmp_path / "out"), *flags))
+    assert says in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_factory_string_or_parameter_that_does_not_fit_the_index_is_refused_once_the_dimension_is_known():
+    """``check(dim)`` runs when the encoder (or the store) gives the dimension, before any unit:
+    it builds the empty index with its parameters."""
+    with pytest.raises(ValueError, match="nprobe=4 does not apply to this index"):
+        IndexConfig(index_type="hnsw", params="nprobe=4").check(DIM)
+    IndexConfig(factory="IVF{nlist},PQ7")  # parses: PQ7 fits a dimension divisible by 7
+    with pytest.raises(ValueError, match=r"IVF\{nlist\},PQ7' at 32 dimensions: .*multiple of the number of subquantizers"):
+        IndexConfig(factory="IVF{nlist},PQ7").check(DIM)
+    IndexConfig(factory="IVF{nlist},PQ8").check(DIM)

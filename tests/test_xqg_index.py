@@ -207,17 +207,31 @@ def demo_store(tmp_path_factory, demo_encoder, prepared) -> Path:
     return out.with_name("flat.work")
 
 
-@pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
-def test_other_index_types_are_searchable(tmp_path, demo_encoder, demo_store, prepared, index_type):
+@pytest.mark.parametrize("index_type, flags", [
+    ("hnsw", ["--index_type", "hnsw"]), ("ivfpq", ["--index_type", "ivfpq"]),
+    # a factory string no --index_type name expresses: IVF lists found by an HNSW coarse quantiser
+    ("factory", ["--index_factory", "IVF{nlist}_HNSW32,SQ8", "--index_params", "nprobe=4,quantizer_efSearch=48"])])
+def test_other_index_types_are_searchable(tmp_path, demo_encoder, demo_store, prepared, index_type, flags):
     """Indexed from the encode's store (the same vectors an encode with the index type writes: the
     index type is a merge setting) and searched by Pyserini's own search.faiss and trec_eval."""
+    from xqg_tevatron.search.searcher import IndexSearcher
+
     out = tmp_path / index_type
-    run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(demo_store), "--output", str(out), "--index_type",
-            index_type, "--keep_work_dir")
+    run_cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(demo_store), "--output", str(out), *flags,
+            "--keep_work_dir")
     index = faiss.read_index(str(out / "index"))
     assert index.ntotal == 364
-    flat_like = {"hnsw": faiss.IndexHNSWFlat, "ivfpq": faiss.IndexIVFPQ}[index_type]
-    assert isinstance(faiss.downcast_index(index), flat_like)
+    built = {"hnsw": faiss.IndexHNSWFlat, "ivfpq": faiss.IndexIVFPQ, "factory": faiss.IndexIVFScalarQuantizer}
+    assert isinstance(faiss.downcast_index(index), built[index_type])
+    manifest = json.loads((out / "xqg_manifest.json").read_text())
+    if index_type == "factory":  # 9 lists: 364 rows / 39 (the one list-count rule); settings in file and manifest
+        assert manifest["index_factory"] == "IVF9_HNSW32,SQ8" and manifest["index_params"] == "nprobe=4,quantizer_efSearch=48"
+        ivf = faiss.extract_index_ivf(index)
+        assert ivf.nprobe == 4 and faiss.downcast_index(ivf.quantizer).hnsw.efSearch == 48
+        opened = faiss.extract_index_ivf(IndexSearcher(out, vectors_only=True).searchers[0].index)
+        assert opened.nprobe == 4
+    else:
+        assert manifest["index_factory"] == {"hnsw": "HNSW32,Flat", "ivfpq": "IVF9,PQ96x8np"}[index_type]
     run = tmp_path / "run.trec"
     run_cli("-m", "xqg_tevatron.pyserini", "search.faiss", "--index", str(out), "--topics", str(prepared.topics_dev),
             "--encoder", str(demo_encoder), "--encoder-class", "auto", "--pooling", "mean", "--l2-norm",

@@ -216,7 +216,7 @@ def _main(argv: list[str]) -> int:
         return True
 
     outcome = stage.execute(args.corpus, request, lambda asked: merging and up_to_date(args, out, asked),
-                            lambda asked: unit_work(args, fusion, executor, stage), finish)
+                            lambda asked: unit_work(args, fusion, executor, stage, index_config), finish)
     if outcome.merged:
         print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
     return 0
@@ -240,9 +240,10 @@ def fusion_of(args) -> Fusion:
         languages=tuple(args.languages), n_per_lang=args.n_per_lang)
 
 
-def unit_work(args, fusion: Fusion, executor: Executor, stage: Stage) -> UnitWork:
+def unit_work(args, fusion: Fusion, executor: Executor, stage: Stage, index_config: IndexConfig) -> UnitWork:
     """The job's units, once its encoder is loaded: the encode's units, each also generating its
-    passages' queries first (published in the unit's ``.jsonl``)."""
+    passages' queries first (published in the unit's ``.jsonl``).  The index is checked against
+    the encoder's dimension before any unit runs."""
     xqg = XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype)
     run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
                     show_progress=not args.quiet)
@@ -257,6 +258,7 @@ def unit_work(args, fusion: Fusion, executor: Executor, stage: Stage) -> UnitWor
     config = EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
                           device=args.device, show_progress=False, dtype=args.dtype)
     encoder = DenseEncoder(args.encoder, config=config)
+    index_config.check(encoder.dim)
     encoder_factory = functools.partial(DenseEncoder, args.encoder, settings_overrides=encoder.settings, config=config)
     indexer = XqgIndexer(encoder, xqg, run, stage.work, executor=executor,
                          component_n_per_lang=args.component_n_per_lang,

@@ -48,9 +48,15 @@ class Config:
         return self.factory + extra
 
 
+TRAIN_SAMPLE = 100_000  # rows the IVF quantisers are trained on (build)
+
+
 def nlist_for(n: int) -> int:
-    """IVF lists: the power of two nearest 4 sqrt(n) (faiss' guideline range 4-16 sqrt(n))."""
-    return int(2 ** round(np.log2(4 * np.sqrt(n))))
+    """IVF lists: the plugin's own rule (``indexing.index.ivf_list_count``), so a swept IVF is one
+    ``--index_type`` or ``--index_factory IVF{nlist},...`` builds."""
+    from xqg_tevatron.indexing.index import ivf_list_count
+
+    return ivf_list_count(n, TRAIN_SAMPLE)
 
 
 def configs(n: int, ef_search=EF_SEARCH, nprobe=NPROBE) -> list[Config]:
@@ -67,12 +73,13 @@ def configs(n: int, ef_search=EF_SEARCH, nprobe=NPROBE) -> list[Config]:
 def build(config: Config, x: np.ndarray, threads: int):
     import faiss
 
+    from xqg_tevatron.indexing.index import apply_params
+
     faiss.omp_set_num_threads(threads)
     index = faiss.index_factory(x.shape[1], config.factory, faiss.METRIC_INNER_PRODUCT)
-    if "efConstruction" in config.build:
-        faiss.downcast_index(index).hnsw.efConstruction = config.build["efConstruction"]
+    apply_params(index, ",".join(f"{k}={v}" for k, v in config.build.items()))  # the plugin's ParameterSpace path
     if not index.is_trained:
-        sample = x[np.random.default_rng(0).choice(len(x), size=min(len(x), 100_000), replace=False)]
+        sample = x[np.random.default_rng(0).choice(len(x), size=min(len(x), TRAIN_SAMPLE), replace=False)]
         index.train(sample)
     index.add(x)
     return index

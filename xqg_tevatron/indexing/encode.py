@@ -211,6 +211,7 @@ def run(parsed) -> int:
                                 dtype="float16" if training_args.fp16 else "bfloat16" if training_args.bf16 else
                                 "float32"))
         xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
+        index_config.check(encoder.dim)  # a factory string the encoder's dimension cannot take: before any unit
         factory = None
         if xqg_args.executor == "ray":  # each actor loads its own encoder, with the same settings
             factory = functools.partial(DenseEncoder, model_args.model_name_or_path,

@@ -22,24 +22,83 @@ import numpy as np
 from xqg_tevatron.runtime.atomic_io import dumps_json, new_tmp_dir, remove_tree, swap_dir
 from xqg_tevatron.indexing.manifest import INDEX_MANIFEST, build_id_of, index_file_digests
 
-INDEX_TYPES = ("flat", "hnsw", "hnsw-sq8", "ivf-pq", "ivf-sq8", "ivfpq")
-ALIASES = {"ivfpq": "ivf-pq"}
 SHARD_DIR = "shard-{:03d}"
+
+
+def ivf_list_count(rows: int, train_sample: int = 100_000) -> int:
+    """The one IVF list-count rule (the named IVF types, ``{nlist}`` in a factory string, the
+    benchmarks' sweeps): about 4 sqrt(rows), and at least 39 training rows a list (faiss' k-means
+    minimum) from a sample of ``min(rows, train_sample)``."""
+    sample = min(rows, train_sample)
+    return max(1, min(int(4 * np.sqrt(max(rows, 1))), sample // 39))
+
+
+# The named index types: each expands to a faiss factory string and a ParameterSpace string of its
+# construction and search settings.  Adding one is one function and one line in NAMED_INDEXES.
+def _flat(c: "IndexConfig", dim: int, rows: int) -> tuple[str, str]:
+    return "Flat", ""
+
+
+def _hnsw(c: "IndexConfig", dim: int, rows: int, storage: str = "Flat") -> tuple[str, str]:
+    return f"HNSW{c.hnsw_m},{storage}", f"efConstruction={c.hnsw_ef_construction},efSearch={c.hnsw_ef_search}"
+
+
+def _hnsw_sq8(c: "IndexConfig", dim: int, rows: int) -> tuple[str, str]:
+    return _hnsw(c, dim, rows, "SQ8")
+
+
+def _ivf(c: "IndexConfig", rows: int, codes: str) -> tuple[str, str]:
+    nlist = c.ivf_nlist or ivf_list_count(rows, c.train_sample)
+    return f"IVF{nlist},{codes}", f"nprobe={min(c.ivf_nprobe, nlist)}"
+
+
+def _ivf_sq8(c: "IndexConfig", dim: int, rows: int) -> tuple[str, str]:
+    return _ivf(c, rows, "SQ8")
+
+
+def _ivf_pq(c: "IndexConfig", dim: int, rows: int) -> tuple[str, str]:
+    pq_m = c.pq_m or max(1, dim // 4)
+    if dim % pq_m:
+        raise ValueError(f"pq_m={pq_m} must divide the vector dimension {dim}")
+    return _ivf(c, rows, f"PQ{pq_m}x{c.pq_nbits}np")  # np: no polysemous training, a plain IVF-PQ
+
+
+NAMED_INDEXES = {"flat": _flat, "hnsw": _hnsw, "hnsw-sq8": _hnsw_sq8, "ivf-pq": _ivf_pq, "ivf-sq8": _ivf_sq8}
+INDEX_TYPES = (*NAMED_INDEXES, "ivfpq")
+ALIASES = {"ivfpq": "ivf-pq"}
+
+
+def parse_params(text: str) -> dict[str, str]:
+    """``"efSearch=512,nprobe=64"`` -> ``{"efSearch": "512", "nprobe": "64"}`` (faiss'
+    ParameterSpace syntax); a one-line error for anything else."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise ValueError(f"index parameters must be NAME=VALUE separated by commas (faiss ParameterSpace), "
+                             f"got {part!r} in {text!r}")
+        out[name.strip()] = value.strip()
+    return out
 
 
 @dataclass
 class IndexConfig:
-    """FAISS index family; inner product throughout (what Pyserini's dense search assumes).
+    """FAISS index; inner product throughout (what Pyserini's dense search assumes).
 
+    Either a named type, expanded to a faiss ``index_factory`` string by :data:`NAMED_INDEXES`:
     * ``flat``: exact; written to disk as it streams in (memory: one chunk).
     * ``hnsw`` / ``hnsw-sq8``: graph search over full / 8-bit scalar-quantised vectors.
     * ``ivf-pq`` / ``ivf-sq8``: an inverted file of ``ivf_nlist`` lists (trained on a sample of
       ``train_sample`` rows), holding product-quantised (``pq_m`` bytes) or 8-bit vectors; the
       vectors are added chunk by chunk.
-    Search-time settings (``hnsw_ef_search``, ``ivf_nprobe``) are stored in the index file, so
-    Pyserini's ``FaissSearcher`` searches with them.  ``shards`` > 1 writes that many Pyserini
-    index folders of consecutive rows (``shard-000``, ...), each searchable on its own; the
-    plugin's search stage searches them all and merges by score."""
+    or ``factory``, any faiss factory string (``{nlist}`` in it is the list-count rule's value),
+    e.g. ``IVF{nlist}_HNSW32,SQ8``.  ``params``: faiss ParameterSpace settings on top, for
+    construction (``efConstruction=200``) and search (``efSearch=512``, ``nprobe=64``,
+    ``quantizer_efSearch=64``).  Search settings are stored in the index file, so Pyserini's
+    ``FaissSearcher`` searches with them; the manifest records the factory string and the
+    parameters.  ``shards`` > 1 writes that many Pyserini index folders of consecutive rows
+    (``shard-000``, ...), each searchable on its own; the plugin's search stage searches them all
+    and merges by score."""
 
     index_type: str = "flat"
     hnsw_m: int = 32
@@ -51,6 +110,8 @@ class IndexConfig:
     ivf_nprobe: int = 32
     train_sample: int = 100_000
     shards: int = 1
+    factory: str = ""  # any faiss index_factory string; replaces index_type
+    params: str = ""  # faiss ParameterSpace string, applied after the named type's own
 
     def __post_init__(self):
         if self.index_type not in INDEX_TYPES:
@@ -61,49 +122,86 @@ class IndexConfig:
         for name in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search", "ivf_nprobe", "train_sample"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        parse_params(self.params)
+        if self.factory:
+            self.factory = self.factory.strip()
+            check_factory(self.factory)
 
     @classmethod
     def from_args(cls, args) -> "IndexConfig":
         """The index settings of the encode / merge command lines (same flag names)."""
         return cls(index_type=args.index_type, hnsw_m=args.hnsw_m, hnsw_ef_construction=args.hnsw_ef_construction,
                    hnsw_ef_search=args.hnsw_ef_search, ivf_nlist=args.ivf_nlist, ivf_nprobe=args.ivf_nprobe,
-                   pq_m=args.pq_m, shards=args.index_shards)
+                   pq_m=args.pq_m, shards=args.index_shards, factory=getattr(args, "index_factory", None) or "",
+                   params=getattr(args, "index_params", None) or "")
+
+    def resolved(self, dim: int, rows: int) -> tuple[str, str]:
+        """The faiss factory string and ParameterSpace string this config builds for ``rows``
+        vectors of ``dim`` dimensions (what the manifest records)."""
+        if self.factory:
+            factory, params = self.factory, ""
+            if "{nlist}" in factory:
+                factory = factory.replace("{nlist}", str(self.ivf_nlist or ivf_list_count(rows, self.train_sample)))
+        else:
+            factory, params = NAMED_INDEXES[self.index_type](self, dim, rows)
+        merged = {**parse_params(params), **parse_params(self.params)}
+        return factory, ",".join(f"{k}={v}" for k, v in merged.items())
+
+    def check(self, dim: int) -> None:
+        """Everything about this index that only the vector dimension decides (a factory string's
+        PQ split, a parameter the index lacks), checked before a vector is encoded."""
+        if self.factory:
+            check_factory(self.factory, dim)
+        make_index(self, dim, self.train_sample)
 
     @property
-    def trained(self) -> bool:
-        """Whether the index needs a training sample (IVF lists, scalar-quantiser ranges)."""
-        return self.index_type in ("hnsw-sq8", "ivf-pq", "ivf-sq8")
+    def name(self) -> str:
+        """What the index is called in a manifest and a message: the named type or the factory string."""
+        return self.factory or self.index_type
+
+
+def faiss_message(exc: Exception) -> str:
+    """faiss' own reason, without the C++ location it starts with."""
+    text = str(exc).strip().splitlines()[-1]
+    return text.split(": ", 1)[1] if text.startswith("Error in ") and ": " in text else text
+
+
+def check_factory(factory: str, dim: int | None = None) -> None:
+    """A one-line error, before any work, for a factory string faiss cannot build.  Without
+    ``dim`` (a command line read before the model is loaded) only what faiss cannot parse is
+    refused; with it, anything faiss refuses for vectors of ``dim`` dimensions."""
+    try:
+        faiss.index_factory(dim or 7680, factory.replace("{nlist}", "1"), faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        if dim is None and "could not parse" not in str(exc):
+            return  # a dimension it does not fit: checked again once the dimension is known
+        raise ValueError(f"--index_factory {factory!r}{f' at {dim} dimensions' if dim else ''}: "
+                         f"{faiss_message(exc)}") from None
 
 
 def factory_string(config: IndexConfig, dim: int, n_total: int) -> str:
-    """faiss' own ``index_factory`` description of the index ``config`` asks for; IVF's list count
-    follows the corpus (about 4 sqrt(rows), at least 39 training rows per list)."""
-    if config.index_type == "flat":
-        return "Flat"
-    if config.index_type in ("hnsw", "hnsw-sq8"):
-        return f"HNSW{config.hnsw_m},{'Flat' if config.index_type == 'hnsw' else 'SQ8'}"
-    sample = min(n_total, config.train_sample)
-    nlist = config.ivf_nlist or max(1, min(int(4 * np.sqrt(max(n_total, 1))), sample // 39))
-    if config.index_type == "ivf-sq8":
-        return f"IVF{nlist},SQ8"
-    pq_m = config.pq_m or max(1, dim // 4)
-    if dim % pq_m:
-        raise ValueError(f"pq_m={pq_m} must divide the vector dimension {dim}")
-    return f"IVF{nlist},PQ{pq_m}x{config.pq_nbits}"
+    """faiss' own ``index_factory`` description of the index ``config`` asks for."""
+    return config.resolved(dim, n_total)[0]
 
 
 def make_index(config: IndexConfig, dim: int, n_total: int) -> faiss.Index:
-    """The empty index, made by ``faiss.index_factory`` (inner product), with its search-time
-    settings stored in it, so Pyserini searches with them."""
-    index = faiss.index_factory(dim, factory_string(config, dim, n_total), faiss.METRIC_INNER_PRODUCT)
-    if config.index_type in ("hnsw", "hnsw-sq8"):
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-        index.hnsw.efSearch = config.hnsw_ef_search
-    elif config.index_type in ("ivf-sq8", "ivf-pq"):
-        if config.index_type == "ivf-pq":
-            index.do_polysemous_training = False  # the factory turns it on; plain IVF-PQ, as before
-        index.nprobe = min(config.ivf_nprobe, index.nlist)
+    """The empty index, made by ``faiss.index_factory`` (inner product), with its construction and
+    search settings applied through faiss' ParameterSpace (search settings are stored in the index
+    file, so Pyserini searches with them)."""
+    factory, params = config.resolved(dim, n_total)
+    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    apply_params(index, params)
     return index
+
+
+def apply_params(index: faiss.Index, params: str) -> None:
+    space = faiss.ParameterSpace()
+    for name, value in parse_params(params).items():
+        try:
+            space.set_index_parameter(index, name, float(value))
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"index parameter {name}={value} does not apply to this index: "
+                             f"{faiss_message(exc)}") from None
 
 
 def train(index: faiss.Index, config: IndexConfig, training_rows) -> None:
@@ -112,9 +210,11 @@ def train(index: faiss.Index, config: IndexConfig, training_rows) -> None:
     if training_rows is None:
         raise ValueError("this index type needs training rows")
     sample = np.ascontiguousarray(training_rows(config.train_sample), dtype=np.float32)
-    needed = max(getattr(index, "nlist", 1), 2 ** config.pq_nbits if config.index_type == "ivf-pq" else 1)
+    ivf = faiss.try_extract_index_ivf(index)
+    pq = getattr(faiss.downcast_index(ivf) if ivf is not None else index, "pq", None)
+    needed = max(ivf.nlist if ivf is not None else 1, 2 ** pq.nbits if pq is not None else 1)
     if len(sample) < needed:
-        raise ValueError(f"{config.index_type} needs at least {needed} training vectors, corpus gives {len(sample)}; "
+        raise ValueError(f"{config.name} needs at least {needed} training vectors, corpus gives {len(sample)}; "
                          "use --index_type flat/hnsw or lower --ivf_nlist/--pq_nbits")
     index.train(sample)
 
@@ -167,14 +267,17 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
         dirs = [tmp] if config.shards == 1 else [tmp / SHARD_DIR.format(s) for s in range(config.shards)]
         for d in dirs:
             d.mkdir(exist_ok=True)
-        template = None
-        if config.trained:
-            template = make_index(config, dim, n_total)
+        factory, params = config.resolved(dim, n_total)
+        streamed = factory == "Flat"  # written as the rows stream in, never held
+        template = None if streamed else make_index(config, dim, n_total)
+        if template is not None and not template.is_trained:  # trained once, cloned for every shard
             train(template, config, training_rows)
+        elif template is not None:
+            template = None  # nothing to train: each shard is made for its own rows
 
         def new_part(s: int):
             rows = bounds[s + 1] - bounds[s]
-            if config.index_type == "flat":
+            if streamed:
                 return FlatFileWriter(dirs[s] / "index", dim, rows)
             return faiss.clone_index(template) if template is not None else make_index(config, dim, rows)
 
@@ -203,7 +306,8 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
         for s in range(shard + 1, config.shards):  # more shards than rows: the rest are empty
             _finish_part(new_part(s), dirs[s])
             (dirs[s] / "docid").write_text("", encoding="utf-8")
-        full = dict(manifest, index_type=config.index_type, index_config=asdict(config), rows=n_total,
+        full = dict(manifest, index_type=config.name, index_config=asdict(config), index_factory=factory,
+                    index_params=params, rows=n_total,
                     build_seconds=round(time.perf_counter() - started, 3))
         if config.shards > 1:
             full["shards"] = [{"dir": d.name, "rows": bounds[s + 1] - bounds[s], "first_row": bounds[s]}

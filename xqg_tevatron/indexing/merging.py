@@ -46,6 +46,7 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     records = shard_records(work, settings["num_shards"])
     fusion = fusion or Fusion.from_record(records[0]["fusion"])
     store = StoreUnits.open(work, settings, records[0]["chunks"], fusion)
+    index_config.check(store.dim)
     source = source_key(settings, store.metas, fusion, index_config)
     if index_matches_source(Path(out_dir), source, request):
         print(f"up to date: {out_dir} already holds this index (same units, fusion and index settings); nothing "
