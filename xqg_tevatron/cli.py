@@ -205,7 +205,7 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     parser, so a flag declared once serves the HfArgumentParser CLIs and the argparse ones alike:
     ``--name`` (both spellings with a :class:`FlagParser`), its type (``Optional`` unwrapped; lists
     take ``nargs``: ``+``, or ``*`` with ``metadata["nargs"]``), ``store_true`` for booleans, and
-    ``help`` from the field's metadata.  No argparse ``choices``: a value is checked where it is
+    ``help`` from the field's metadata, old spellings from its ``aliases`` (as HfArgumentParser reads them).  No argparse ``choices``: a value is checked where it is
     made (a dataclass ``__post_init__``, ``IndexConfig``, ``Fusion``), so a bad one is the usual
     one-line error, not argparse's usage text."""
     import dataclasses
@@ -224,4 +224,4 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs.update(nargs=f.metadata.get("nargs", "+"), type=typing.get_args(kind)[0], default=default)
         else:
             kwargs.update(type=kind, default=default)
-        parser.add_argument(f"--{f.name}", **kwargs)
+        parser.add_argument(f"--{f.name}", *f.metadata.get("aliases", ()), **kwargs)

@@ -27,8 +27,9 @@ from xqg_tevatron.runtime.atomic_io import sha256_file
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.runtime.engine import Executor
 from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
+from xqg_tevatron.generate.factory import add_backend_arguments
 from xqg_tevatron.generate.runner import published_records
-from xqg_tevatron.indexing.arguments import FusionArguments, IndexArguments
+from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
 from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
@@ -46,9 +47,6 @@ from xqg_tevatron.indexing.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
 COMMAND = "job"
-# flags that change how the job runs, never what it writes
-OPERATIONAL = {"overwrite", "quiet", "executor", "ray_address", "ray_actors", "ray_num_cpus", "ray_num_gpus",
-               "ray_wait_s", "num_threads", "verbose", "debug"}
 JOB_FILES = FUSED_FILES + (".jsonl",)
 
 
@@ -125,17 +123,21 @@ def generator_of(args) -> tuple[object, dict]:
         settings = {"kind": "dictionary", "n_per_lang": args.n_per_lang, "seed": args.seed,
                     "word_lists": fingerprint_inputs(p for ps in lists.values() for p in ps)}
         return functools.partial(dictionary_generator, args.n_per_lang, lists, args.seed), settings
-    from xqg_tevatron.generate.backend import SamplingConfig
-    from xqg_tevatron.generate.factory import make_generator
+    from xqg_tevatron.generate.factory import generator_settings, make_generator
 
-    if args.backend == "ct2" and args.dtype != "float32":
-        raise ValueError(f"--dtype {args.dtype} applies to the encoder and the hf backend; "
-                         "for ct2 give --compute_type (e.g. float16, int8_float16)")
+    sampling, backend = seq2seq_of(args)
+    return (functools.partial(make_generator, args.generator, sampling, backend),
+            generator_settings(args.generator, sampling, backend))
+
+
+def seq2seq_of(args):
+    """The seq2seq generator's sampling settings and backend, checked (one line, before work)."""
+    from xqg_tevatron.generate.backend import SamplingConfig
+    from xqg_tevatron.generate.factory import backend_of
+
     sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device,
                               dtype=args.dtype, batch_size=args.gen_batch_size)
-    settings = {"kind": "seq2seq", "backend": args.backend, "compute_type": args.compute_type,
-                "model_sha256": model_fingerprint(args.generator), **sampling.recorded()}
-    return functools.partial(make_generator, args.generator, sampling, args.backend, args.compute_type), settings
+    return sampling, backend_of(args, sampling)
 
 
 def _main(argv: list[str]) -> int:
@@ -147,8 +149,7 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--output", required=True, help="Pyserini index directory to write")
     parser.add_argument("--generated_output", help="also write the published generated-query jsonl here")
     parser.add_argument("--generator", default="dictionary", help="dictionary | a trained seq2seq model directory")
-    parser.add_argument("--backend", choices=["hf", "ct2"], default="hf", help="seq2seq backend")
-    parser.add_argument("--compute_type", default="default", help="ct2 compute type")
+    add_backend_arguments(parser)  # seq2seq generators: --backend and each backend's own flags
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=DTYPES, default="float32",
                         help="encoder and hf generator weights on the device (float16/bfloat16 on GPUs)")
@@ -186,6 +187,7 @@ def _main(argv: list[str]) -> int:
     inputs = corpus_files(args.corpus)
     args.encoder = resolve_model(args.encoder, "encoder model")
     if args.generator != "dictionary":
+        seq2seq_of(args)  # a backend that is not installed, or that cannot run these settings
         args.generator = resolve_model(args.generator, "generator model")
     work, out = Path(args.work_dir), Path(args.output)
     check_separate(work, out)
@@ -262,7 +264,7 @@ def unit_work(args, fusion: Fusion, executor: Executor, stage: Stage, index_conf
     encoder_factory = functools.partial(DenseEncoder, args.encoder, settings_overrides=encoder.settings, config=config)
     indexer = XqgIndexer(encoder, xqg, run, stage.work, executor=executor,
                          component_n_per_lang=args.component_n_per_lang,
-                         encoder_factory=encoder_factory if args.executor == "ray" else None, made_by=stage.made_by)
+                         encoder_factory=encoder_factory, made_by=stage.made_by)
     work = indexer.unit_work(args.corpus)
     work.settings = dict(work.settings, generator=generator_settings, generation_languages=list(args.languages))
     work.worker = GenerateEncodeFactory(factory, tuple(args.languages), work.worker)

@@ -2,7 +2,7 @@
 settings every backend honours, and the batching and per-batch seeding they share.
 
 Why its own module: the backends (``hf_backend``, ``ct2_backend``), the one factory that builds
-them (``factory.make_generator``) and their callers (``seq2seq``'s CLI, ``job``) all import it,
+them (``factory``, the backend registry) and their callers (``seq2seq``'s CLI, ``job``) all import it,
 and it imports none of them: no import circle.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.corpus import Passage
 from xqg_tevatron.languages import LANGUAGE_NAMES
 
-BACKENDS = ("hf", "ct2")
 PROMPT = "Generate a {language} question for this passage: {title} {passage}"
 
 

@@ -17,6 +17,7 @@ does not.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -25,6 +26,33 @@ from xqg_tevatron.generate.backend import BatchedGenerator, SamplingConfig
 from xqg_tevatron.runtime.workdir import model_fingerprint
 
 CONVERSION_FILE = "xqg_conversion.json"
+
+
+@dataclass
+class Ct2Arguments:
+    """CTranslate2 (converted once, cached beside the model; --compute_type sets its precision)"""
+
+    compute_type: str = field(default="default", metadata={
+        "help": "ct2 only: int8 | int8_float32 | int16 | float32 | float16 | int8_float16 | bfloat16 (what the device "
+                "supports; 'default': float32 as converted)"})
+    ct2_dir: Optional[str] = field(default=None, metadata={"help": "ct2 only: where the converted model lives "
+                                                                   "(default <model>.ct2)"})
+    ct2_threads: int = field(default=0, metadata={"help": "ct2 only: intra-op threads (0: all cores)",
+                                                  "aliases": ["--threads"]})
+
+    def check(self, sampling: SamplingConfig) -> None:
+        """Before anything is converted: the weights' precision is ct2's compute type, not --dtype."""
+        if sampling.dtype != "float32":
+            raise ValueError(f"--dtype {sampling.dtype} applies to the encoder and the hf backend; "
+                             "for ct2 give --compute_type (e.g. float16, int8_float16)")
+        check_compute_type(self.compute_type, sampling.device)
+
+    def recorded(self) -> dict:
+        """A different sampler (its own RNG and kernels) and precision: what changes the queries."""
+        return {"compute_type": self.compute_type}
+
+    def build(self, model_dir: str, sampling: SamplingConfig) -> "Ct2QueryGenerator":
+        return Ct2QueryGenerator(model_dir, sampling, self.compute_type, self.ct2_dir, self.ct2_threads)
 
 
 def check_compute_type(compute_type: str, device: str) -> None:

@@ -26,8 +26,8 @@ import torch
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import iter_jsonl
-from xqg_tevatron.generate.backend import BACKENDS, SamplingConfig, make_prompt
-from xqg_tevatron.generate.factory import make_generator
+from xqg_tevatron.generate.backend import SamplingConfig, make_prompt
+from xqg_tevatron.generate.factory import add_backend_arguments, backend_of, generator_settings, make_generator
 from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
 from xqg_tevatron.runtime.workdir import model_fingerprint
 
@@ -87,13 +87,7 @@ def generate(argv: list[str]) -> int:
     parser = FlagParser(prog="xqg_tevatron.generate.seq2seq generate")
     parser.add_argument("--model", required=True, help="trained seq2seq generator directory (HF format)")
     add_job_arguments(parser)
-    parser.add_argument("--backend", choices=BACKENDS, default="hf",
-                        help="hf: transformers generate; ct2: CTranslate2 (converted once, cached beside the model)")
-    parser.add_argument("--compute_type", default="default",
-                        help="ct2 only: int8 | int8_float32 | int16 | float32 | float16 | int8_float16 | bfloat16 "
-                             "(what the device supports; 'default': float32 as converted)")
-    parser.add_argument("--ct2_dir", help="ct2 only: where the converted model lives (default <model>.ct2)")
-    parser.add_argument("--threads", type=int, default=0, help="ct2 only: intra-op threads (0: all cores)")
+    add_backend_arguments(parser)
     parser.add_argument("--top_k", type=int, default=10)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--max_length", type=int, default=32, help="decoder length incl. the start token (HF's)")
@@ -104,18 +98,10 @@ def generate(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     sampling = SamplingConfig(args.n_per_lang, args.top_k, args.max_length, args.max_input_length,
                               args.batch_size, args.seed, args.device, args.temperature)
+    backend = backend_of(args, sampling)
     args.model = resolve_model(args.model, "generator model")
-    if args.backend == "ct2":
-        from xqg_tevatron.generate.ct2_backend import check_compute_type
-
-        check_compute_type(args.compute_type, args.device)
-    settings = {"kind": "seq2seq", "model": str(Path(args.model).resolve()),
-                "model_sha256": model_fingerprint(args.model), **sampling.recorded()}
-    if args.backend == "ct2":
-        # a different sampler (its own RNG and kernels): chunks of the two backends never mix
-        settings.update(backend="ct2", compute_type=args.compute_type)
-    build = functools.partial(make_generator, args.model, sampling, args.backend, args.compute_type, args.ct2_dir,
-                              args.threads)
+    settings = generator_settings(args.model, sampling, backend)
+    build = functools.partial(make_generator, args.model, sampling, backend)
     return run_job_cli(args, build, settings, "generate.seq2seq", settings)
 
 

@@ -8,9 +8,16 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from xqg_tevatron.indexing.index import INDEX_TYPES
+from xqg_tevatron.runtime.executors import EXECUTOR_FLAGS
 from xqg_tevatron.xqg.fusion import PAPER, Fusion, check_aggregation
 
 FUSION_PRESETS = {"recommended": Fusion(), "paper": PAPER}
+
+# Flags that change how an encode or the job runs, never what it writes: left out of the request
+# either command records, so a rerun that differs only in them finds its output up to date.  One
+# list for both commands; a shard's flags are among them (the merged index is the same).
+OPERATIONAL = frozenset({"overwrite", "keep_work_dir", "no_merge", "quiet", "verbose", "debug", "num_threads",
+                         "shard_id", "num_shards", *EXECUTOR_FLAGS})
 
 
 @dataclass

@@ -34,7 +34,7 @@ from xqg_tevatron.corpus import corpus_files
 from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.runtime.engine import resolve_shard, torchrun_rank
 from xqg_tevatron.runtime.executors import ExecutorArguments, executor_from_args
-from xqg_tevatron.indexing.arguments import FusionArguments, IndexArguments
+from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.data import resolve_separator
@@ -102,11 +102,6 @@ def parse_args(argv: list[str] | None = None):
         if flag in REFUSED:
             raise ValueError(f"{arg.split('=')[0]}: not an option of this driver; {REFUSED[flag]}")
     return parser.parse_args_into_dataclasses(args=expand_tri_state_flags(rename_flags(argv, TEVATRON_V2_NAMES)))
-
-
-# flags that change how the encode runs, never what it writes
-OPERATIONAL = {"overwrite", "keep_work_dir", "num_threads", "no_merge", "executor", "ray_address", "ray_actors",
-               "ray_num_cpus", "ray_num_gpus", "ray_wait_s", "shard_id", "num_shards"}
 
 
 def request_of(model_args, data_args, training_args, xqg_args) -> dict:
@@ -212,11 +207,9 @@ def run(parsed) -> int:
                                 "float32"))
         xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
         index_config.check(encoder.dim)  # a factory string the encoder's dimension cannot take: before any unit
-        factory = None
-        if xqg_args.executor == "ray":  # each actor loads its own encoder, with the same settings
-            factory = functools.partial(DenseEncoder, model_args.model_name_or_path,
-                                        settings_overrides=encoder.settings, tokenizer_name=model_args.tokenizer_name,
-                                        config=encoder.config)
+        # an executor that ships workers builds one encoder in each, with the same settings
+        factory = functools.partial(DenseEncoder, model_args.model_name_or_path, settings_overrides=encoder.settings,
+                                    tokenizer_name=model_args.tokenizer_name, config=encoder.config)
         indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries,
                              executor=executor, component_n_per_lang=xqg_args.component_n_per_lang,
                              encoder_factory=factory, made_by=stage.made_by)

@@ -135,7 +135,7 @@ class XqgIndexer:
                  component_n_per_lang: Optional[Sequence[int]] = None, encoder_factory=None,
                  made_by: Optional[dict] = None, locks: Optional[list] = None):
         """``encoder``: the loaded encoder (its settings go into the fingerprint); ``encoder_factory``
-        (optional) builds one per Ray actor instead of shipping this one.  ``made_by``: the command
+        (optional) builds one in each worker of an executor that ships workers (``ships_workers``).  ``made_by``: the command
         and output the work dir is recorded for (``workdir.made_by_of``); ``locks``: the work dir's
         locks when the caller took them before loading anything (``workdir.lock_work_dir``)."""
         self.encoder = encoder
@@ -193,8 +193,10 @@ class XqgIndexer:
         return self.unit(c).committed()
 
     def worker(self) -> EncodeWorker:
-        threads = getattr(self.executor, "threads_per_actor", 0)
-        return EncodeWorker(self.encoder_factory or self.encoder, self.xqg, self.prefixes, threads)
+        # an executor that builds workers elsewhere gets the factory (each worker loads its own encoder)
+        shipped = self.executor.ships_workers and self.encoder_factory is not None
+        return EncodeWorker(self.encoder_factory if shipped else self.encoder, self.xqg, self.prefixes,
+                            self.executor.threads_per_worker)
 
     def stage(self, overwrite: bool = False) -> Stage:
         """This shard of the encode, declared on the one stage template."""

@@ -202,6 +202,13 @@ def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactor
 
 
 class Executor(Protocol):
+    """Runs a plan's units.  ``ships_workers``: workers are built in other processes from the
+    pickled factory (so it must hold a model factory, not a loaded model); ``threads_per_worker``:
+    compute threads a worker sets in its process (0: leave them)."""
+
+    ships_workers: bool
+    threads_per_worker: int
+
     def run(self, plan: UnitPlan, tasks: Iterator[Task], factory: WorkerFactory,
             done: Callable[[int], None]) -> None: ...
 
@@ -210,6 +217,9 @@ class LocalExecutor:
     """Units one after another in this process; the worker (and its model) is built at the
     first unit that needs doing, so a fully resumed job loads nothing."""
 
+    ships_workers = False
+    threads_per_worker = 0
+
     def run(self, plan, tasks, factory, done) -> None:
         worker = None
         for task in tasks:
@@ -217,3 +227,11 @@ class LocalExecutor:
             files, meta = worker.process(task.index, task.passages)
             commit(plan, task, files, meta)
             done(task.index)
+
+
+@dataclass
+class LocalArguments:
+    """in this process, one unit after another (the default)"""
+
+    def build(self, threads: int = 0) -> LocalExecutor:
+        return LocalExecutor()

@@ -124,8 +124,10 @@ class RayExecutor:
         if self.wait_s <= 0:
             raise ValueError(f"--ray_wait_s must be > 0, got {self.wait_s}")
 
+    ships_workers = True  # each actor builds its own worker (and loads its own model)
+
     @property
-    def threads_per_actor(self) -> int:
+    def threads_per_worker(self) -> int:
         return self.threads or max(1, int(self.num_cpus))
 
     def run(self, plan: UnitPlan, tasks: Iterator[Task], factory: WorkerFactory,
@@ -295,3 +297,22 @@ class _Run:
                     self.ray.kill(actor.handle, no_restart=True)
                 except Exception:
                     pass
+
+
+@dataclass
+class RayArguments:
+    """Ray actors (an embedded local Ray, or --ray_address)"""
+
+    ray_address: Optional[str] = field(default=None, metadata={
+        "help": "join this Ray cluster (e.g. auto, or HOST:6379; default: an embedded local Ray that starts and "
+                "stops with the job)"})
+    ray_actors: int = field(default=1, metadata={"help": "Ray actors (one model load each)"})
+    ray_num_cpus: float = field(default=1.0, metadata={"help": "CPUs per Ray actor (fractions allowed)"})
+    ray_num_gpus: Optional[float] = field(default=None, metadata={"help": "GPUs per Ray actor (default: 1 if any)"})
+    ray_wait_s: float = field(default=600.0, metadata={
+        "help": "seconds to wait while no Ray actor can run (nodes lost, a demand no node meets) before stopping "
+                "with one line; committed units are kept and a rerun resumes"})
+
+    def build(self, threads: int = 0) -> RayExecutor:
+        return RayExecutor(address=self.ray_address, actors=self.ray_actors, num_cpus=self.ray_num_cpus,
+                           num_gpus=self.ray_num_gpus, threads=threads, wait_s=self.ray_wait_s)
