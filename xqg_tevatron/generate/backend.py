@@ -54,12 +54,9 @@ class SamplingConfig:
             raise ValueError(f"min_new_tokens {self.min_new_tokens} > max new tokens {self.max_new_tokens}")
 
     def recorded(self) -> dict:
-        """The settings that change what is written (where it runs does not; float32, the
-        default, is left out so records written before ``dtype`` existed still match)."""
+        """The settings that change what is written (where it runs does not)."""
         values = dataclasses.asdict(self)
         values.pop("device")
-        if values["dtype"] == "float32":
-            values.pop("dtype")
         return values
 
     @property

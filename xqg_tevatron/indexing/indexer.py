@@ -182,8 +182,7 @@ class XqgIndexer:
             "num_shards": self.run.num_shards,
             "components": COMPONENTS_FORMAT,
             "generated_queries_encoded": self.xqg.uses_queries,
-            # float32 left out, so stores written before this option still match
-            **({"store_dtype": self.xqg.store_dtype} if self.xqg.store_dtype != "float32" else {}),
+            "store_dtype": self.xqg.store_dtype,
         }
 
     def unit(self, c: int) -> Unit:

@@ -59,7 +59,7 @@ def merge_work_dir(work_dir: str | os.PathLike, out_dir: str | os.PathLike, inde
     if store.multi:
         extra_manifest = dict(extra_manifest or {}, max_passage_delimiter=MULTI_DELIMITER)
     manifest.update(xqg_tevatron_version=_version(), source_key=source, request=request,
-                    inputs_sha256=digest_of_units(m.get("input_sha256") for m in store.metas), **(extra_manifest or {}))
+                    inputs_sha256=digest_of_units(m["input_sha256"] for m in store.metas), **(extra_manifest or {}))
     return write_index(out_dir, index_config, store.dim, store.rows, store.stream(show_progress), manifest,
                        store.training_rows, overwrite=overwrite)
 

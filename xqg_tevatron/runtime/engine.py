@@ -136,18 +136,15 @@ def unit_input_digest(passages: Iterable[Passage]) -> str:
     return h.hexdigest()
 
 
-def digest_of_units(digests: Iterable[Optional[str]]) -> Optional[str]:
-    """One digest of a corpus as the engine cuts it: over its units' input digests, in order
-    (None if a unit has none: a store written before they were recorded)."""
+def digest_of_units(digests: Iterable[str]) -> str:
+    """One digest of a corpus as the engine cuts it: over its units' input digests, in order."""
     h = hashlib.sha256()
     for d in digests:
-        if d is None:
-            return None
         h.update(d.encode())
     return h.hexdigest()
 
 
-def corpus_digest(passages: Iterable[Passage], unit_size: int) -> Optional[str]:
+def corpus_digest(passages: Iterable[Passage], unit_size: int) -> str:
     """:func:`digest_of_units` of a passage stream, read once: what an output records, so that a
     rerun can tell, before loading any model, that its output was made from exactly this corpus."""
     return digest_of_units(unit_input_digest(chunk) for chunk in iter_chunks(passages, unit_size))

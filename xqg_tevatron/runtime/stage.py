@@ -88,14 +88,14 @@ def concatenate_units(work: Path, n_units: int, suffix: str, output: Path, rows_
         for unit in units:
             h.update(unit.read_bytes(suffix))
         if h.hexdigest() == sha256_file(output):
-            return [r.get("input_sha256") for r in records]
+            return [r["input_sha256"] for r in records]
     with atomic_open(output, "wb") as fh:
         for unit, record in zip(units, records):
             data = unit.read_bytes(suffix)
             if data.count(b"\n") != record[rows_field]:
                 raise DamagedUnitError(f"{unit.path(suffix)}: line count differs from its record")
             fh.write(data)
-    return [r.get("input_sha256") for r in records]
+    return [r["input_sha256"] for r in records]
 
 
 # ------------------------------------------------------------------------------ the template

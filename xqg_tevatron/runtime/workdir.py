@@ -93,23 +93,14 @@ def default_cache_dir(cache_dir: Optional[str | os.PathLike] = None) -> Path:
 
 # ---------------------------------------------------------------------------------- markers
 def read_marker(path: str | os.PathLike) -> Optional[dict]:
-    """The plugin's marker of ``path`` (None if it has none).  An index written before markers
-    existed is recognised by its manifest's ``xqg_tevatron_version``."""
-    p = Path(path)
-    marker = p / MARKER
-    if marker.is_file():
-        record = read_json(marker, "xqg_tevatron marker")
-        if not str(record.get("format", "")).startswith("xqg_tevatron/"):
-            raise WorkDirError(f"{marker}: not an xqg_tevatron marker (format {record.get('format')!r})")
-        return record
-    manifest = p / INDEX_MANIFEST
-    if manifest.is_file():
-        try:
-            if "xqg_tevatron_version" in json.loads(manifest.read_text(encoding="utf-8")):
-                return {"format": FORMAT.format(kind="index"), "kind": "index"}
-        except (OSError, ValueError):
-            return None
-    return None
+    """The plugin's marker of ``path`` (None if it has none)."""
+    marker = Path(path) / MARKER
+    if not marker.is_file():
+        return None
+    record = read_json(marker, "xqg_tevatron marker")
+    if not str(record.get("format", "")).startswith("xqg_tevatron/"):
+        raise WorkDirError(f"{marker}: not an xqg_tevatron marker (format {record.get('format')!r})")
+    return record
 
 
 def write_marker(path: Path, kind: str, settings: Optional[dict] = None, made_by: Optional[dict] = None) -> None:
