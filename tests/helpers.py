@@ -286,3 +286,23 @@ def dictionary(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProc
 # ------------------------------------------------------------------ tiny models
 # a randomly initialised 2-layer BERT (defined in benchmarks.common.tiny_models: bench_scale uses it too)
 build_tiny_bert = _tiny_models.build_tiny_bert
+
+
+class StopAfter:
+    """An executor that runs the first ``n`` units it is given in this process and then stops, as
+    a run that dies after ``n`` commits would: the engine's own local executor for those units,
+    the rest never taken (the run's ``complete`` stays False).  The hook tests use to leave a work
+    dir half done, instead of a test-only parameter in the production API."""
+
+    ships_workers = False
+    threads_per_worker = 0
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def run(self, plan, tasks, factory, done) -> None:
+        import itertools
+
+        from xqg_tevatron.runtime.engine import LocalExecutor
+
+        LocalExecutor().run(plan, itertools.islice(tasks, self.n), factory, done)

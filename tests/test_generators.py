@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import StopAfter, run_cli
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_generator_pairs
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
@@ -97,7 +97,7 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
     gen = Seq2SeqQueryGenerator(str(trained), SamplingConfig(n_per_lang=3, top_k=10, max_length=12, batch_size=4))
     resumed = tmp_path / "resumed.jsonl"
     job = GenerationJob([str(small)], str(resumed), ["ja", "te"], chunk_size=4, show_progress=False)
-    assert run_generation(job, gen, limit_chunks=1)["complete"] is False
+    assert run_generation(job, gen, executor=StopAfter(1))["complete"] is False
     assert not resumed.exists() and len(list(job.work.glob("chunk-*.jsonl"))) == 1
     stats = run_generation(job, gen)
     assert stats["skipped"] == 1 and stats["generated"] == 2
@@ -118,7 +118,7 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
                                "float32")
     ct_job = GenerationJob([str(small)], str(tmp_path / "ct2_resumed.jsonl"), ["ja", "te"], chunk_size=4,
                            show_progress=False)
-    assert run_generation(ct_job, ct_gen, limit_chunks=1)["complete"] is False
+    assert run_generation(ct_job, ct_gen, executor=StopAfter(1))["complete"] is False
     assert run_generation(ct_job, ct_gen)["skipped"] == 1
     assert (tmp_path / "ct2_resumed.jsonl").read_text() == ct2_full.read_text()
     greedy = SamplingConfig(n_per_lang=1, max_length=12, batch_size=4, greedy=True)

@@ -70,7 +70,7 @@ class GenerationWorker:
         return {".jsonl": published_records(chunk, per_lang, self.languages)}, {"passages": len(chunk)}
 
 
-def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], GenerateFn], limit_chunks: Optional[int] = None,
+def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], GenerateFn],
                    generator_settings: dict | Callable[[], dict] | None = None, executor: Optional[Executor] = None,
                    build: bool = False, command: str = "generate", request: Optional[dict] = None) -> dict:
     """Generate this shard's units on the :class:`~xqg_tevatron.runtime.stage.Stage` template,
@@ -108,7 +108,7 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
                     "generator": (generator_settings() if callable(generator_settings) else generator_settings) or {}}
         factory = (lambda: GenerationWorker(generate(), languages)) if build else \
             (lambda: GenerationWorker(generate, languages))
-        return UnitWork(settings, iter_passages(job.corpus), factory, executor or LocalExecutor(), limit=limit_chunks)
+        return UnitWork(settings, iter_passages(job.corpus), factory, executor or LocalExecutor())
 
     outcome = stage.execute(
         job.corpus, lambda: request,

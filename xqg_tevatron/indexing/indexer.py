@@ -204,7 +204,7 @@ class XqgIndexer:
                      self.suffixes, self.run.chunk_size, self.run.shard_id, self.run.num_shards, overwrite,
                      self.run.show_progress, produces="this index")
 
-    def unit_work(self, corpus: list[str], limit_chunks: Optional[int] = None) -> UnitWork:
+    def unit_work(self, corpus: list[str]) -> UnitWork:
         """The encode's units: the work dir's claim, the checked passage stream, the worker, the
         warnings said at the first unit, and the fusion the shard record carries."""
         if self.external is not None:
@@ -229,15 +229,15 @@ class XqgIndexer:
                                len(counts), list(self.xqg.fusion.languages or []) or "any language")
 
         return UnitWork(settings, encode_stream(corpus, self.external), self.worker, self.executor,
-                        first_unit_warnings, {"fusion": fusion.record()}, limit_chunks)
+                        first_unit_warnings, {"fusion": fusion.record()})
 
-    def encode_shard(self, corpus: list[str], limit_chunks: Optional[int] = None, overwrite: bool = False) -> dict:
+    def encode_shard(self, corpus: list[str], overwrite: bool = False) -> dict:
         """Encode this shard's unfinished units; returns counts.  The work dir is claimed and
         locked (kept until :meth:`release`); committed units are verified first and damaged
-        ones done again.  ``limit_chunks`` stops early (used to simulate a crash in tests)."""
+        ones done again."""
         stage = self.stage(overwrite)
         try:
-            work = self.unit_work(corpus, limit_chunks)
+            work = self.unit_work(corpus)
             if not self.claimed:
                 self.locks = stage.claim(work.settings, self.locks)
                 self.claimed = True

@@ -156,13 +156,12 @@ def commit(plan: UnitPlan, task: Task, files: dict[str, bytes], meta: dict) -> N
 
 
 def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactory, executor: "Executor",
-              show_progress: bool = True, limit: Optional[int] = None,
-              after_commit: Optional[Callable[[int, dict], None]] = None) -> RunStats:
+              show_progress: bool = True, after_commit: Optional[Callable[[int, dict], None]] = None) -> RunStats:
     """Do this shard's units that are not committed yet, streaming the corpus once.  Committed
     units are verified first; damaged ones are named and done again.  A committed unit is
     skipped only if its input passages are still the ones it was made from (their digest, taken
-    as the corpus streams by); otherwise it is named and done again.  ``limit`` stops after that
-    many units (tests simulate a crash with it)."""
+    as the corpus streams by); otherwise it is named and done again.  ``complete`` is set only
+    when the executor has taken every unit (one that stops early, or dies, leaves it False)."""
     drop_damaged([u for u in existing_units(plan.work, plan.suffixes) if plan.mine(u.index)])
     stats = RunStats()
 
@@ -181,9 +180,6 @@ def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactor
                                unit.record_path, chunk[0].where)
                 stats.changed += 1
                 unit.drop()
-            if limit is not None and stats.done >= limit:
-                stats.complete = False
-                return
             yield Task(c, chunk, digest)
         stats.complete = True
 

@@ -109,7 +109,6 @@ class UnitWork:
     executor: Executor
     after_commit: Optional[Callable[[int, dict], None]] = None  # e.g. warnings said at the first unit
     record: Optional[dict] = None  # what the shard-done record carries besides the unit count
-    limit: Optional[int] = None  # stop after this many units (tests simulate a crash with it)
 
 
 @dataclass
@@ -176,7 +175,7 @@ class Stage:
     def run(self, work: UnitWork, corpus: Sequence) -> RunStats:
         """This shard's units that are not committed yet; the shard-done record once all are."""
         plan = self.plan
-        run = run_units(plan, work.passages, work.worker, work.executor, self.show_progress, work.limit,
+        run = run_units(plan, work.passages, work.worker, work.executor, self.show_progress,
                         work.after_commit)
         if run.complete:
             if run.chunks == 0:
