@@ -314,3 +314,30 @@ def test_generated_query_branch_is_a_recorded_choice(tmp_path, demo_encoder):
         np.testing.assert_allclose(vectors(out), expected, atol=1e-5)
         assert json.loads((out / "xqg_manifest.json").read_text())["generated_query_branch"] == branch
     assert not np.allclose(vectors(tmp_path / "query"), vectors(tmp_path / "passage"), atol=1e-3)
+
+
+def test_index_corpus_goes_through_the_stage_template(tmp_path, tiny_model, xqg_corpus, capfd):
+    """The in-process stage the study and the benchmarks call: the same bytes ``driver.encode``
+    writes, its work dir removed, and a second call over its own complete output says ``up to
+    date`` and touches nothing (the template's rule), with no model used."""
+    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.indexer import index_corpus
+
+    reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
+    enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))
+    xqg, run = XqgConfig(Fusion(alpha=0.2)), RunConfig(chunk_size=7, show_progress=False)
+    out = index_corpus(enc, xqg, [xqg_corpus], tmp_path / "inproc", run=run)
+    assert (out / "index").read_bytes() == (reference / "index").read_bytes()
+    assert not (tmp_path / "inproc.work").exists()
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    capfd.readouterr()
+
+    class NoModel:  # the rerun must not encode a thing
+        def __getattr__(self, name):
+            if name in ("encode",):
+                raise AssertionError("the encoder was used by an up-to-date rerun")
+            return getattr(enc, name)
+
+    index_corpus(NoModel(), xqg, [xqg_corpus], tmp_path / "inproc", run=run)
+    assert "up to date" in capfd.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before

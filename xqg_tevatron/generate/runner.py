@@ -17,9 +17,11 @@ from typing import Callable, Optional, Sequence
 
 from xqg_tevatron.corpus import Passage, corpus_files, iter_passages
 from xqg_tevatron.runtime.atomic_io import atomic_write_text, read_json, sha256_file
-from xqg_tevatron.runtime.engine import Executor, LocalExecutor, corpus_digest, digest_of_units, resolve_shard
+from xqg_tevatron.runtime.engine import (Executor, LocalExecutor, check_unit_size, corpus_digest, digest_of_units,
+                                         resolve_shard)
 from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
-from xqg_tevatron.runtime.stage import Stage, UnitWork, all_shards_done, concatenate_units, shard_records
+from xqg_tevatron.runtime.stage import (Stage, UnitWork, all_shards_done, concatenate_units, output_up_to_date,
+                                        shard_records)
 from xqg_tevatron.runtime.workdir import (check_separate, fingerprint_inputs, output_lock, remove_plugin_dir,
                                           request_record)
 
@@ -80,7 +82,7 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
     function giving them, called once the output and the work dir are locked, e.g. to fetch
     word lists) go into the work dir's claim with the inputs' fingerprints, languages and
     chunking; a rerun with any of them changed is refused, never mixed, and ``--overwrite``
-    re-claims it.  ``request``: what the command was asked (see :func:`output_up_to_date`): the
+    re-claims it.  ``request``: what the command was asked (see :func:`generated_up_to_date`): the
     same command over its own complete output changes nothing."""
     out = Path(job.output)
     if out.is_dir():
@@ -112,7 +114,7 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
 
     outcome = stage.execute(
         job.corpus, lambda: request,
-        lambda asked: job.num_shards == 1 and output_up_to_date(out, asked, job.corpus, job.chunk_size),
+        lambda asked: job.num_shards == 1 and generated_up_to_date(out, asked, job.corpus, job.chunk_size),
         prepare, lambda run, asked: merge_generation(job, have_output_lock=job.num_shards == 1, request=asked),
         clean_up=lambda: remove_plugin_dir(job.work, kinds=[WORK_KIND], command=command))
     run = outcome.run
@@ -139,18 +141,15 @@ def read_output_record(output: Path) -> Optional[dict]:
         return None
 
 
-def output_up_to_date(out: Path, request: dict, corpus: Sequence[str], chunk_size: int) -> bool:
-    """``out`` is this command's own output (same request), still the bytes it wrote, made from
-    exactly this corpus (unit by unit, by content): checked with one read of each, no model."""
+def generated_up_to_date(out: Path, request: dict, corpus: Sequence[str], chunk_size: int) -> bool:
+    """``out`` is this command's own output, still the bytes it wrote (its size and sha256 in the
+    sidecar record), made from exactly this corpus: the stage template's one rule."""
     record = read_output_record(out)
-    if not out.is_file() or not record or record.get("request") != request or not record.get("inputs_sha256"):
-        return False
-    if out.stat().st_size != record["bytes"] or sha256_file(out) != record["sha256"]:
-        return False
-    try:
-        return corpus_digest(iter_passages(corpus), chunk_size) == record["inputs_sha256"]
-    except (OSError, ValueError):
-        return False
+
+    def intact() -> bool:
+        return out.is_file() and out.stat().st_size == record["bytes"] and sha256_file(out) == record["sha256"]
+
+    return output_up_to_date(record, request, lambda: iter_passages(corpus), chunk_size, intact)
 
 
 def merge_generation(job: GenerationJob, have_output_lock: bool = False, request: Optional[dict] = None) -> bool:
@@ -199,8 +198,7 @@ def check_job_arguments(args: argparse.Namespace) -> None:
 
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
-    if args.chunk_size < 1:
-        raise ValueError(f"--chunk_size must be >= 1, got {args.chunk_size}")
+    check_unit_size(args.chunk_size)
     check_language_codes(args.languages)
     corpus_files(args.corpus)
 

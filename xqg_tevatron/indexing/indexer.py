@@ -26,8 +26,8 @@ from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.indexing.merging import merge_work_dir
 from xqg_tevatron.indexing.store import (COMPONENTS_FORMAT, WORK_KIND, fused_counts, queries_per_passage, unit_files,
                                          varying_sum_warning)
-from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitPlan, check_chunking, corpus_digest
-from xqg_tevatron.runtime.stage import Stage, UnitWork
+from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitPlan, check_chunking
+from xqg_tevatron.runtime.stage import Stage, UnitWork, output_up_to_date
 from xqg_tevatron.runtime.units import Unit
 from xqg_tevatron.runtime.workdir import fingerprint_inputs, release, remove_plugin_dir
 from xqg_tevatron.xqg.components import STORE_DTYPES, layout_queries, query_sums, unit_suffixes
@@ -267,25 +267,48 @@ class XqgIndexer:
                               fusion=self.xqg.fusion)
 
 
+INDEX_CORPUS = "indexing.index_corpus"  # what a work dir and an index made in process record as their maker
+
+
 def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                  index_config: Optional[IndexConfig] = None, run: Optional[RunConfig] = None,
                  work_dir: Optional[str | os.PathLike] = None, overwrite: bool = False, keep_work_dir: bool = False,
                  extra_manifest: Optional[Callable[[], dict]] = None) -> Path:
-    """The indexing stage in one process: encode ``corpus`` in units under ``work_dir`` (default
-    ``<out_dir>.work``), merge them into the Pyserini index at ``out_dir``, then remove the work
-    dir unless ``keep_work_dir``.  ``extra_manifest`` is called after encoding (e.g. to record
-    what the encoding cost).  ``driver.encode`` wraps the same steps with shards and torchrun."""
-    work = Path(work_dir or f"{out_dir}.work")
+    """The indexing stage in one process (the study and the benchmarks call it), on the stage
+    template like every command: the output's lock, the work dir's locks and claim, an output
+    that already holds this index left alone, the units, the merge, and the work dir (default
+    ``<out_dir>.work``) removed unless ``keep_work_dir``.  ``extra_manifest`` is called after
+    encoding (e.g. to record what the encoding cost)."""
+    from dataclasses import asdict
+
+    from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, request_record
+
+    out, corpus = Path(out_dir), [str(c) for c in corpus]
+    work = Path(work_dir or f"{out}.work")
     run = run or RunConfig(show_progress=False)
+    index_config = index_config or IndexConfig()
+    check_separate(work, out)
     indexer = XqgIndexer(encoder, xqg, run, work)
-    try:
-        indexer.encode_shard([str(c) for c in corpus], overwrite=overwrite)
-        out = indexer.merge(out_dir, index_config or IndexConfig(), overwrite,
-                            extra_manifest() if extra_manifest else None)
-    finally:
-        indexer.release()
-    if not keep_work_dir:
-        remove_plugin_dir(work, kinds=[WORK_KIND])
+    stage = Stage(WORK_KIND, INDEX_CORPUS, work, out, indexer.suffixes, run.chunk_size, run.shard_id, run.num_shards,
+                  overwrite, run.show_progress, lock_output=True, produces="this index")
+    indexer.made_by = stage.made_by
+
+    def request() -> dict:
+        asked = request_record(INDEX_CORPUS, {"corpus": [str(Path(c).resolve()) for c in corpus],
+                                              "units": indexer.settings(), "fusion": xqg.fusion.record(),
+                                              "index": asdict(index_config)})
+        check_replaceable(out, overwrite, request=asked)
+        return asked
+
+    def finish(stats: RunStats, asked: dict) -> bool:
+        merge_work_dir(work, out, index_config, overwrite, extra_manifest() if extra_manifest else None,
+                       show_progress=run.show_progress, require_queries=xqg.require_queries, fusion=xqg.fusion,
+                       request=asked)
+        return True
+
+    stage.execute(corpus, request, lambda asked: index_up_to_date(out, asked, corpus, run.chunk_size),
+                  lambda asked: indexer.unit_work(corpus), finish,
+                  clean_up=None if keep_work_dir else lambda: remove_plugin_dir(work, kinds=[WORK_KIND]))
     return out
 
 
@@ -301,23 +324,25 @@ def encode_stream(corpus: Sequence[str], external: Optional[dict] = None) -> Ite
 def index_up_to_date(out: str | os.PathLike, request: dict, corpus: Sequence[str], chunk_size: int,
                      generated_queries: Optional[Sequence[str]] = None) -> bool:
     """Whether ``out`` is this command's own index (same ``request``), made from exactly this
-    corpus (its content, unit by unit, not its size or mtime) and still matching its digests.
-    Asked before any model loads, so a rerun over a complete result costs one read of the
-    corpus and changes nothing."""
-    from xqg_tevatron.indexing.manifest import IndexIntegrityError, read_manifest, verify_index_dir
+    corpus (its content, unit by unit, not its size or mtime) and still matching its digests:
+    the stage template's one rule (``stage.output_up_to_date``)."""
+    from xqg_tevatron.indexing.manifest import read_manifest, verify_index_dir
 
     out = Path(out)
     try:
         manifest = read_manifest(out) if out.is_dir() else {}
-        if manifest.get("request") != request or not manifest.get("inputs_sha256"):
-            return False
-        external = load_generated_queries(list(generated_queries))[0] if generated_queries else None
-        if corpus_digest(encode_stream(list(corpus), external), chunk_size) != manifest["inputs_sha256"]:
-            return False
-        verify_index_dir(out)
-        return True
-    except (IndexIntegrityError, OSError, ValueError):
+    except (OSError, ValueError):
         return False
+
+    def passages():
+        external = load_generated_queries(list(generated_queries))[0] if generated_queries else None
+        return encode_stream(list(corpus), external)
+
+    def intact() -> bool:
+        verify_index_dir(out)  # raises IndexIntegrityError (a ValueError) when a file changed
+        return True
+
+    return output_up_to_date(manifest, request, passages, chunk_size, intact)
 
 
 def encode_stats(run: RunStats) -> dict:

@@ -72,17 +72,25 @@ def resolve_shard(shard_id: int, num_shards: int) -> tuple[int, int]:
     rank, world = torchrun_rank()
     if world > 1:
         return rank, world
-    if num_shards < 1 or not 0 <= shard_id < num_shards:
-        raise ValueError(f"--shard-id must be in [0, --num-shards={num_shards}), got {shard_id}")
+    check_shard(shard_id, num_shards)
     return shard_id, num_shards
 
 
-def check_chunking(unit_size: int, shard_id: int, num_shards: int) -> None:
-    """The unit size and shard every stage is cut by, checked before any model loads."""
+# The one check of each value every stage is cut by (flags, plans, stages), before any model loads.
+def check_unit_size(unit_size: int) -> None:
     if unit_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {unit_size}")
-    if not 0 <= shard_id < num_shards:
-        raise ValueError(f"shard_id must be in [0, {num_shards}), got {shard_id}")
+        raise ValueError(f"--chunk_size must be >= 1, got {unit_size}")
+
+
+def check_shard(shard_id: int, num_shards: int) -> None:
+    if num_shards < 1 or not 0 <= shard_id < num_shards:
+        raise ValueError(f"--shard-id must be in [0, --num-shards={num_shards}), got {shard_id}")
+
+
+def check_chunking(unit_size: int, shard_id: int, num_shards: int) -> None:
+    """The unit size and shard every stage is cut by."""
+    check_unit_size(unit_size)
+    check_shard(shard_id, num_shards)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from xqg_tevatron.corpus import CorpusFormatError, Passage
 from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
-from xqg_tevatron.runtime.engine import Executor, RunStats, UnitPlan, WorkerFactory, check_chunking, run_units
+from xqg_tevatron.runtime.engine import (Executor, RunStats, UnitPlan, WorkerFactory, check_chunking, corpus_digest,
+                                         run_units)
 from xqg_tevatron.runtime.units import DamagedUnitError, Unit
 from xqg_tevatron.runtime.workdir import FolderLock, claim_work_dir, lock_output, lock_work_dir, made_by_of, release
 
@@ -216,3 +217,18 @@ class Stage:
             return outcome
         finally:
             release(out_locks)
+
+
+def output_up_to_date(record: Optional[dict], request: dict, passages: Callable[[], Iterable[Passage]],
+                      unit_size: int, intact: Callable[[], bool]) -> bool:
+    """The one rule every stage's rerun uses to leave its output alone: the output's ``record``
+    (an index manifest, a generation output's record) holds this ``request`` and the digest of
+    exactly these passages, cut into units of ``unit_size`` (content, not size or mtime), and its
+    files are still ``intact``.  Asked before any model loads: one read of the corpus.  An
+    unreadable corpus or output is simply not up to date (the run then says what is wrong)."""
+    try:
+        if not record or record.get("request") != request or not record.get("inputs_sha256"):
+            return False
+        return intact() and corpus_digest(passages(), unit_size) == record["inputs_sha256"]
+    except (OSError, ValueError):
+        return False
