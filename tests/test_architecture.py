@@ -229,3 +229,25 @@ def test_nothing_outside_the_executor_registry_and_the_ray_executor_names_ray():
     found = {name: sorted(n for n in names_in_code(path) if RAY_WORD.search(n))
              for name, path in module_names(PACKAGE).items() if name not in RAY_HOMES}
     assert {k: v for k, v in found.items() if v} == {}
+
+
+def calls_in(path: Path) -> set[str]:
+    """Names of what ``path`` calls (``f(...)`` and ``x.f(...)``)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            out.add(node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", ""))
+    return out
+
+
+def test_driver_encode_and_the_job_are_one_encode_request_run_by_one_function():
+    """Both commands parse their flags into an ``EncodeRequest`` and call ``run_encode``; neither
+    declares a stage, records a request or merges on its own (``indexing/request.py`` does, once),
+    and both leave the same operational flags out of the request they record."""
+    names = module_names(PACKAGE)
+    for command in ("indexing.encode", "job"):
+        called = calls_in(names[command])
+        assert {"EncodeRequest", "run_encode"} <= called, command
+        assert not called & {"Stage", "execute", "request_record", "merge_work_dir", "XqgIndexer"}, command
+        assert "OPERATIONAL" in {n.id for n in ast.walk(ast.parse(names[command].read_text())) if isinstance(n, ast.Name)}
+    assert {"Stage", "request_record", "merge_work_dir"} <= calls_in(names["indexing.request"])

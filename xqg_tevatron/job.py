@@ -22,32 +22,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
-from xqg_tevatron.runtime.atomic_io import sha256_file
 from xqg_tevatron.corpus import Passage, corpus_files
-from xqg_tevatron.runtime.engine import Executor
-from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
 from xqg_tevatron.generate.factory import add_backend_arguments
 from xqg_tevatron.generate.runner import published_records
 from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
+from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.index import IndexConfig
-from xqg_tevatron.batching import DTYPES
+from xqg_tevatron.indexing.indexer import EncodeWorker, XqgConfig
+from xqg_tevatron.indexing.request import EncodeRequest, run_encode
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.models import resolve_model
+from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
+from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint
 from xqg_tevatron.words.lexicon import word_lists_asked
-from xqg_tevatron.runtime.stage import Stage, UnitWork, concatenate_units
-from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint, request_record
-from xqg_tevatron.xqg.components import FUSED_FILES, STORE_DTYPES
+from xqg_tevatron.xqg.components import STORE_DTYPES
 from xqg_tevatron.xqg.fusion import Fusion
-from xqg_tevatron.indexing.indexer import (EncodeWorker, RunConfig, XqgConfig, XqgIndexer, encode_stats,
-                                           index_up_to_date)
-from xqg_tevatron.indexing.merging import merge_work_dir
-from xqg_tevatron.indexing.store import WORK_KIND
-from xqg_tevatron.indexing.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
 COMMAND = "job"
-JOB_FILES = FUSED_FILES + (".jsonl",)
 
 
 @dataclass
@@ -81,30 +75,6 @@ class GenerateEncodeFactory:
 
     def __call__(self) -> GenerateEncodeWorker:
         return GenerateEncodeWorker(self.generator_factory, self.languages, self.encode_factory())
-
-
-def write_generated(work: Path, n_units: int, output: Path) -> dict:
-    """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order.
-    A file that already holds exactly these bytes is left as it is (a rerun changes nothing).
-    Returns its record for the index manifest (path, bytes, sha256)."""
-    concatenate_units(work, n_units, ".jsonl", output, keep_identical=True)
-    return generated_record(output)
-
-
-def generated_record(output: Path) -> dict:
-    return {"path": str(output.resolve()), "bytes": output.stat().st_size, "sha256": sha256_file(output)}
-
-
-def up_to_date(args, out: Path, request: dict) -> bool:
-    """This job's own complete result is already there (see ``indexer.index_up_to_date``), the
-    published generated-query file included."""
-    if not index_up_to_date(out, request, args.corpus, args.chunk_size):
-        return False
-    if not args.generated_output:
-        return True
-    recorded = read_manifest(out).get("generated_output") or {}
-    path = Path(args.generated_output)
-    return path.is_file() and recorded.get("sha256") == sha256_file(path)
 
 
 def dictionary_generator(n_per_lang: int, word_lists: dict, seed: int):
@@ -194,33 +164,16 @@ def _main(argv: list[str]) -> int:
     for path in inputs:
         check_separate(work, path)
     check_replaceable(out, args.overwrite, command=COMMAND)  # the request (it hashes models) comes after the locks
-    merging = args.num_shards == 1
-    # the output's and the store's locks and owner first: before a word list is read or fetched,
-    # before a model is hashed or loaded (the stage template)
-    stage = Stage(WORK_KIND, COMMAND, work, out, JOB_FILES, args.chunk_size, args.shard_id, args.num_shards,
-                  args.overwrite, not args.quiet, lock_output=merging, produces="this job's index")
-
-    def request() -> dict:
-        asked = request_of(args)
-        check_replaceable(out, args.overwrite, request=asked)
-        return asked
-
-    def finish(run, asked: dict) -> bool:
-        print("shard %d/%d: %s" % (args.shard_id, args.num_shards, encode_stats(run)), file=sys.stderr)
-        if not merging:
-            print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
-                  f"--output {out} --keep-work-dir", file=sys.stderr)
-            return False
-        extra = {"generated_output": write_generated(work, run.chunks, Path(args.generated_output))} \
-            if args.generated_output else None
-        merge_work_dir(work, out, index_config, overwrite=args.overwrite, extra_manifest=extra,
-                       show_progress=not args.quiet, require_queries=True, fusion=fusion, request=asked)
-        return True
-
-    outcome = stage.execute(args.corpus, request, lambda asked: merging and up_to_date(args, out, asked),
-                            lambda asked: unit_work(args, fusion, executor, stage, index_config), finish)
-    if outcome.merged:
-        print(f"wrote Pyserini index {out} (the store {work} is kept: re-fuse with driver.merge)", file=sys.stderr)
+    run_encode(EncodeRequest(
+        COMMAND, args.corpus, args.encoder, work, out, asked=lambda: request_of(args),
+        xqg=XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype), index=index_config,
+        encode=EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
+                            device=args.device, show_progress=False, dtype=args.dtype),
+        component_n_per_lang=args.component_n_per_lang, chunk_size=args.chunk_size, shard_id=args.shard_id,
+        num_shards=args.num_shards, executor=executor, num_threads=args.num_threads,
+        merging=args.num_shards == 1, overwrite=args.overwrite, keep_work_dir=True,  # the store: re-fuse it later
+        show_progress=not args.quiet, generation=lambda: JobGeneration(args),
+        generated_output=Path(args.generated_output) if args.generated_output else None))
     return 0
 
 
@@ -233,7 +186,7 @@ def request_of(args) -> dict:
                   word_lists=word_lists_asked(args.word_lists) if args.generator == "dictionary" else [],
                   encoder_sha256=model_fingerprint(args.encoder),
                   generator_sha256=model_fingerprint(args.generator) if args.generator != "dictionary" else None)
-    return request_record(COMMAND, values)
+    return values
 
 
 def fusion_of(args) -> Fusion:
@@ -242,33 +195,17 @@ def fusion_of(args) -> Fusion:
         languages=tuple(args.languages), n_per_lang=args.n_per_lang)
 
 
-def unit_work(args, fusion: Fusion, executor: Executor, stage: Stage, index_config: IndexConfig) -> UnitWork:
-    """The job's units, once its encoder is loaded: the encode's units, each also generating its
-    passages' queries first (published in the unit's ``.jsonl``).  The index is checked against
-    the encoder's dimension before any unit runs."""
-    xqg = XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype)
-    run = RunConfig(chunk_size=args.chunk_size, shard_id=args.shard_id, num_shards=args.num_shards,
-                    show_progress=not args.quiet)
-    factory, generator_settings = generator_of(args)
+class JobGeneration:
+    """The job's step in front of each unit (``indexing.request.Generation``): the chosen generator,
+    built in whichever process runs the unit, and the settings that change its queries."""
 
-    import torch
+    def __init__(self, args):
+        self.factory, generator = generator_of(args)
+        self.languages = tuple(args.languages)
+        self.settings = {"generator": generator, "generation_languages": list(self.languages)}
 
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
-
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
-    config = EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
-                          device=args.device, show_progress=False, dtype=args.dtype)
-    encoder = DenseEncoder(args.encoder, config=config)
-    index_config.check(encoder.dim)
-    encoder_factory = functools.partial(DenseEncoder, args.encoder, settings_overrides=encoder.settings, config=config)
-    indexer = XqgIndexer(encoder, xqg, run, stage.work, executor=executor,
-                         component_n_per_lang=args.component_n_per_lang,
-                         encoder_factory=encoder_factory, made_by=stage.made_by)
-    work = indexer.unit_work(args.corpus)
-    work.settings = dict(work.settings, generator=generator_settings, generation_languages=list(args.languages))
-    work.worker = GenerateEncodeFactory(factory, tuple(args.languages), work.worker)
-    return work
+    def wrap(self, encode) -> "GenerateEncodeFactory":
+        return GenerateEncodeFactory(self.factory, self.languages, encode)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -19,7 +19,6 @@ time by the search stage, never here.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import sys
@@ -27,28 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import torch
 from transformers import HfArgumentParser
 
+from xqg_tevatron.cli import rename_flags, run_main
 from xqg_tevatron.corpus import corpus_files
-from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
+from xqg_tevatron.indexing.encode_config import EncodeConfig
+from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.indexer import XqgConfig
+from xqg_tevatron.indexing.request import EncodeRequest, run_encode
+from xqg_tevatron.models import resolve_model
 from xqg_tevatron.runtime.engine import resolve_shard, torchrun_rank
 from xqg_tevatron.runtime.executors import ExecutorArguments, executor_from_args
-from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
-from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
+from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
-from xqg_tevatron.tevatron_compat.data import resolve_separator
-from xqg_tevatron.cli import rename_flags, run_main
-from xqg_tevatron.models import resolve_model
-from xqg_tevatron.runtime.stage import Stage, UnitWork
-from xqg_tevatron.runtime.workdir import (check_replaceable, check_separate, made_by_of, model_fingerprint, read_marker,
-                                          remove_plugin_dir, request_record)
-from xqg_tevatron.indexing.indexer import (RunConfig, XqgConfig, XqgIndexer, encode_stats,
-                                           index_up_to_date)
-from xqg_tevatron.indexing.merging import merge_work_dir
-from xqg_tevatron.indexing.store import WORK_KIND
-from xqg_tevatron.indexing.index import IndexConfig
-from xqg_tevatron.xqg.components import unit_suffixes
+from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 
 logger = logging.getLogger(__name__)
 COMMAND = "driver.encode"
@@ -115,18 +107,7 @@ def request_of(model_args, data_args, training_args, xqg_args) -> dict:
     values["encoded_save_path"] = str(Path(data_args.encoded_save_path).resolve())
     if xqg_args.work_dir:
         values["work_dir"] = str(Path(xqg_args.work_dir).resolve())
-    return request_record(COMMAND, values)
-
-
-def remove_own_work_dir(work_dir: Path, out: Path) -> None:
-    """Delete the work dir once the index is written, if this command made it for this output
-    (never a store another command, or this command for another output, made), or if it holds
-    nothing but this run's lock files (a rerun after a killed clean-up re-creates it to lock it)."""
-    if not work_dir.is_dir():
-        return
-    marker = read_marker(work_dir)
-    if marker is None or marker.get("made_by") == made_by_of(COMMAND, out):
-        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=COMMAND)  # refuses a folder holding others' files
+    return values
 
 
 def _distributed() -> tuple[int, int]:
@@ -158,6 +139,8 @@ def _main(argv: list[str]) -> int:
 
 
 def run(parsed) -> int:
+    """The parsed flags as one :class:`~xqg_tevatron.indexing.request.EncodeRequest`, checked
+    before the model loads or a unit is encoded, then run."""
     model_args, data_args, training_args, xqg_args = parsed
     require_queries = augmentation_asked(xqg_args)
     fusion = xqg_args.fusion(languages=xqg_args.languages, n_per_lang=xqg_args.n_per_lang,
@@ -168,76 +151,33 @@ def run(parsed) -> int:
     shard_id, num_shards = resolve_shard(xqg_args.shard_id, xqg_args.num_shards)
     out = Path(data_args.encoded_save_path)
     work_dir = Path(xqg_args.work_dir or f"{out}.work")
-    # everything that can be checked is checked before the model loads or a chunk is encoded
     model_args.model_name_or_path = resolve_model(model_args.model_name_or_path)
     inputs = corpus_files(data_args.encode_in_path)
-    executor = executor_from_args(xqg_args)
-    xqg = XqgConfig(fusion, generated_query_branch=xqg_args.generated_query_branch,
-                    separator=data_args.passage_field_separator, store_dtype=xqg_args.store_dtype,
-                    require_queries=require_queries and fusion.alpha > 0 or fusion.vector_mode == "multi")
-    run_config = RunConfig(chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards,
-                           show_progress=rank == 0 and not training_args.disable_tqdm)
-    index_config = IndexConfig.from_args(xqg_args)
     if xqg_args.generated_queries:
         corpus_files(xqg_args.generated_queries)
     check_separate(work_dir, out)
     for path in inputs:
         check_separate(work_dir, path, "--work_dir")
-    merging = not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0)
     check_replaceable(out, xqg_args.overwrite, command=COMMAND)  # the request (it hashes the model) after the locks
-    # the output's lock (held from before the model is hashed to the last rename) and the work
-    # dir's owner and locks, before the model is hashed or loaded: the stage template
-    stage = Stage(WORK_KIND, COMMAND, work_dir, out, unit_suffixes(fusion.vector_mode), xqg_args.chunk_size, shard_id,
-                  num_shards, xqg_args.overwrite, run_config.show_progress, lock_output=merging, produces="this index")
-
-    def request() -> dict:
-        asked = request_of(model_args, data_args, training_args, xqg_args)
-        check_replaceable(out, xqg_args.overwrite, request=asked)
-        return asked
-
-    def prepare(asked: dict) -> UnitWork:
-        torch.set_num_threads(xqg_args.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1)))
-        encoder = DenseEncoder(
-            model_args.model_name_or_path, settings_overrides=model_args, tokenizer_name=model_args.tokenizer_name,
-            config=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,
-                                p_max_len=data_args.p_max_len, device=str(training_args.device),
-                                show_progress=rank == 0 and not training_args.disable_tqdm,
-                                # Tevatron's --fp16 / --bf16: the encoder runs in that precision
-                                dtype="float16" if training_args.fp16 else "bfloat16" if training_args.bf16 else
-                                "float32"))
-        xqg.separator = resolve_separator(encoder.tokenizer, data_args.passage_field_separator)
-        index_config.check(encoder.dim)  # a factory string the encoder's dimension cannot take: before any unit
-        # an executor that ships workers builds one encoder in each, with the same settings
-        factory = functools.partial(DenseEncoder, model_args.model_name_or_path, settings_overrides=encoder.settings,
-                                    tokenizer_name=model_args.tokenizer_name, config=encoder.config)
-        indexer = XqgIndexer(encoder, xqg, run_config, work_dir, generated_queries=xqg_args.generated_queries,
-                             executor=executor, component_n_per_lang=xqg_args.component_n_per_lang,
-                             encoder_factory=factory, made_by=stage.made_by)
-        return indexer.unit_work(data_args.encode_in_path)
-
-    def finish(run, asked: dict) -> bool:
-        print("shard %d/%d: %s" % (shard_id, num_shards, encode_stats(run)), file=sys.stderr)
-        if world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-        if not merging:
-            if rank == 0 and world == 1:
-                print(f"shard done; merge with: python -m xqg_tevatron.driver.merge --work-dir {work_dir} "
-                      f"--output {out}", file=sys.stderr)
-            return False
-        merge_work_dir(work_dir, out, index_config, overwrite=xqg_args.overwrite,
-                       show_progress=run_config.show_progress, require_queries=xqg.require_queries, fusion=fusion,
-                       request=asked)
-        return True
-
-    outcome = stage.execute(
-        data_args.encode_in_path, request,
-        lambda asked: merging and world == 1 and index_up_to_date(out, asked, inputs, xqg_args.chunk_size,
-                                                                   xqg_args.generated_queries),
-        prepare, finish, clean_up=None if xqg_args.keep_work_dir else lambda: remove_own_work_dir(work_dir, out))
-    if outcome.merged:
-        print(f"wrote Pyserini index {out}", file=sys.stderr)
+    show_progress = rank == 0 and not training_args.disable_tqdm
+    request = EncodeRequest(
+        COMMAND, data_args.encode_in_path, model_args.model_name_or_path, work_dir, out,
+        asked=lambda: request_of(model_args, data_args, training_args, xqg_args),
+        xqg=XqgConfig(fusion, generated_query_branch=xqg_args.generated_query_branch,
+                      separator=data_args.passage_field_separator, store_dtype=xqg_args.store_dtype,
+                      require_queries=require_queries and fusion.alpha > 0 or fusion.vector_mode == "multi"),
+        index=IndexConfig.from_args(xqg_args),
+        encode=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,
+                            p_max_len=data_args.p_max_len, device=str(training_args.device), show_progress=show_progress,
+                            # Tevatron's --fp16 / --bf16: the encoder runs in that precision
+                            dtype="float16" if training_args.fp16 else "bfloat16" if training_args.bf16 else "float32"),
+        settings_overrides=model_args, tokenizer=model_args.tokenizer_name,
+        generated_queries=xqg_args.generated_queries or (), component_n_per_lang=xqg_args.component_n_per_lang or (),
+        chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards, world=world,
+        executor=executor_from_args(xqg_args), num_threads=xqg_args.num_threads,
+        merging=not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0),
+        overwrite=xqg_args.overwrite, keep_work_dir=xqg_args.keep_work_dir, show_progress=show_progress)
+    run_encode(request)
     return 0
 
 

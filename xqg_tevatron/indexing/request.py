@@ -1,0 +1,174 @@
+"""One encode request, one function that runs it: what ``driver.encode`` and the one-command job
+both are.
+
+An encode is a corpus, an encoder, a fusion, an index, a store (work dir), an executor and a
+shard; the job is the same request with a generation step in front of each unit.  Both commands
+only parse their flags into an :class:`EncodeRequest`; :func:`run_encode` declares the stage on
+the template (locks, the request record, the up-to-date rule, the units, the merge, the clean-up)
+once.  The generation step comes in as a :class:`Generation` the caller builds, because the
+indexing stage imports no earlier stage: it wraps each unit's worker, and the units' published
+queries are concatenated beside the index.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Protocol, Sequence
+
+from xqg_tevatron.indexing.encode_config import EncodeConfig
+from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, encode_stats, index_up_to_date
+from xqg_tevatron.indexing.manifest import read_manifest
+from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.store import WORK_KIND
+from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, WorkerFactory
+from xqg_tevatron.runtime.atomic_io import sha256_file
+from xqg_tevatron.runtime.stage import Stage, StageOutcome, UnitWork, concatenate_units
+from xqg_tevatron.runtime.workdir import (check_replaceable, made_by_of, read_marker, remove_plugin_dir,
+                                          request_record)
+from xqg_tevatron.xqg.components import unit_suffixes
+
+
+PUBLISHED = ".jsonl"  # a unit's generated queries, in the published xQG format (the job's units)
+
+
+class Generation(Protocol):
+    """The job's generation step, built once the output and the store are locked (it may read or
+    fetch word lists and hash a generator)."""
+
+    settings: dict  # what changes the generated queries (the store records it)
+
+    def wrap(self, encode: WorkerFactory) -> WorkerFactory:
+        """A worker factory that generates a unit's queries (its ``.jsonl``), then encodes the
+        unit with ``encode``'s worker."""
+
+
+@dataclass
+class EncodeRequest:
+    """What an encode is.  ``asked``: the values the command records as its request (as given,
+    paths resolved; it may hash models, so it is called after the locks); ``generation``: the
+    job's step, built after the locks (None: queries come from the corpus or
+    ``generated_queries``)."""
+
+    command: str
+    corpus: list[str]
+    encoder: str
+    work_dir: Path
+    output: Path
+    asked: Callable[[], dict]
+    xqg: XqgConfig
+    index: IndexConfig = field(default_factory=IndexConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    settings_overrides: object = None  # pooling / normalisation / prefixes given on the command line
+    tokenizer: Optional[str] = None
+    generated_queries: Sequence[str] = ()
+    component_n_per_lang: Sequence[int] = ()
+    chunk_size: int = 10_000
+    shard_id: int = 0
+    num_shards: int = 1
+    world: int = 1  # torchrun's processes (each one shard)
+    executor: Executor = field(default_factory=LocalExecutor)
+    num_threads: int = 0  # torch threads (0: the cores, shared by torchrun's processes)
+    merging: bool = True  # this process merges the finished store into the index
+    overwrite: bool = False
+    keep_work_dir: bool = False
+    show_progress: bool = True
+    generation: Optional[Callable[[], Generation]] = None
+    generated_output: Optional[Path] = None  # with generation: the published queries, written here too
+
+
+def run_encode(req: EncodeRequest) -> StageOutcome:
+    """Run ``req`` on the stage template: the output's and the store's locks, the request record,
+    an up-to-date output left alone (nothing loaded), the units, the merge (one process), the
+    store removed unless kept."""
+    out, work = req.output, req.work_dir
+    suffixes = unit_suffixes(req.xqg.fusion.vector_mode) + ((PUBLISHED,) if req.generation else ())
+    stage = Stage(WORK_KIND, req.command, work, out, suffixes, req.chunk_size, req.shard_id, req.num_shards,
+                  req.overwrite, req.show_progress, lock_output=req.merging, produces="this index")
+
+    def request() -> dict:
+        asked = request_record(req.command, req.asked())
+        check_replaceable(out, req.overwrite, request=asked)
+        return asked
+
+    def up_to_date(asked: dict) -> bool:
+        if not (req.merging and req.world == 1 and index_up_to_date(out, asked, req.corpus, req.chunk_size,
+                                                                      list(req.generated_queries) or None)):
+            return False
+        if req.generated_output is None:
+            return True
+        recorded = read_manifest(out).get("generated_output") or {}
+        return req.generated_output.is_file() and recorded.get("sha256") == sha256_file(req.generated_output)
+
+    def prepare(asked: dict) -> UnitWork:
+        import torch
+
+        from xqg_tevatron.indexing.encoder import DenseEncoder
+        from xqg_tevatron.tevatron_compat.data import resolve_separator
+
+        torch.set_num_threads(req.num_threads or max(1, (os.cpu_count() or 1) // max(req.world, 1)))
+        encoder = DenseEncoder(req.encoder, settings_overrides=req.settings_overrides, tokenizer_name=req.tokenizer,
+                               config=req.encode)
+        req.xqg.separator = resolve_separator(encoder.tokenizer, req.xqg.separator)
+        req.index.check(encoder.dim)  # a factory string the encoder's dimension cannot take: before any unit
+        # an executor that ships workers builds one encoder in each, with the same settings
+        factory = functools.partial(DenseEncoder, req.encoder, settings_overrides=encoder.settings,
+                                    tokenizer_name=req.tokenizer, config=encoder.config)
+        run = RunConfig(chunk_size=req.chunk_size, shard_id=req.shard_id, num_shards=req.num_shards,
+                        show_progress=req.show_progress)
+        indexer = XqgIndexer(encoder, req.xqg, run, work, generated_queries=list(req.generated_queries) or None,
+                             executor=req.executor, component_n_per_lang=list(req.component_n_per_lang),
+                             encoder_factory=factory, made_by=stage.made_by)
+        units = indexer.unit_work(req.corpus)
+        if req.generation is not None:  # built now: after the locks, before any unit
+            generation = req.generation()
+            units.settings = dict(units.settings, **generation.settings)
+            units.worker = generation.wrap(units.worker)
+        return units
+
+    def finish(stats: RunStats, asked: dict) -> bool:
+        print("shard %d/%d: %s" % (req.shard_id, req.num_shards, encode_stats(stats)), file=sys.stderr)
+        if req.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+        if not req.merging:
+            if req.world == 1:
+                print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
+                      f"--output {out}" + (" --keep-work-dir" if req.keep_work_dir else ""), file=sys.stderr)
+            return False
+        extra = {"generated_output": write_generated(work, stats.chunks, req.generated_output)} \
+            if req.generated_output is not None else None
+        merge_work_dir(work, out, req.index, overwrite=req.overwrite, extra_manifest=extra,
+                       show_progress=req.show_progress, require_queries=req.xqg.require_queries,
+                       fusion=req.xqg.fusion, request=asked)
+        return True
+
+    outcome = stage.execute(req.corpus, request, up_to_date, prepare, finish,
+                            clean_up=None if req.keep_work_dir else lambda: remove_own_work_dir(work, out, req.command))
+    if outcome.merged:
+        kept = f" (the store {work} is kept: re-fuse with driver.merge)" if req.keep_work_dir else ""
+        print(f"wrote Pyserini index {out}{kept}", file=sys.stderr)
+    return outcome
+
+
+def remove_own_work_dir(work_dir: Path, out: Path, command: str) -> None:
+    """Delete the work dir once the index is written, if ``command`` made it for this output
+    (never a store another command, or this command for another output, made), or if it holds
+    nothing but this run's lock files (a rerun after a killed clean-up re-creates it to lock it)."""
+    if not work_dir.is_dir():
+        return
+    marker = read_marker(work_dir)
+    if marker is None or marker.get("made_by") == made_by_of(command, out):
+        remove_plugin_dir(work_dir, kinds=[WORK_KIND], command=command)  # refuses a folder holding others' files
+
+
+def write_generated(work: Path, n_units: int, output: Path) -> dict:
+    """The published generated-query file: every unit's ``.jsonl``, verified, in corpus order.
+    A file that already holds exactly these bytes is left as it is (a rerun changes nothing).
+    Returns its record for the index manifest (path, bytes, sha256)."""
+    concatenate_units(work, n_units, PUBLISHED, output, keep_identical=True)
+    return {"path": str(output.resolve()), "bytes": output.stat().st_size, "sha256": sha256_file(output)}
