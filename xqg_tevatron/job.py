@@ -27,7 +27,7 @@ from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.generate.factory import add_backend_arguments
 from xqg_tevatron.generate.runner import published_records
-from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
+from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments, StoreArguments
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.indexing.indexer import EncodeWorker, XqgConfig
@@ -37,7 +37,6 @@ from xqg_tevatron.models import resolve_model
 from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
 from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint
 from xqg_tevatron.words.lexicon import word_lists_asked
-from xqg_tevatron.xqg.components import STORE_DTYPES
 from xqg_tevatron.xqg.fusion import Fusion
 
 logger = logging.getLogger(__name__)
@@ -128,22 +127,14 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--n_per_lang", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     add_dataclass_arguments(parser, FusionArguments)
-    parser.add_argument("--component_n_per_lang", type=int, nargs="*", default=[],
-                        help="also store sums of the first N queries per language (re-fuse at those N)")
-    parser.add_argument("--store_dtype", choices=STORE_DTYPES, default="float32",
-                        help="what the work dir keeps vectors in (float16 halves it; re-fuses widen back to float32)")
     add_dataclass_arguments(parser, IndexArguments)
-    parser.add_argument("--chunk_size", type=int, default=10_000, help="passages per unit")
     parser.add_argument("--batch_size", type=int, default=64, help="encoder batch (texts)")
     parser.add_argument("--gen_batch_size", type=int, default=16,
                         help="seq2seq: passages per generate call (each gives n_per_lang queries; larger on GPUs)")
     parser.add_argument("--p_max_len", type=int, default=256)
     parser.add_argument("--q_max_len", type=int, default=32)
-    parser.add_argument("--num_threads", type=int, default=0, help="torch threads in this process (0: all)")
-    parser.add_argument("--shard_id", "--shard-id", type=int, default=0)
-    parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
-    parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_dataclass_arguments(parser, StoreArguments)  # declared once, with driver.encode
     add_executor_arguments(parser)
     args = parser.parse_args(argv)
 
@@ -169,7 +160,7 @@ def _main(argv: list[str]) -> int:
         xqg=XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype), index=index_config,
         encode=EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
                             device=args.device, show_progress=False, dtype=args.dtype),
-        component_n_per_lang=args.component_n_per_lang, chunk_size=args.chunk_size, shard_id=args.shard_id,
+        component_n_per_lang=args.component_n_per_lang or (), chunk_size=args.chunk_size, shard_id=args.shard_id,
         num_shards=args.num_shards, executor=executor, num_threads=args.num_threads,
         merging=args.num_shards == 1, overwrite=args.overwrite, keep_work_dir=True,  # the store: re-fuse it later
         show_progress=not args.quiet, generation=lambda: JobGeneration(args),

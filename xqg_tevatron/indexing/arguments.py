@@ -66,3 +66,20 @@ class IndexArguments:
     ivf_nlist: int = field(default=0, metadata={"help": "0: about 4*sqrt(rows)"})
     ivf_nprobe: int = field(default=32, metadata={"help": "stored in the index: Pyserini searches with it"})
     pq_m: int = field(default=0, metadata={"help": "ivf-pq bytes per vector (0: dim/4)"})
+
+
+@dataclass
+class StoreArguments:
+    """The store (work dir) of units and how this process works on it: the flags ``driver.encode``
+    and the job share, declared once."""
+
+    store_dtype: str = field(default="float32", metadata={
+        "help": "float32 | float16: what the work dir keeps vectors in (float16 halves it; re-fuses widen back)"})
+    chunk_size: int = field(default=10000, metadata={"help": "passages per resumable unit"})
+    component_n_per_lang: Optional[list[int]] = field(default=None, metadata={
+        "nargs": "*", "help": "also store the query sums of the first N per language for these N (0 = all), so "
+                              "driver.merge can re-fuse at any of them; --n_per_lang is always stored"})
+    num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = cores / processes)"})
+    shard_id: int = field(default=0, metadata={"help": "this process's shard (units c with c %% N == I)"})
+    num_shards: int = field(default=1, metadata={"help": "shards of the job (e.g. a SLURM array's size)"})
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing index and work dir"})

@@ -30,7 +30,7 @@ from transformers import HfArgumentParser
 
 from xqg_tevatron.cli import rename_flags, run_main
 from xqg_tevatron.corpus import corpus_files
-from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments
+from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments, StoreArguments
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.index import IndexConfig
 from xqg_tevatron.indexing.indexer import XqgConfig
@@ -47,7 +47,7 @@ COMMAND = "driver.encode"
 
 
 @dataclass
-class XqgEncodeArguments(FusionArguments, IndexArguments, ExecutorArguments):
+class XqgEncodeArguments(FusionArguments, IndexArguments, StoreArguments, ExecutorArguments):
     generated_queries: Optional[list[str]] = field(default=None, metadata={
         "help": "separate generated-query files (published xQG format); default: the corpus records' own "
                 "'generated_queries' field"})
@@ -61,19 +61,9 @@ class XqgEncodeArguments(FusionArguments, IndexArguments, ExecutorArguments):
     generated_query_branch: str = field(default="query", metadata={
         "help": "encoder branch for generated queries: query (query prefix, as search-time questions) | passage "
                 "(the authors' scripts); both at q_max_len"})
-    store_dtype: str = field(default="float32", metadata={
-        "help": "float32 | float16: what the work dir keeps vectors in (float16 halves it; re-fuses widen back)"})
-    chunk_size: int = field(default=10000, metadata={"help": "passages per resumable chunk"})
     work_dir: Optional[str] = field(default=None, metadata={"help": "chunk directory (default <encoded_save_path>.work)"})
-    overwrite: bool = field(default=False, metadata={"help": "replace an existing index and work dir"})
     keep_work_dir: bool = field(default=False, metadata={"help": "keep chunk files after a successful merge"})
-    num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = cores / processes)"})
     no_merge: bool = field(default=False, metadata={"help": "only encode this shard; merge later"})
-    component_n_per_lang: Optional[list[int]] = field(default=None, metadata={
-        "help": "also store the query sums of the first N per language for these N (0 = all), so driver.merge can "
-                "re-fuse at any of them; --n_per_lang is always stored"})
-    shard_id: int = field(default=0, metadata={"help": "this process's shard (units c with c %% N == I)"})
-    num_shards: int = field(default=1, metadata={"help": "shards of the job (e.g. a SLURM array's size)"})
 
 
 # Tevatron v2's names for the same things (src/tevatron/retriever/arguments.py)
