@@ -140,7 +140,7 @@ def real_vectors(args, cache: Path) -> dict:
     from xqg_tevatron.corpus import Passage
     from xqg_tevatron.data.xquad import XquadFiles
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
     from xqg_tevatron.languages import XQUAD_LANGUAGES
     from xqg_tevatron.words.lexicon import resolve_word_lists
@@ -269,7 +269,7 @@ CONFIGS = {  # build settings; the search knob is swept at search time (stored i
 
 
 def measure(kind: str, x: np.ndarray, real: dict, types: list[str], args, work: Path) -> list[dict]:
-    from xqg_tevatron.indexing.index import IndexConfig, write_index
+    from xqg_tevatron.indexing.faiss_index import IndexConfig, write_index
 
     n, dim = x.shape
     gold_rows = real["gold"] + (n - len(real[kind]))

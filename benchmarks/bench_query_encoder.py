@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from xqg_tevatron.corpus import read_topics
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.evaluation.table import evaluate_run_table
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
     from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus

@@ -26,7 +26,7 @@ from benchmarks.common import quick
 from benchmarks.common.scratch import run_benchmark, scratch_dir
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
-from xqg_tevatron.indexing.merging import MERGE_READ_AHEAD
+from xqg_tevatron.indexing.merge_units import MERGE_READ_AHEAD
 from xqg_tevatron.indexing.store import unit_files
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES
 from xqg_tevatron.xqg.fusion import Fusion

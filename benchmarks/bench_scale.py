@@ -94,7 +94,7 @@ def refuse_seconds(work: Path, out: Path) -> float:
 def demo_encoder_costs(n: int = 200) -> dict:
     """Passages/s and queries/s of multilingual-e5-small (the demo encoder) on this machine."""
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     texts = man_page_passages(n)
     enc = DenseEncoder(str(build_demo_encoder()), config=EncodeConfig(batch_size=64, p_max_len=256,

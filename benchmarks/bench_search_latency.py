@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     bootstrap()
     import faiss
 
-    from xqg_tevatron.indexing.index import write_index_dir
+    from xqg_tevatron.indexing.faiss_index import write_index_dir
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, set_process_threads, time_queries
     from xqg_tevatron.xqg.fusion import combine
 

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from xqg_tevatron.data.xquad import prepare_xquad
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.evaluation.table import evaluate_run_table
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
     from xqg_tevatron.xqg.fusion import PLAIN
     from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder

@@ -21,7 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from xqg_tevatron.indexing.index import IndexConfig, write_index
+from xqg_tevatron.indexing.faiss_index import IndexConfig, write_index
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "tests" / "data" / "index_digests.json"

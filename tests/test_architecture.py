@@ -126,9 +126,9 @@ CALLERS = ("demo", "study", "job", "driver")
     ("generation imports no later stage", "generate", ("indexing", "xqg", "search", "evaluation") + CALLERS),
     ("indexing imports no later stage and no caller", "indexing", ("generate", "search", "evaluation") + CALLERS),
     ("search reads an index (manifest), never the indexer", "search", ("generate", "indexing.indexer",
-                                                                      "indexing.merging", "evaluation") + CALLERS),
+                                                                      "indexing.merge_units", "evaluation") + CALLERS),
     ("evaluation reads data's question format and an index's manifest, nothing else upstream", "evaluation",
-     ("generate", "indexing.indexer", "indexing.merging", "indexing.store", "search") + CALLERS),
+     ("generate", "indexing.indexer", "indexing.merge_units", "indexing.store", "search") + CALLERS),
     ("data imports no evaluation", "data", ("evaluation", "generate", "indexing", "search") + CALLERS),
 ])
 def test_import_directions(rule, package, forbidden):
@@ -245,7 +245,7 @@ def test_driver_encode_and_the_job_are_one_encode_request_run_by_one_function():
     declares a stage, records a request or merges on its own (``indexing/request.py`` does, once),
     and both leave the same operational flags out of the request they record."""
     names = module_names(PACKAGE)
-    for command in ("indexing.encode", "job"):
+    for command in ("indexing.encode_cli", "job"):
         called = calls_in(names[command])
         assert {"EncodeRequest", "run_encode"} <= called, command
         assert not called & {"Stage", "execute", "request_record", "merge_work_dir", "XqgIndexer"}, command

@@ -23,7 +23,7 @@ def test_q4_0_dequantisation_layout():
 
 @pytest.fixture(scope="module")
 def encoder(demo_encoder):
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
 
     return DenseEncoder(str(demo_encoder), config=EncodeConfig(show_progress=False, p_max_len=512, q_max_len=512))
 

@@ -54,7 +54,7 @@ def test_train_encode_search_eval(tmp_path: Path, prepared, tiny_model):
     assert all(len(line.split()) == 6 for line in lines)
 
     # Pyserini scores must equal our own query encoding dotted with the stored vectors
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     enc = DenseEncoder(str(model_out), config=EncodeConfig(show_progress=False))
     qid, qtext = prepared.topics_dev.read_text().splitlines()[0].split("\t")
     qv = enc.encode([qtext], is_query=True)

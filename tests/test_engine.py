@@ -73,7 +73,7 @@ CLUSTER_SCRIPT = textwrap.dedent('''
     from ray.cluster_utils import Cluster
     from xqg_tevatron.runtime.engine import LocalExecutor
     from xqg_tevatron.runtime.ray_executor import RayExecutor
-    from xqg_tevatron.generate.runner import GenerationJob, run_generation
+    from xqg_tevatron.generate.generate_units import GenerationJob, run_generation
     from xqg_tevatron.generate.dictionary import DictionaryQueryGenerator, DictionaryGeneratorConfig
 
     corpus, out, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
@@ -200,7 +200,7 @@ def test_refuse_from_stored_components_equals_a_fresh_encode(tmp_path, tiny_mode
         (0.6, "mean", ["ja", "ru"], 1)
     # and the formula, computed independently from the encoder's own vectors
     from xqg_tevatron.corpus import iter_passages
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=4, q_max_len=16, p_max_len=32,
                                                             show_progress=False))

@@ -361,7 +361,7 @@ def test_5_search_takes_pooling_and_prefixes_from_the_manifest_and_checks_the_mo
     import torch
     from safetensors.torch import load_file, save_file
 
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig
     from xqg_tevatron.tevatron_compat.settings import EncoderSettings
 

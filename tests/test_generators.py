@@ -11,7 +11,7 @@ from helpers import StopAfter, run_cli
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import read_qrels, read_questions, write_generator_pairs
 from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
-from xqg_tevatron.generate.runner import GenerationJob, run_generation
+from xqg_tevatron.generate.generate_units import GenerationJob, run_generation
 from xqg_tevatron.generate.backend import make_prompt
 from xqg_tevatron.words.lexicon import Lexicon, dictd_pairs, load_lexicon, muse_pairs
 

@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 import pytest
 
-from xqg_tevatron.indexing.index import FlatFileWriter, IndexConfig, write_index
+from xqg_tevatron.indexing.faiss_index import FlatFileWriter, IndexConfig, write_index
 
 DIM = 32
 
@@ -37,7 +37,7 @@ def test_factory_strings_build_what_the_explicit_faiss_classes_build(index_type)
     """``make_index`` uses faiss' own ``index_factory``; trained and filled, each type serialises to
     the same bytes as the faiss classes built by hand with the same settings (what indexes written
     before the factory hold), so no existing index changes."""
-    from xqg_tevatron.indexing.index import make_index, train
+    from xqg_tevatron.indexing.faiss_index import make_index, train
 
     x, ip = unit_vectors(3000, 3), faiss.METRIC_INNER_PRODUCT
     cfg = IndexConfig(index_type=index_type)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from xqg_tevatron.corpus import CorpusFormatError, iter_passages, read_topics
-from xqg_tevatron.indexing.index import IndexConfig, write_index_dir
+from xqg_tevatron.indexing.faiss_index import IndexConfig, write_index_dir
 from xqg_tevatron.xqg.fusion import fuse
 from xqg_tevatron.xqg.components import layout_queries
 from xqg_tevatron.xqg.generated import load_generated_queries
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
-from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.xqg.fusion import PLAIN, Fusion
 
 

@@ -119,7 +119,7 @@ def test_3_a_docid_file_that_no_longer_matches_its_vectors_is_refused(tmp_path, 
 def test_3_verify_hashes_the_whole_vector_file(tmp_path):
     import faiss
 
-    from xqg_tevatron.indexing.index import write_index_dir
+    from xqg_tevatron.indexing.faiss_index import write_index_dir
     from xqg_tevatron.indexing.manifest import IndexIntegrityError, verify_index_dir
 
     vectors = np.random.default_rng(0).standard_normal((5000, 128)).astype("float32")  # 2.5 MiB

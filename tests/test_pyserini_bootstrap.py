@@ -66,7 +66,7 @@ def test_the_commands_that_search_or_evaluate_start_the_jvm_their_java_flags_nam
     import numpy as np
 
     from helpers import cli_process, one_line_error
-    from xqg_tevatron.indexing.index import IndexConfig, write_index
+    from xqg_tevatron.indexing.faiss_index import IndexConfig, write_index
 
     index, topics, home = tmp_path / "index", tmp_path / "topics.tsv", tmp_path / "no-java-here"
     write_index(index, IndexConfig(), 4, 2, [(np.eye(2, 4, dtype=np.float32), ["d0", "d1"])], {})

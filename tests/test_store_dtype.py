@@ -7,7 +7,7 @@ import pytest
 
 from helpers import LANGS, encode_cli, run_cli, vectors
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
-from xqg_tevatron.indexing.merging import in_order_ahead
+from xqg_tevatron.indexing.merge_units import in_order_ahead
 from xqg_tevatron.xqg.fusion import Fusion
 ALPHA = 0.3
 # float16 keeps 11 significant bits: a stored value x comes back within 2^-11 |x|; the tiny
@@ -53,7 +53,7 @@ def test_refuse_of_float16_store_equals_fresh_float16_encode(tmp_path, tiny_mode
 
 
 def test_store_dtype_is_part_of_the_work_dir_settings(tmp_path, tiny_model, xqg_corpus):
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
 
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     run = RunConfig(chunk_size=7, show_progress=False)

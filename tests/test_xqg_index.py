@@ -13,9 +13,9 @@ import pytest
 from helpers import LANGS, encode_cli, run_cli, vectors
 from xqg_tevatron.corpus import Passage, iter_passages
 from xqg_tevatron.data.xor_format import write_corpus_jsonl
-from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
-from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.xqg.fusion import Fusion
 
 def cls_vectors(model_dir: Path, texts: list[str], max_len: int) -> np.ndarray:
@@ -102,7 +102,7 @@ class CrashingEncoder:
 
 
 def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpus):
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))
@@ -124,7 +124,7 @@ def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpu
 
 
 def test_resume_refuses_other_settings(tmp_path, tiny_model, xqg_corpus):
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     work = tmp_path / "w"
@@ -297,7 +297,7 @@ def test_multi_vector_refuses_docids_with_the_delimiter(tmp_path, tiny_model):
 def test_generated_query_branch_is_a_recorded_choice(tmp_path, demo_encoder):
     """--generated_query_branch passage embeds generated queries as the authors' scripts do
     (passage branch and prefix, at q_max_len); the default is the query branch."""
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     corpus = tmp_path / "c.jsonl"
     recs = [{"docid": "d1", "title": "Finland", "text": "Finland uses the euro.",
@@ -320,7 +320,7 @@ def test_index_corpus_goes_through_the_stage_template(tmp_path, tiny_model, xqg_
     """The in-process stage the study and the benchmarks call: the same bytes ``driver.encode``
     writes, its work dir removed, and a second call over its own complete output says ``up to
     date`` and touches nothing (the template's rule), with no model used."""
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.indexing.indexer import index_corpus
 
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")

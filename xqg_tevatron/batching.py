@@ -2,7 +2,7 @@
 
 Why: encoding on CPU is dominated by padding.  Sorting texts by token length and padding each
 batch only to its longest member gives the same vectors (attention masks hide padding) at a
-fraction of the cost.  The index side (:class:`xqg_tevatron.indexing.encoder.DenseEncoder`:
+fraction of the cost.  The index side (:class:`xqg_tevatron.indexing.dense_encoder.DenseEncoder`:
 passages and generated queries) and the search side
 (:class:`xqg_tevatron.search.query_encoder.XqgQueryEncoder`: torch or ONNX Runtime) differ only
 in the function that turns one padded batch into vectors, so they share this loop.

@@ -26,10 +26,10 @@ from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.generate.factory import add_backend_arguments
-from xqg_tevatron.generate.runner import published_records
+from xqg_tevatron.generate.generate_units import published_records
 from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments, StoreArguments
 from xqg_tevatron.indexing.encode_config import EncodeConfig
-from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.indexing.indexer import EncodeWorker, XqgConfig
 from xqg_tevatron.indexing.request import EncodeRequest, run_encode
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes

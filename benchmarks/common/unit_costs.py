@@ -46,7 +46,7 @@ def encoder_rates(model_dir: str, name: str, device: str, dtype: str, words: Seq
                   passage_batches: Sequence[int], query_batches: Sequence[int], batches_timed: int = 3) -> list[Rate]:
     """Passages at ``P_LEN`` tokens and queries at ``Q_LEN``, each batch size timed over
     ``batches_timed`` full batches after one warm-up batch."""
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     enc = DenseEncoder(model_dir, config=EncodeConfig(device=device, dtype=dtype, show_progress=False,
                                                       p_max_len=P_LEN, q_max_len=Q_LEN))

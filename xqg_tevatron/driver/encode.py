@@ -1,10 +1,10 @@
-"""Tevatron's name for ``python -m xqg_tevatron.indexing.encode``: the same command, kept for Tevatron users
+"""Tevatron's name for ``python -m xqg_tevatron.indexing.encode_cli``: the same command, kept for Tevatron users
 (``python -m xqg_tevatron.driver.encode``)."""
 from __future__ import annotations
 
 import sys
 
-from xqg_tevatron.indexing.encode import main
+from xqg_tevatron.indexing.encode_cli import main
 
 __all__ = ["main"]
 

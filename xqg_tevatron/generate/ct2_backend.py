@@ -10,7 +10,7 @@ type is chosen when loading (``--compute_type``), and ``xqg_conversion.json`` re
 converted with what.  A stale conversion (the checkpoint changed) is replaced; a folder the
 plugin did not write is never touched.  Prompts, batching, per-batch seeding, top-k /
 temperature sampling, n per language, sharding and resume are the shared ones
-(``backend.BatchedGenerator`` and ``runner.py``), so the output format is identical; the
+(``backend.BatchedGenerator`` and ``generate_units.py``), so the output format is identical; the
 sampled texts differ from HF's because the random number generators differ, greedy decoding
 does not.
 """

@@ -26,7 +26,7 @@ from typing import Optional
 
 from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import Passage
-from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
+from xqg_tevatron.generate.generate_units import add_job_arguments, run_job_cli
 from xqg_tevatron.words.lexicon import (ENGLISH_STOPWORDS, Lexicon, load_lexicon, resolve_word_lists, word_lists_asked,
                                         words)
 from xqg_tevatron.runtime.workdir import fingerprint_inputs

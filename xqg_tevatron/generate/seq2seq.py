@@ -28,7 +28,7 @@ from xqg_tevatron.cli import FlagParser, run_main
 from xqg_tevatron.corpus import iter_jsonl
 from xqg_tevatron.generate.backend import SamplingConfig, make_prompt
 from xqg_tevatron.generate.factory import add_backend_arguments, backend_of, generator_settings, make_generator
-from xqg_tevatron.generate.runner import add_job_arguments, run_job_cli
+from xqg_tevatron.generate.generate_units import add_job_arguments, run_job_cli
 from xqg_tevatron.runtime.workdir import model_fingerprint
 
 

@@ -1,7 +1,7 @@
-"""``python -m xqg_tevatron.indexing``: the encode stage's command (``indexing/encode.py``)."""
+"""``python -m xqg_tevatron.indexing``: the encode stage's command (``indexing/encode_cli.py``)."""
 import sys
 
-from xqg_tevatron.indexing.encode import main
+from xqg_tevatron.indexing.encode_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from xqg_tevatron.indexing.index import INDEX_TYPES
+from xqg_tevatron.indexing.faiss_index import INDEX_TYPES
 from xqg_tevatron.runtime.executors import EXECUTOR_FLAGS
 from xqg_tevatron.xqg.fusion import PAPER, Fusion, check_aggregation
 

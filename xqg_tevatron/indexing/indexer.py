@@ -22,8 +22,8 @@ from typing import Callable, Iterator, Optional, Sequence
 import numpy as np
 
 from xqg_tevatron.corpus import CorpusFormatError, Passage, corpus_files, iter_passages
-from xqg_tevatron.indexing.index import IndexConfig
-from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.faiss_index import IndexConfig
+from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.indexing.store import (COMPONENTS_FORMAT, WORK_KIND, fused_counts, queries_per_passage, unit_files,
                                          varying_sum_warning)
 from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitPlan, check_chunking

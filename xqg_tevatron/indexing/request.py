@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Callable, Optional, Protocol, Sequence
 
 from xqg_tevatron.indexing.encode_config import EncodeConfig
-from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, encode_stats, index_up_to_date
 from xqg_tevatron.indexing.manifest import read_manifest
-from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.indexing.store import WORK_KIND
 from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, WorkerFactory
 from xqg_tevatron.runtime.atomic_io import sha256_file
@@ -106,7 +106,7 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
     def prepare(asked: dict) -> UnitWork:
         import torch
 
-        from xqg_tevatron.indexing.encoder import DenseEncoder
+        from xqg_tevatron.indexing.dense_encoder import DenseEncoder
         from xqg_tevatron.tevatron_compat.data import resolve_separator
 
         torch.set_num_threads(req.num_threads or max(1, (os.cpu_count() or 1) // max(req.world, 1)))

@@ -1,8 +1,8 @@
 """The one template of a corpus-scale stage: lock, check the output, claim the work dir, run the
 units on the engine, record the shard, merge, release, clean up.
 
-Why one: generation (``generate/runner.py``), encoding (``indexing/indexer.py``,
-``indexing/encode.py``) and the one-command job (``job.py``) are the same job around different
+Why one: generation (``generate/generate_units.py``), encoding (``indexing/indexer.py``,
+``indexing/encode_cli.py``) and the one-command job (``job.py``) are the same job around different
 workers.  Each declares itself as a :class:`Stage` (its work-dir kind, unit files and chunking)
 and hands :meth:`Stage.execute` what differs: what its output is a function of (the request),
 how to tell that output is up to date, what its units are once its models are loaded

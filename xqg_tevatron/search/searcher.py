@@ -178,7 +178,7 @@ class IndexSearcher:
             self.encoder_dir, self.config, manifest_encoder_settings(self.manifest)))
         self.searchers = [FaissSearcher(str(folder), self.query_encoder) for folder in self.shard_dirs]
         if self.manifest.get("index_params"):  # the build's search settings, as recorded (the file holds them too)
-            from xqg_tevatron.indexing.index import apply_params
+            from xqg_tevatron.indexing.faiss_index import apply_params
 
             for searcher in self.searchers:
                 apply_params(searcher.index, self.manifest["index_params"])

@@ -24,9 +24,9 @@ from xqg_tevatron.runtime.workdir import claim_work_dir, fingerprint_inputs, rel
 from xqg_tevatron.training.codeswitch import CodeSwitchConfig, CodeSwitchedGroups, CodeSwitcher
 from xqg_tevatron.corpus import iter_passages, read_topics
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, read_qrels, read_questions, write_tevatron_train
-from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.evaluation.table import evaluate_run_table
-from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, index_corpus

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None = None) -> int:
     from xqg_tevatron.data.irds import xquad_files
     from xqg_tevatron.demo_encoder import build_demo_encoder
-    from xqg_tevatron.indexing.encoder import DenseEncoder, EncodeConfig
+    from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 
     parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generated", nargs="+", required=True, help="NAME=FILE (published xQG jsonl over XQuAD)")

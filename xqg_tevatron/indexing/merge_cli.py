@@ -15,12 +15,12 @@ from typing import Optional
 
 from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
 from xqg_tevatron.indexing.arguments import FusionArguments, IndexArguments
-from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.runtime.workdir import (check_replaceable, check_separate, lock_output, read_marker, release, remove_plugin_dir,
                                   request_record, work_dir_lock)
 from xqg_tevatron.runtime.stage import any_shard_record
 from xqg_tevatron.xqg.fusion import Fusion
-from xqg_tevatron.indexing.merging import merge_work_dir
+from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.indexing.store import WORK_KIND, encode_work_settings
 
 

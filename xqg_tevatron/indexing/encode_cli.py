@@ -32,7 +32,7 @@ from xqg_tevatron.cli import rename_flags, run_main
 from xqg_tevatron.corpus import corpus_files
 from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments, StoreArguments
 from xqg_tevatron.indexing.encode_config import EncodeConfig
-from xqg_tevatron.indexing.index import IndexConfig
+from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.indexing.indexer import XqgConfig
 from xqg_tevatron.indexing.request import EncodeRequest, run_encode
 from xqg_tevatron.models import resolve_model

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from xqg_tevatron.corpus import CorpusFormatError
-from xqg_tevatron.indexing.index import IndexConfig, write_index
+from xqg_tevatron.indexing.faiss_index import IndexConfig, write_index
 from xqg_tevatron.indexing.manifest import MULTI_DELIMITER
 from xqg_tevatron.indexing.store import (encode_work_settings, fused_counts, queries_per_passage,
                                          varying_sum_warning)
