@@ -58,13 +58,14 @@ def render(record: dict) -> str:
                      f"({e['date'][:10]}, commit {e['commit']})")
     if "make test-fast" in record:
         e = record["make test-fast"]
-        parts.append(f"`make test-fast` {e['wall_s']:.0f} s in all (pytest {e['pytest']['seconds']:.1f} s)")
+        parts.append(f"`make test-fast` {e['wall_s']:.0f} s in all (pytest {e['pytest']['seconds']:.1f} s, commit {e['commit']})")
     if "make bench-quick" in record:
-        parts.append(f"`make bench-quick` {minutes(record['make bench-quick']['wall_s'])}")
+        e = record["make bench-quick"]
+        parts.append(f"`make bench-quick` {minutes(e['wall_s'])} (commit {e['commit']})")
     cores = next(iter(record.values()))["machine"]["cores"] if record else "?"
     load = max(e["load"]["loadavg_1_5_15_before"][0] for e in record.values()) if record else 0
     return (f"Measured on this project's {cores}-core machine, one run at a time (1-minute load average "
-            f"before each at most {load:.1f}; `docs/results/test_suite_times.json`): " + "; ".join(parts) +
+            f"before each at most {load:.2f}; `docs/results/test_suite_times.json`): " + "; ".join(parts) +
             f". `make bench` (every benchmark at its full sizes) has not been timed end to end on {cores} cores.")
 
 

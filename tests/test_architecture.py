@@ -105,7 +105,8 @@ def under(module: str, *prefixes: str) -> bool:
 def test_the_graph_is_read_from_the_code():
     """A test of the reader itself: known arrows are found, including an import inside a function."""
     assert "runtime.engine" in GRAPH["runtime.stage"]
-    assert "runtime.ray_executor" in GRAPH["runtime.executors"]  # imported lazily, inside a function
+    assert "runtime.ray_executor" in GRAPH["runtime.executors"]
+    assert "indexing.dense_encoder" in GRAPH["indexing.request"]  # imported inside a function
     assert "generate.ct2_backend" in GRAPH["generate.factory"]
     assert len(GRAPH) > 60
 

@@ -176,3 +176,17 @@ def test_a_factory_string_or_parameter_that_does_not_fit_the_index_is_refused_on
     with pytest.raises(ValueError, match=r"IVF\{nlist\},PQ7' at 32 dimensions: .*multiple of the number of subquantizers"):
         IndexConfig(factory="IVF{nlist},PQ7").check(DIM)
     IndexConfig(factory="IVF{nlist},PQ8").check(DIM)
+
+
+def test_a_factory_string_searches_with_the_index_flags_where_its_index_has_them(tmp_path):
+    """``--ivf_nprobe`` / ``--hnsw_ef_*`` reach a factory string's IVF or HNSW index as they reach
+    the named types (not faiss' nprobe 1); ``--index_params`` goes on top."""
+    x = unit_vectors(3000, 6)
+    out, _ = build(tmp_path, x, "ivf", factory="IVF{nlist},SQ8", ivf_nprobe=8)
+    manifest = json.loads((out / "xqg_manifest.json").read_text())
+    assert manifest["index_factory"] == "IVF76,SQ8" and manifest["index_params"] == "nprobe=8"
+    assert faiss.extract_index_ivf(faiss.read_index(str(out / "index"))).nprobe == 8
+    out, _ = build(tmp_path, x, "hnsw", factory="HNSW16,Flat", hnsw_ef_search=40, params="efSearch=64")
+    manifest = json.loads((out / "xqg_manifest.json").read_text())
+    assert manifest["index_params"] == "efConstruction=200,efSearch=64"
+    assert faiss.downcast_index(faiss.read_index(str(out / "index"))).hnsw.efSearch == 64

@@ -52,7 +52,7 @@ TRAIN_SAMPLE = 100_000  # rows the IVF quantisers are trained on (build)
 
 
 def nlist_for(n: int) -> int:
-    """IVF lists: the plugin's own rule (``indexing.index.ivf_list_count``), so a swept IVF is one
+    """IVF lists: the plugin's own rule (``indexing.faiss_index.ivf_list_count``), so a swept IVF is one
     ``--index_type`` or ``--index_factory IVF{nlist},...`` builds."""
     from xqg_tevatron.indexing.faiss_index import ivf_list_count
 

@@ -2,7 +2,7 @@
 
 * ``xqg_tevatron.generate.seq2seq``: train / run an mT5-style seq2seq generator (the paper's xQG
   model) on either backend (``hf_backend``, ``ct2_backend``; their contract is ``backend``, the
-  one way to build one is ``factory.make_generator``);
+  registry and the one way to build one is ``factory``);
 * ``xqg_tevatron.generate.dictionary``: an offline generator from bilingual word lists (no weights);
-* ``runner``: generation declared on the runtime's stage template (units, resume, the jsonl merge).
+* ``generate_units``: generation declared on the runtime's stage template (units, resume, the jsonl merge).
 """

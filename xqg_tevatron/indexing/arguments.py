@@ -48,13 +48,13 @@ class FusionArguments:
 
 @dataclass
 class IndexArguments:
-    """The FAISS index written (``indexing.index.IndexConfig``)."""
+    """The FAISS index written (``indexing.faiss_index.IndexConfig``)."""
 
     index_type: str = field(default="flat", metadata={"help": f"one of {INDEX_TYPES} (ivfpq = ivf-pq); each is a faiss "
                                                               "factory string with its settings (the manifest records it)"})
     index_factory: Optional[str] = field(default=None, metadata={
         "help": "any faiss index_factory string instead of --index_type, e.g. IVF{nlist}_HNSW32,SQ8 ({nlist}: about "
-                "4*sqrt(rows), the named types' rule)"})
+                "4*sqrt(rows), the named types' rule); --ivf_nprobe and --hnsw_ef_* apply where its index has them"})
     index_params: Optional[str] = field(default=None, metadata={
         "help": "faiss ParameterSpace settings applied to the index, e.g. efConstruction=200,efSearch=512 or "
                 "nprobe=64,quantizer_efSearch=64; search settings are stored in the index file (Pyserini uses them)"})

@@ -139,13 +139,29 @@ class IndexConfig:
         """The faiss factory string and ParameterSpace string this config builds for ``rows``
         vectors of ``dim`` dimensions (what the manifest records)."""
         if self.factory:
-            factory, params = self.factory, ""
+            factory = self.factory
             if "{nlist}" in factory:
                 factory = factory.replace("{nlist}", str(self.ivf_nlist or ivf_list_count(rows, self.train_sample)))
+            params = self._flag_settings(factory, dim)
         else:
             factory, params = NAMED_INDEXES[self.index_type](self, dim, rows)
         merged = {**parse_params(params), **parse_params(self.params)}
         return factory, ",".join(f"{k}={v}" for k, v in merged.items())
+
+    def _flag_settings(self, factory: str, dim: int) -> str:
+        """The ``--ivf_nprobe`` / ``--hnsw_ef_*`` settings where a factory string's index has
+        them (an IVF's probes, an HNSW graph's ef), as the named types apply them: a factory string
+        does not fall back to faiss' own defaults (nprobe 1) unless ``params`` say so."""
+        try:
+            index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError:
+            return ""  # refused by check() with faiss' reason
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is not None:
+            return f"nprobe={min(self.ivf_nprobe, ivf.nlist)}"
+        if hasattr(faiss.downcast_index(index), "hnsw"):
+            return f"efConstruction={self.hnsw_ef_construction},efSearch={self.hnsw_ef_search}"
+        return ""
 
     def check(self, dim: int) -> None:
         """Everything about this index that only the vector dimension decides (a factory string's

@@ -1,5 +1,5 @@
 """The encode stage declared on the stage template: passages (and their generated queries) ->
-stored components, unit by unit; ``merging.merge_work_dir`` then fuses them into the index.
+stored components, unit by unit; ``merge_units.merge_work_dir`` then fuses them into the index.
 
 Encoding runs on the one engine (:mod:`xqg_tevatron.runtime.stage`): units of ``chunk_size``
 passages in corpus order, unit ``c`` belonging to shard ``c % num_shards``, each committed once
