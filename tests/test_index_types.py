@@ -157,13 +157,14 @@ def test_the_five_index_type_names_build_the_bytes_recorded_before_the_factory_r
     (["--index_factory", "Foo32"], "could not parse index string Foo32"),
     (["--index_params", "efSearch"], "index parameters must be NAME=VALUE"),
 ])
-def test_a_bad_factory_string_or_parameter_is_one_line_before_the_store_is_read(tmp_path, flags, says):
-    """The merge refuses it before it opens the work dir (which does not even exist here)."""
-    from helpers import cli, one_line_error
+def test_a_bad_factory_string_or_parameter_is_one_line_before_the_store_is_read(tmp_path, capsys, flags, says):
+    """The merge refuses it before it opens the work dir (which does not even exist here): the
+    command's own ``main``, one ``error:`` line, exit 1, nothing written."""
+    from xqg_tevatron.indexing.merge_cli import main
 
-    err = one_line_error(cli("-m", "xqg_tevatron.driver.merge", "--work_dir", str(tmp_path / "absent"), "--output",
-                             str(tmp_path / "out"), *flags))
-    assert says in err, err
+    code = main(["--work_dir", str(tmp_path / "absent"), "--output", str(tmp_path / "out"), *flags])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("error: ") and says in err[0], err
     assert not (tmp_path / "out").exists()
 
 
