@@ -51,7 +51,7 @@ coverage: env
 	$(COV) $(PY) -m coverage report --sort=cover | tail -25
 
 test-fast: env-packages
-	$(PY) -m pytest -q -m "not slow and not process" --durations=5 tests
+	$(PY) -m pytest -q -n 2 -m "not slow and not process" --durations=5 tests
 
 bench: env
 	$(PY) -m benchmarks.run_all
