@@ -34,10 +34,13 @@ def test_same_result_as_one_longest_first_regex_on_the_embedded_questions(prepar
     from xqg_tevatron.data.xor_format import read_questions
 
     t = DictionaryTranslator()
-    keys = sorted(t._reverse, key=len, reverse=True)
+    questions = read_questions(prepared.questions_dev) + read_questions(prepared.questions_train)
+    # the oracle's alternation holds only keys that occur in some question (case-folded): a key
+    # found in none can match none, so the oracle's text is the same, and it compiles in a fraction
+    text = "\n".join(q.question for q in questions).lower()
+    keys = sorted((k for k in t._reverse if k in text), key=len, reverse=True)
     bounded = [rf"(?<!\w){re.escape(k)}(?!\w)" if _SPACED.match(k) else re.escape(k) for k in keys]
     oracle = re.compile("|".join(bounded), re.IGNORECASE)
-    questions = read_questions(prepared.questions_dev) + read_questions(prepared.questions_train)
     for q in questions:
         expected = oracle.sub(lambda m: f" {t._reverse[m.group(0).lower()]} ", q.question).strip()
         assert t.translate(q.question) == expected, q.question
