@@ -35,7 +35,7 @@ from xqg_tevatron.indexing.request import EncodeRequest, run_encode
 from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
-from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint
+from xqg_tevatron.runtime.workdir import model_fingerprint
 from xqg_tevatron.words.lexicon import word_lists_asked
 from xqg_tevatron.xqg.fusion import Fusion
 
@@ -145,16 +145,12 @@ def _main(argv: list[str]) -> int:
     index_config = IndexConfig.from_args(args)
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
-    inputs = corpus_files(args.corpus)
+    corpus_files(args.corpus)
     args.encoder = resolve_model(args.encoder, "encoder model")
     if args.generator != "dictionary":
         seq2seq_of(args)  # a backend that is not installed, or that cannot run these settings
         args.generator = resolve_model(args.generator, "generator model")
     work, out = Path(args.work_dir), Path(args.output)
-    check_separate(work, out)
-    for path in inputs:
-        check_separate(work, path)
-    check_replaceable(out, args.overwrite, command=COMMAND)  # the request (it hashes models) comes after the locks
     run_encode(EncodeRequest(
         COMMAND, args.corpus, args.encoder, work, out, asked=lambda: request_of(args),
         xqg=XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype), index=index_config,

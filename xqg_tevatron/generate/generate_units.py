@@ -95,9 +95,7 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
     if not job.languages:
         raise ValueError("no --languages given")
     inputs = corpus_files(job.corpus)
-    check_separate(job.work, out)
-    for path in inputs:
-        check_separate(job.work, path)
+    check_separate(job.work, out, *inputs)
     # shards lock the output only to merge, the last one to finish
     stage = Stage(WORK_KIND, command, job.work, out, UNIT_FILES, job.chunk_size, job.shard_id, job.num_shards,
                   job.overwrite, job.show_progress, lock_output=job.num_shards == 1, produces="this generation",

@@ -38,7 +38,7 @@ from xqg_tevatron.indexing.request import EncodeRequest, run_encode
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.runtime.engine import resolve_shard, torchrun_rank
 from xqg_tevatron.runtime.executors import ExecutorArguments, executor_from_args
-from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, model_fingerprint
+from xqg_tevatron.runtime.workdir import model_fingerprint
 from xqg_tevatron.tevatron_compat import XqgDataArguments, XqgModelArguments
 from xqg_tevatron.tevatron_compat.arguments import XqgTrainingArguments as TrainingArguments, expand_tri_state_flags
 
@@ -142,13 +142,9 @@ def run(parsed) -> int:
     out = Path(data_args.encoded_save_path)
     work_dir = Path(xqg_args.work_dir or f"{out}.work")
     model_args.model_name_or_path = resolve_model(model_args.model_name_or_path)
-    inputs = corpus_files(data_args.encode_in_path)
+    corpus_files(data_args.encode_in_path)
     if xqg_args.generated_queries:
         corpus_files(xqg_args.generated_queries)
-    check_separate(work_dir, out)
-    for path in inputs:
-        check_separate(work_dir, path, "--work_dir")
-    check_replaceable(out, xqg_args.overwrite, command=COMMAND)  # the request (it hashes the model) after the locks
     show_progress = rank == 0 and not training_args.disable_tqdm
     request = EncodeRequest(
         COMMAND, data_args.encode_in_path, model_args.model_name_or_path, work_dir, out,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Protocol, Sequence
 
+from xqg_tevatron.corpus import corpus_files
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, encode_stats, index_up_to_date
@@ -27,8 +28,8 @@ from xqg_tevatron.indexing.store import WORK_KIND
 from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, WorkerFactory
 from xqg_tevatron.runtime.atomic_io import sha256_file
 from xqg_tevatron.runtime.stage import Stage, StageOutcome, UnitWork, concatenate_units
-from xqg_tevatron.runtime.workdir import (check_replaceable, made_by_of, read_marker, remove_plugin_dir,
-                                          request_record)
+from xqg_tevatron.runtime.workdir import (check_replaceable, check_separate, made_by_of, read_marker,
+                                          remove_plugin_dir, request_record)
 from xqg_tevatron.xqg.components import unit_suffixes
 
 
@@ -85,6 +86,8 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
     an up-to-date output left alone (nothing loaded), the units, the merge (one process), the
     store removed unless kept."""
     out, work = req.output, req.work_dir
+    check_separate(work, out, *corpus_files(req.corpus))
+    check_replaceable(out, req.overwrite, command=req.command)  # the request (it hashes models) after the locks
     suffixes = unit_suffixes(req.xqg.fusion.vector_mode) + ((PUBLISHED,) if req.generation else ())
     stage = Stage(WORK_KIND, req.command, work, out, suffixes, req.chunk_size, req.shard_id, req.num_shards,
                   req.overwrite, req.show_progress, lock_output=req.merging, produces="this index")

@@ -121,16 +121,18 @@ def _has_foreign_files(p: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------ paths
-def check_separate(work_dir: str | os.PathLike, output: str | os.PathLike, what: str = "--work_dir") -> None:
-    """Refuse a work dir that is the output, holds it, or lies inside it (the clean-up of one
-    would delete the other).  Called before any work."""
-    w, o = Path(work_dir).resolve(), Path(output).resolve()
-    if w == o:
-        raise WorkDirError(f"{what} {work_dir} is the output itself; give the work dir its own folder")
-    if w in o.parents:
-        raise WorkDirError(f"{what} {work_dir} holds the output {output}; give the work dir its own folder")
-    if o in w.parents:
-        raise WorkDirError(f"{what} {work_dir} lies inside the output {output}; give the work dir its own folder")
+def check_separate(work_dir: str | os.PathLike, *paths: str | os.PathLike, what: str = "--work_dir") -> None:
+    """Refuse a work dir that is one of ``paths`` (the output, the inputs), holds it, or lies
+    inside it (the clean-up of one would delete the other).  Called before any work."""
+    w = Path(work_dir).resolve()
+    for output in paths:
+        o = Path(output).resolve()
+        if w == o:
+            raise WorkDirError(f"{what} {work_dir} is the output itself; give the work dir its own folder")
+        if w in o.parents:
+            raise WorkDirError(f"{what} {work_dir} holds the output {output}; give the work dir its own folder")
+        if o in w.parents:
+            raise WorkDirError(f"{what} {work_dir} lies inside the output {output}; give the work dir its own folder")
 
 
 # ------------------------------------------------------------------------------------ locks
