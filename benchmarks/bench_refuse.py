@@ -34,7 +34,7 @@ from xqg_tevatron.xqg.fusion import Fusion
 ROOT = Path(__file__).resolve().parent.parent
 BIG = 18_200_000
 # speed: 4 units per store dtype; mrr: both dtypes encoded, searched and scored, on a sample of the questions
-QUICK = {"passages": 2_000, "chunk_size": 500, "questions": 220, "n_per_lang": 1}
+QUICK = {"passages": 2_000, "unit_size": 500, "questions": 220, "n_per_lang": 1}
 
 
 @dataclass
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--languages", type=int, default=7)
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--unit-size", "--chunk-size", type=int, default=50_000)
     parser.add_argument("--tmp", default=str(ROOT / ".cache"), help="where the stores are written (a fast disk)")
     parser.add_argument("--parts", nargs="+", choices=["speed", "mrr"], default=["speed", "mrr"],
                         help="speed: synthetic store at --passages; mrr: XQuAD dev half, both store dtypes")
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             work = tmp / f"{dtype}.work"
             xqg = XqgConfig(Fusion(0.2, "mean", tuple(langs) if langs else None, 5), store_dtype=dtype)
             started = time.perf_counter()
-            SyntheticIndexer(SyntheticComponents(args.dim), xqg, RunConfig(chunk_size=args.chunk_size, show_progress=False),
+            SyntheticIndexer(SyntheticComponents(args.dim), xqg, RunConfig(unit_size=args.unit_size, show_progress=False),
                              work).encode_shard([str(corpus)])
             write_s = time.perf_counter() - started
             stored = sum(p.stat().st_size for p in work.glob("*.npy"))

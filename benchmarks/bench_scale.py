@@ -64,7 +64,7 @@ def write_corpus(path: Path, n: int) -> Path:
 def run_job(model: Path, corpus: Path, work: Path, out: Path, executor: list[str], netns: bool,
             chunk: int = 2000) -> dict:
     args = ["--corpus", str(corpus), "--encoder", str(model), "--work_dir", str(work), "--output", str(out),
-            "--languages", *LANGS, "--n_per_lang", "5", "--chunk_size", str(chunk), "--batch_size", "256",
+            "--languages", *LANGS, "--n_per_lang", "5", "--unit_size", str(chunk), "--batch_size", "256",
             "--p_max_len", "128", "--q_max_len", "32", "--quiet", "--overwrite", *executor]
     cmd = [sys.executable, "-c", LAUNCH, *args]
     started = time.perf_counter()

@@ -248,7 +248,7 @@ def encode_args(model: Path, corpus: Path, out: Path, *extra: str, batch: int = 
                 threads: int | None = 1) -> list[str]:
     """``driver.encode``'s flags for the tiny test sizes (16/32 tokens, alpha 0.3, mean)."""
     return ["--model_name_or_path", str(model), "--encode_in_path", str(corpus), "--encoded_save_path", str(out),
-            "--per_device_eval_batch_size", str(batch), "--chunk_size", str(chunk), "--q_max_len", "16",
+            "--per_device_eval_batch_size", str(batch), "--unit_size", str(chunk), "--q_max_len", "16",
             "--p_max_len", "32", "--disable_tqdm", "true", "--alpha", "0.3", "--aggregation", "mean",
             *(["--num_threads", str(threads)] if threads else []), *extra]
 
@@ -264,7 +264,7 @@ LANGS = ["ja", "ru"]  # the languages of the ``xqg_corpus`` fixture
 def encode_cli(model: Path, corpus: Path, out: Path, *extra: str) -> Path:
     """``driver.encode`` at batch 8, chunks of 7, 16/48 tokens (the ``xqg_corpus`` tests), in process."""
     run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model), "--encode_in_path", str(corpus),
-            "--encoded_save_path", str(out), "--per_device_eval_batch_size", "8", "--chunk_size", "7",
+            "--encoded_save_path", str(out), "--per_device_eval_batch_size", "8", "--unit_size", "7",
             "--q_max_len", "16", "--p_max_len", "48", "--disable_tqdm", "true", *extra)
     return out
 
@@ -280,7 +280,7 @@ def vectors(index_dir: Path):
 def dictionary(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     """``generate.dictionary`` in chunks of 2, 2 per language, in process."""
     return cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(out),
-               "--chunk_size", "2", "--n_per_lang", "2", *extra)
+               "--unit_size", "2", "--n_per_lang", "2", *extra)
 
 
 # ------------------------------------------------------------------ tiny models

@@ -33,7 +33,7 @@ def test_train_encode_search_eval(tmp_path: Path, prepared, tiny_model):
     index_dir = tmp_path / "index"
     run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(model_out),
             "--encode_in_path", str(prepared.corpus_jsonl), "--encoded_save_path", str(index_dir),
-            "--per_device_eval_batch_size", "32", "--p_max_len", "64", "--chunk_size", "100")
+            "--per_device_eval_batch_size", "32", "--p_max_len", "64", "--unit_size", "100")
     docids = (index_dir / "docid").read_text().split()
     corpus_ids = [json.loads(line)["docid"] for line in prepared.corpus_jsonl.read_text().splitlines()]
     assert docids == corpus_ids

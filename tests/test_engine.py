@@ -22,7 +22,7 @@ needs_netns = pytest.mark.skipif(not netns_available(), reason="needs a network 
 
 def generate(corpus_file: Path, out: Path, *extra: str, ray: bool = False) -> None:
     args = ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus_file), "--output", str(out),
-            "--languages", "ja", "fi", "ru", "--n_per_lang", "3", "--chunk_size", "4", *extra]
+            "--languages", "ja", "fi", "ru", "--n_per_lang", "3", "--unit_size", "4", *extra]
     (run_in_netns if ray else run_cli)(*args)
 
 
@@ -107,7 +107,7 @@ CLUSTER_SCRIPT = textwrap.dedent('''
     ray.init(address=cluster.address, log_to_driver=False)
     cluster.wait_for_nodes()
     executor = RayExecutor(actors=4, num_cpus=0.5)  # all four fit on one node once the other is gone
-    job = GenerationJob([corpus], str(out), ["ja", "fi"], chunk_size=4, show_progress=False)
+    job = GenerationJob([corpus], str(out), ["ja", "fi"], unit_size=4, show_progress=False)
     try:
         stats = run_generation(job, NotOnThisNode() if mode == "unconstructible" else FlakyGenerator,
                                executor=executor, build=True)
@@ -144,7 +144,7 @@ def test_a_two_node_ray_cluster_ends_with_the_identical_output(tmp_path, mode):
         return
     local = tmp_path / "local.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(c), "--output", str(local), "--languages", "ja",
-            "fi", "--n_per_lang", "2", "--chunk_size", "4")
+            "fi", "--n_per_lang", "2", "--unit_size", "4")
     proc = run_in_netns("-c", CLUSTER_SCRIPT, str(c), str(out), mode)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -163,7 +163,7 @@ def test_a_killed_driver_redoes_only_uncommitted_units(tmp_path, tiny_model):
     c = word_corpus(tmp_path / "c.jsonl", 40)
     args = ["-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder", str(tiny_model), "--work_dir",
             str(tmp_path / "store"), "--output", str(tmp_path / "idx"), "--languages", "ja", "fi", "--n_per_lang", "2",
-            "--chunk_size", "4", "--batch_size", "2", "--p_max_len", "32", "--q_max_len", "16", "--num_threads", "1",
+            "--unit_size", "4", "--batch_size", "2", "--p_max_len", "32", "--q_max_len", "16", "--num_threads", "1",
             "--quiet"]
     ref = ["-m", "xqg_tevatron.job", *args[2:]]
     ref[ref.index(str(tmp_path / "store"))] = str(tmp_path / "ref_store")
@@ -220,11 +220,11 @@ def test_the_one_command_job_writes_the_index_and_the_published_queries(tmp_path
     published = tmp_path / "gen.jsonl"
     run_cli("-m", "xqg_tevatron.job", "--corpus", str(c), "--encoder", str(tiny_model), "--work_dir",
             str(tmp_path / "store"), "--output", str(tmp_path / "idx"), "--generated_output", str(published),
-            "--languages", "ja", "fi", "--n_per_lang", "2", "--chunk_size", "4", "--p_max_len", "32",
+            "--languages", "ja", "fi", "--n_per_lang", "2", "--unit_size", "4", "--p_max_len", "32",
             "--q_max_len", "16", "--quiet")
     reference = tmp_path / "ref.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(c), "--output", str(reference), "--languages",
-            "ja", "fi", "--n_per_lang", "2", "--chunk_size", "4")
+            "ja", "fi", "--n_per_lang", "2", "--unit_size", "4")
     assert published.read_bytes() == reference.read_bytes()
     manifest = json.loads((tmp_path / "idx" / "xqg_manifest.json").read_text())
     assert manifest["passages"] == 10 and manifest["alpha"] == 0.2 and manifest["aggregation"] == "mean"

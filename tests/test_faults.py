@@ -117,7 +117,7 @@ def test_quiet_by_default_and_verbose_shows_model_loading(tmp_path, tiny_model):
     (["--n_per_lang", "-3"], "n_per_lang must be >= 0"),
     (["--languages", "jp"], "unknown language code(s) ['jp']"),
     (["--index_type", "foo"], "index_type must be one of"),
-    (["--chunk_size", "0"], "chunk_size must be >= 1"),
+    (["--unit_size", "0"], "unit_size must be >= 1"),
 ])
 def test_bad_arguments_fail_before_the_model_loads(tmp_path, tiny_model, extra, expected):
     corpus = write_corpus(tmp_path / "c.jsonl", ["a", "b"])
@@ -253,7 +253,7 @@ def test_kill_9_during_generation_resumes_to_the_identical_file(tmp_path, shards
 
     def cmd(out: Path, shard: int) -> list[str]:
         return ["-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(out),
-                "--languages", "ja", "ru", "de", "--chunk_size", "5", "--n_per_lang", "3",
+                "--languages", "ja", "ru", "de", "--unit_size", "5", "--n_per_lang", "3",
                 "--shard_id", str(shard), "--num_shards", str(shards)]
 
     ref = tmp_path / "ref.jsonl"
@@ -413,7 +413,7 @@ def test_7_a_truncated_generation_chunk_is_detected_and_generated_again(tmp_path
                                           "text": f"Finland {i} uses the euro."}) + "\n" for i in range(8)))
     ref = tmp_path / "ref.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(corpus), "--output", str(ref),
-            "--languages", "fi", "--chunk_size", "2", "--n_per_lang", "2")
+            "--languages", "fi", "--unit_size", "2", "--n_per_lang", "2")
     out, work = tmp_path / "g.jsonl", tmp_path / "g.jsonl.work"
 
     def shard(i: int) -> subprocess.CompletedProcess:
@@ -706,7 +706,7 @@ def test_17_a_full_disk_is_one_line_that_says_so(tmp_path):
     small.mkdir()
     proc = _in_private_mount(f"mount -t tmpfs -o size=64k tmpfs {small} && {sys.executable} -m "
                              f"xqg_tevatron.generate.dictionary --corpus {corpus} --output {small}/g.jsonl "
-                             f"--languages fi --chunk_size 50 --n_per_lang 2")
+                             f"--languages fi --unit_size 50 --n_per_lang 2")
     err = one_line_error(proc)
     assert "no space left on device while writing" in err and str(small) in err
 

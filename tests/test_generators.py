@@ -79,7 +79,7 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
                              for d in list(corpus)[:10]), encoding="utf-8")
     args = ["-m", "xqg_tevatron.generate.seq2seq", "generate", "--model", str(trained), "--corpus", str(small),
             "--languages", "ja", "te", "--n_per_lang", "3", "--top_k", "10", "--max_length", "12",
-            "--batch_size", "4", "--chunk_size", "4"]
+            "--batch_size", "4", "--unit_size", "4"]
     full = tmp_path / "full.jsonl"
     run_cli(*args, "--output", str(full))
     recs = [json.loads(l) for l in full.read_text().splitlines()]
@@ -96,7 +96,7 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
     from xqg_tevatron.generate.hf_backend import Seq2SeqQueryGenerator
     gen = Seq2SeqQueryGenerator(str(trained), SamplingConfig(n_per_lang=3, top_k=10, max_length=12, batch_size=4))
     resumed = tmp_path / "resumed.jsonl"
-    job = GenerationJob([str(small)], str(resumed), ["ja", "te"], chunk_size=4, show_progress=False)
+    job = GenerationJob([str(small)], str(resumed), ["ja", "te"], unit_size=4, show_progress=False)
     assert run_generation(job, gen, executor=StopAfter(1))["complete"] is False
     assert not resumed.exists() and len(list(job.work.glob("chunk-*.jsonl"))) == 1
     stats = run_generation(job, gen)
@@ -116,7 +116,7 @@ def test_tiny_mt5_train_generate_resume(tmp_path, pairs_and_corpus):
     assert conversion["model_sha256"] and conversion["ctranslate2"]
     ct_gen = Ct2QueryGenerator(str(trained), SamplingConfig(n_per_lang=3, top_k=10, max_length=12, batch_size=4),
                                "float32")
-    ct_job = GenerationJob([str(small)], str(tmp_path / "ct2_resumed.jsonl"), ["ja", "te"], chunk_size=4,
+    ct_job = GenerationJob([str(small)], str(tmp_path / "ct2_resumed.jsonl"), ["ja", "te"], unit_size=4,
                            show_progress=False)
     assert run_generation(ct_job, ct_gen, executor=StopAfter(1))["complete"] is False
     assert run_generation(ct_job, ct_gen)["skipped"] == 1
@@ -199,7 +199,7 @@ def test_dictd_loader(tmp_path):
 def test_dictionary_cli_resume_and_format(tmp_path, prepared):
     out = tmp_path / "gen.jsonl"
     run_cli("-m", "xqg_tevatron.generate.dictionary", "--corpus", str(prepared.corpus_file), "--output", str(out),
-            "--languages", "ko", "ar", "--n_per_lang", "2", "--chunk_size", "100")
+            "--languages", "ko", "ar", "--n_per_lang", "2", "--unit_size", "100")
     recs = [json.loads(l) for l in out.read_text().splitlines()]
     assert len(recs) == 364 and set(recs[0]) == {"docid", "title", "text", "generated_queries"}
     korea = next(r for r in recs if r["title"] == "South Korea")

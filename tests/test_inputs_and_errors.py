@@ -134,11 +134,11 @@ class FakeDimEncoder:
 def test_duplicated_docid_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}',
                                      '{"docid": "a", "text": "z"}'])
-    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(chunk_size=2, show_progress=False), tmp_path / "w")
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(unit_size=2, show_progress=False), tmp_path / "w")
     # found when the record is read, before its chunk is encoded, naming both records
     with pytest.raises(CorpusFormatError, match=r"c\.jsonl:3: duplicated docid 'a' \(first at .*c\.jsonl:1\)"):
         idx.encode_shard([str(f)])
-    assert idx.chunk_done(0) and not idx.chunk_done(1)
+    assert idx.unit_done(0) and not idx.unit_done(1)
     assert not (tmp_path / "out").exists()
 
 
@@ -163,7 +163,7 @@ def test_generated_query_docids_must_exist_in_corpus(tmp_path):
 
 def test_dimension_mismatch_in_chunks_refused(tmp_path):
     f = write(tmp_path / "c.jsonl", ['{"docid": "a", "text": "x"}', '{"docid": "b", "text": "y"}'])
-    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(chunk_size=1, show_progress=False), tmp_path / "w")
+    idx = XqgIndexer(FakeDimEncoder(), XqgConfig(PLAIN), RunConfig(unit_size=1, show_progress=False), tmp_path / "w")
     idx.encode_shard([str(f)])
     np.save(tmp_path / "w" / "chunk-000001.npy", np.zeros((1, 5), np.float32))
     with pytest.raises(ValueError, match=r"chunk-000001\.npy: \d+ bytes, its record says \d+"):

@@ -262,7 +262,7 @@ def test_10_augmentation_asked_with_hyphenated_flags_is_refused_without_queries(
     gq = tmp_path / "gq.jsonl"
     gq.write_text(json.dumps({"docid": "a", "text": "x", "generated_queries": {"ja": []}}) + "\n")
     args = ["--model_name_or_path", str(tiny_model), "--encode_in_path", str(corpus), "--per_device_eval_batch_size",
-            "4", "--chunk_size", "3", "--q_max_len", "16", "--p_max_len", "32", "--disable_tqdm", "true"]
+            "4", "--unit_size", "3", "--q_max_len", "16", "--p_max_len", "32", "--disable_tqdm", "true"]
     err = one_line_error(cli("-m", "xqg_tevatron.driver.encode", *args, "--encoded_save_path", str(tmp_path / "i1"),
                              "--generated-queries", str(gq)))
     assert "no passage has generated queries" in err

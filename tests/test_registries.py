@@ -32,3 +32,49 @@ def test_every_registry_entry_builds_from_its_own_flags():
     for name, spec in BACKENDS.items():
         assert {f.name for f in dataclasses.fields(spec.arguments)} <= declared
         assert callable(spec.arguments().build) and isinstance(spec.arguments().recorded(), dict)
+
+
+def test_the_job_generator_is_a_registry_entry_and_any_other_value_a_model_directory(tmp_path):
+    """``--generator dictionary`` builds the dictionary generator from its word lists and records
+    them; any other value is a seq2seq model directory, checked before any work."""
+    from xqg_tevatron.corpus import Passage
+    from xqg_tevatron.generate.sources import GENERATORS, MODEL_DIRECTORY, generator_source
+    from xqg_tevatron.job import build_parser
+
+    words = tmp_path / "fi.txt"
+    words.write_text("river joki\nbridge silta\n")
+    args = build_parser().parse_args(["--corpus", "c.tsv", "--encoder", "e", "--work_dir", "w", "--output", "o",
+                                      "--languages", "fi", "--n_per_lang", "2", "--word_lists", f"fi={words}"])
+    source = generator_source(args.generator)
+    assert source is GENERATORS["dictionary"]
+    factory, settings = source.build(args)
+    assert settings["kind"] == "dictionary" and settings["n_per_lang"] == 2 and len(settings["word_lists"]) == 1
+    queries = factory()([Passage("d1", "The river runs under the old bridge by the river bank.", "")], "fi")
+    assert 1 <= len(queries[0]) <= 2 and all("joki" in q or "silta" in q for q in queries[0])
+    assert source.asked(args)["generator_sha256"] is None
+
+    assert generator_source(str(tmp_path / "t5")) is MODEL_DIRECTORY
+    args.generator = str(tmp_path / "no-such-model")
+    with pytest.raises(Exception, match="no-such-model") as err:
+        MODEL_DIRECTORY.check(args)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("spelling", ["--unit-size", "--unit_size", "--chunk-size", "--chunk_size"])
+def test_a_unit_is_one_word_and_chunk_size_its_old_spelling_on_every_command(spelling):
+    """The job, ``driver.encode`` and the generator CLIs take ``--unit-size``, and still take
+    ``--chunk-size`` (either spelling) as an alias of it."""
+    from xqg_tevatron.cli import FlagParser
+    from xqg_tevatron.generate.generate_units import add_job_arguments
+    from xqg_tevatron.indexing.encode_cli import parse_args
+    from xqg_tevatron.job import build_parser
+
+    job = build_parser().parse_args(["--corpus", "c", "--encoder", "e", "--work_dir", "w", "--output", "o",
+                                     spelling, "7"])
+    assert job.unit_size == 7
+    generate = FlagParser()
+    add_job_arguments(generate)
+    assert generate.parse_args(["--corpus", "c", "--output", "o", spelling, "7"]).unit_size == 7
+    *_, xqg_args = parse_args(["--model_name_or_path", "m", "--output_dir", "x", "--encoded_save_path", "o",
+                               spelling, "7"])
+    assert xqg_args.unit_size == 7

@@ -56,7 +56,7 @@ def test_store_dtype_is_part_of_the_work_dir_settings(tmp_path, tiny_model, xqg_
     from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig  # torch: not for the fast tier's collection
 
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
-    run = RunConfig(chunk_size=7, show_progress=False)
+    run = RunConfig(unit_size=7, show_progress=False)
     first = XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2)), run, tmp_path / "w")
     first.encode_shard([str(xqg_corpus)])
     first.release()  # a finished shard keeps its work dir locked until the merge; this test merges nothing

@@ -107,7 +107,7 @@ def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpu
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))
     work = tmp_path / "resumed.work"
-    xqg, run = XqgConfig(Fusion(alpha=0.2)), RunConfig(chunk_size=7, show_progress=False)
+    xqg, run = XqgConfig(Fusion(alpha=0.2)), RunConfig(unit_size=7, show_progress=False)
     with pytest.raises(KeyboardInterrupt):
         XqgIndexer(CrashingEncoder(enc, crash_on_call=4), xqg, run, work).encode_shard([str(xqg_corpus)])
     finished = sorted(p.name for p in work.glob("chunk-*.json"))
@@ -116,7 +116,7 @@ def test_resume_after_kill_gives_identical_index(tmp_path, tiny_model, xqg_corpu
     # the second run (same CLI a user reruns) encodes only the 3 missing chunks of 6
     proc = run_cli("-m", "xqg_tevatron.driver.encode", "--model_name_or_path", str(tiny_model), "--encode_in_path",
                    str(xqg_corpus), "--encoded_save_path", str(tmp_path / "resumed"), "--work_dir", str(work),
-                   "--per_device_eval_batch_size", "8", "--chunk_size", "7", "--q_max_len", "16", "--p_max_len", "48",
+                   "--per_device_eval_batch_size", "8", "--unit_size", "7", "--q_max_len", "16", "--p_max_len", "48",
                    "--alpha", "0.2", "--disable_tqdm", "true")
     assert "'encoded': 3, 'skipped': 3" in proc.stderr
     assert (tmp_path / "resumed" / "index").read_bytes() == (reference / "index").read_bytes()
@@ -129,13 +129,13 @@ def test_resume_refuses_other_settings(tmp_path, tiny_model, xqg_corpus):
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(show_progress=False))
     work = tmp_path / "w"
     with pytest.raises(KeyboardInterrupt):
-        XqgIndexer(CrashingEncoder(enc, 2), XqgConfig(Fusion(alpha=0.2)), RunConfig(chunk_size=7, show_progress=False),
+        XqgIndexer(CrashingEncoder(enc, 2), XqgConfig(Fusion(alpha=0.2)), RunConfig(unit_size=7, show_progress=False),
                    work).encode_shard([str(xqg_corpus)])
     with pytest.raises(ValueError, match=r"started for another corpus or settings \(differs in: languages\)"):
-        XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2, languages=("ja",))), RunConfig(chunk_size=7, show_progress=False),
+        XqgIndexer(enc, XqgConfig(Fusion(alpha=0.2, languages=("ja",))), RunConfig(unit_size=7, show_progress=False),
                    work).encode_shard([str(xqg_corpus)])
     # another alpha or aggregation changes no stored byte: the run resumes (the merge re-fuses)
-    stats = XqgIndexer(enc, XqgConfig(Fusion(alpha=0.5, aggregation="mean")), RunConfig(chunk_size=7, show_progress=False),
+    stats = XqgIndexer(enc, XqgConfig(Fusion(alpha=0.5, aggregation="mean")), RunConfig(unit_size=7, show_progress=False),
                        work).encode_shard([str(xqg_corpus)])
     assert stats["skipped"] == 1 and stats["complete"]
 
@@ -144,7 +144,7 @@ def test_torchrun_two_processes_equals_single(tmp_path, tiny_model, xqg_corpus):
     single = encode_cli(tiny_model, xqg_corpus, tmp_path / "single", "--alpha", "0.1")
     run_cli("-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531", "-m",
             "xqg_tevatron.driver.encode", "--model_name_or_path", str(tiny_model), "--encode_in_path", str(xqg_corpus),
-            "--encoded_save_path", str(tmp_path / "ddp"), "--per_device_eval_batch_size", "8", "--chunk_size", "7",
+            "--encoded_save_path", str(tmp_path / "ddp"), "--per_device_eval_batch_size", "8", "--unit_size", "7",
             "--q_max_len", "16", "--p_max_len", "48", "--alpha", "0.1", "--disable_tqdm", "true")
     assert (tmp_path / "ddp" / "index").read_bytes() == (single / "index").read_bytes()
     assert (tmp_path / "ddp" / "docid").read_text() == (single / "docid").read_text()
@@ -325,7 +325,7 @@ def test_index_corpus_goes_through_the_stage_template(tmp_path, tiny_model, xqg_
 
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))
-    xqg, run = XqgConfig(Fusion(alpha=0.2)), RunConfig(chunk_size=7, show_progress=False)
+    xqg, run = XqgConfig(Fusion(alpha=0.2)), RunConfig(unit_size=7, show_progress=False)
     out = index_corpus(enc, xqg, [xqg_corpus], tmp_path / "inproc", run=run)
     assert (out / "index").read_bytes() == (reference / "index").read_bytes()
     assert not (tmp_path / "inproc.work").exists()

@@ -6,7 +6,7 @@ passage and query vectors -> stored components -> fused vectors -> Pyserini inde
         --alpha 0.2 --aggregation mean [--generated_output corpus.xqg.jsonl] \\
         [--executor ray --ray_actors 8 --ray_num_gpus 1 --ray_address auto] [--shard-id I --num-shards N]
 
-Each unit (``--chunk_size`` passages) is generated and encoded by one worker (a Ray actor holds
+Each unit (``--unit_size`` passages) is generated and encoded by one worker (a Ray actor holds
 one generator and one encoder) and committed once into ``--work_dir``: the published generated
 queries (``.jsonl``) and the components (passage vectors, per-language query sums and counts).
 Nothing holds all generated queries or all query vectors.  A rerun resumes; another alpha,
@@ -15,7 +15,6 @@ aggregation, language subset or stored n per language is a re-fuse of the same w
 """
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.generate.factory import add_backend_arguments
 from xqg_tevatron.generate.generate_units import published_records
+from xqg_tevatron.generate.sources import GENERATORS, generator_source
 from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments, StoreArguments
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.faiss_index import IndexConfig
@@ -36,7 +36,6 @@ from xqg_tevatron.languages import XOR_TYDI_LANGUAGES, check_language_codes
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.runtime.executors import add_executor_arguments, executor_from_args
 from xqg_tevatron.runtime.workdir import model_fingerprint
-from xqg_tevatron.words.lexicon import word_lists_asked
 from xqg_tevatron.xqg.fusion import Fusion
 
 logger = logging.getLogger(__name__)
@@ -54,13 +53,13 @@ class GenerateEncodeWorker:
     def __post_init__(self):
         self._generate = None
 
-    def process(self, index: int, chunk: list[Passage]) -> tuple[dict[str, bytes], dict]:
+    def process(self, index: int, passages: list[Passage]) -> tuple[dict[str, bytes], dict]:
         self._generate = self._generate or self.generator_factory()
-        per_lang = {lang: self._generate(chunk, lang) for lang in self.languages}
+        per_lang = {lang: self._generate(passages, lang) for lang in self.languages}
         with_queries = [Passage(p.docid, p.text, p.title, {lang: per_lang[lang][i] for lang in self.languages},
-                                p.where) for i, p in enumerate(chunk)]
+                                p.where) for i, p in enumerate(passages)]
         files, meta = self.encode.process(index, with_queries)
-        files[".jsonl"] = published_records(chunk, per_lang, self.languages)
+        files[".jsonl"] = published_records(passages, per_lang, self.languages)
         return files, meta
 
 
@@ -76,40 +75,8 @@ class GenerateEncodeFactory:
         return GenerateEncodeWorker(self.generator_factory, self.languages, self.encode_factory())
 
 
-def dictionary_generator(n_per_lang: int, word_lists: dict, seed: int):
-    from xqg_tevatron.generate.dictionary import DictionaryGeneratorConfig, DictionaryQueryGenerator
-
-    return DictionaryQueryGenerator(DictionaryGeneratorConfig(n_per_lang=n_per_lang, seed=seed, word_lists=word_lists))
-
-
-def generator_of(args) -> tuple[object, dict]:
-    """A picklable factory of the chosen generator, and the settings that change its output."""
-    if args.generator == "dictionary":
-        from xqg_tevatron.words.lexicon import resolve_word_lists
-        from xqg_tevatron.runtime.workdir import fingerprint_inputs
-
-        lists = resolve_word_lists(args.word_lists, args.languages)
-        settings = {"kind": "dictionary", "n_per_lang": args.n_per_lang, "seed": args.seed,
-                    "word_lists": fingerprint_inputs(p for ps in lists.values() for p in ps)}
-        return functools.partial(dictionary_generator, args.n_per_lang, lists, args.seed), settings
-    from xqg_tevatron.generate.factory import generator_settings, make_generator
-
-    sampling, backend = seq2seq_of(args)
-    return (functools.partial(make_generator, args.generator, sampling, backend),
-            generator_settings(args.generator, sampling, backend))
-
-
-def seq2seq_of(args):
-    """The seq2seq generator's sampling settings and backend, checked (one line, before work)."""
-    from xqg_tevatron.generate.backend import SamplingConfig
-    from xqg_tevatron.generate.factory import backend_of
-
-    sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device,
-                              dtype=args.dtype, batch_size=args.gen_batch_size)
-    return sampling, backend_of(args, sampling)
-
-
-def _main(argv: list[str]) -> int:
+def build_parser() -> FlagParser:
+    """The job's flags (those it shares with ``driver.encode`` declared once, in their dataclasses)."""
     parser = FlagParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", nargs="+", required=True, help="passages (tsv/jsonl/jsonl.gz/HF dir)")
     parser.add_argument("--encoder", "--model_name_or_path", dest="encoder", required=True, help="encoder model dir")
@@ -117,7 +84,8 @@ def _main(argv: list[str]) -> int:
                         help="the store of units: generated queries and components (every node must reach it)")
     parser.add_argument("--output", required=True, help="Pyserini index directory to write")
     parser.add_argument("--generated_output", help="also write the published generated-query jsonl here")
-    parser.add_argument("--generator", default="dictionary", help="dictionary | a trained seq2seq model directory")
+    parser.add_argument("--generator", default="dictionary",
+                        help=f"{' | '.join(GENERATORS)} | a trained seq2seq model directory")
     add_backend_arguments(parser)  # seq2seq generators: --backend and each backend's own flags
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=DTYPES, default="float32",
@@ -136,7 +104,11 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_dataclass_arguments(parser, StoreArguments)  # declared once, with driver.encode
     add_executor_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
 
     # everything checkable is checked before a model loads
     executor = executor_from_args(args)
@@ -147,16 +119,14 @@ def _main(argv: list[str]) -> int:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
     corpus_files(args.corpus)
     args.encoder = resolve_model(args.encoder, "encoder model")
-    if args.generator != "dictionary":
-        seq2seq_of(args)  # a backend that is not installed, or that cannot run these settings
-        args.generator = resolve_model(args.generator, "generator model")
+    generator_source(args.generator).check(args)  # e.g. a backend not installed, a model missing
     work, out = Path(args.work_dir), Path(args.output)
     run_encode(EncodeRequest(
         COMMAND, args.corpus, args.encoder, work, out, asked=lambda: request_of(args),
         xqg=XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype), index=index_config,
         encode=EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
                             device=args.device, show_progress=False, dtype=args.dtype),
-        component_n_per_lang=args.component_n_per_lang or (), chunk_size=args.chunk_size, shard_id=args.shard_id,
+        component_n_per_lang=args.component_n_per_lang or (), unit_size=args.unit_size, shard_id=args.shard_id,
         num_shards=args.num_shards, executor=executor, num_threads=args.num_threads,
         merging=args.num_shards == 1, overwrite=args.overwrite, keep_work_dir=True,  # the store: re-fuse it later
         show_progress=not args.quiet, generation=lambda: JobGeneration(args),
@@ -170,9 +140,7 @@ def request_of(args) -> dict:
     values = {k: v for k, v in vars(args).items() if k not in OPERATIONAL}
     values.update(corpus=[str(Path(c).resolve()) for c in args.corpus], encoder=str(Path(args.encoder).resolve()),
                   work_dir=str(Path(args.work_dir).resolve()), output=str(Path(args.output).resolve()),
-                  word_lists=word_lists_asked(args.word_lists) if args.generator == "dictionary" else [],
-                  encoder_sha256=model_fingerprint(args.encoder),
-                  generator_sha256=model_fingerprint(args.generator) if args.generator != "dictionary" else None)
+                  encoder_sha256=model_fingerprint(args.encoder), **generator_source(args.generator).asked(args))
     return values
 
 
@@ -187,7 +155,7 @@ class JobGeneration:
     built in whichever process runs the unit, and the settings that change its queries."""
 
     def __init__(self, args):
-        self.factory, generator = generator_of(args)
+        self.factory, generator = generator_source(args.generator).build(args)
         self.languages = tuple(args.languages)
         self.settings = {"generator": generator, "generation_languages": list(self.languages)}
 

@@ -75,7 +75,8 @@ class StoreArguments:
 
     store_dtype: str = field(default="float32", metadata={
         "help": "float32 | float16: what the work dir keeps vectors in (float16 halves it; re-fuses widen back)"})
-    chunk_size: int = field(default=10000, metadata={"help": "passages per resumable unit"})
+    unit_size: int = field(default=10000, metadata={"help": "passages per resumable unit",
+                                                     "aliases": ["--chunk_size", "--chunk-size"]})
     component_n_per_lang: Optional[list[int]] = field(default=None, metadata={
         "nargs": "*", "help": "also store the query sums of the first N per language for these N (0 = all), so "
                               "driver.merge can re-fuse at any of them; --n_per_lang is always stored"})

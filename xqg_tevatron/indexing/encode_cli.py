@@ -10,8 +10,8 @@ options:
         [--fusion_preset paper | --alpha 0.2 --aggregation mean --n_per_lang 5]
 
 Passages: writes a Pyserini dense index directory (``index``, ``docid``, ``xqg_manifest.json``)
-at ``--encoded_save_path``.  Work happens in chunks under ``--work_dir`` (default
-``<encoded_save_path>.work``): rerunning after a crash skips finished chunks.  Shard with
+at ``--encoded_save_path``.  Work happens in units under ``--work_dir`` (default
+``<encoded_save_path>.work``): rerunning after a crash skips finished units.  Shard with
 ``--num-shards N --shard-id I`` and merge with ``python -m xqg_tevatron.driver.merge``; under
 ``torchrun`` the ranks shard automatically and rank 0 merges.  Queries are encoded at search
 time by the search stage, never here.
@@ -61,8 +61,8 @@ class XqgEncodeArguments(FusionArguments, IndexArguments, StoreArguments, Execut
     generated_query_branch: str = field(default="query", metadata={
         "help": "encoder branch for generated queries: query (query prefix, as search-time questions) | passage "
                 "(the authors' scripts); both at q_max_len"})
-    work_dir: Optional[str] = field(default=None, metadata={"help": "chunk directory (default <encoded_save_path>.work)"})
-    keep_work_dir: bool = field(default=False, metadata={"help": "keep chunk files after a successful merge"})
+    work_dir: Optional[str] = field(default=None, metadata={"help": "unit directory (default <encoded_save_path>.work)"})
+    keep_work_dir: bool = field(default=False, metadata={"help": "keep unit files after a successful merge"})
     no_merge: bool = field(default=False, metadata={"help": "only encode this shard; merge later"})
 
 
@@ -159,7 +159,7 @@ def run(parsed) -> int:
                             dtype="float16" if training_args.fp16 else "bfloat16" if training_args.bf16 else "float32"),
         settings_overrides=model_args, tokenizer=model_args.tokenizer_name,
         generated_queries=xqg_args.generated_queries or (), component_n_per_lang=xqg_args.component_n_per_lang or (),
-        chunk_size=xqg_args.chunk_size, shard_id=shard_id, num_shards=num_shards, world=world,
+        unit_size=xqg_args.unit_size, shard_id=shard_id, num_shards=num_shards, world=world,
         executor=executor_from_args(xqg_args), num_threads=xqg_args.num_threads,
         merging=not (xqg_args.no_merge or (world == 1 and num_shards > 1) or rank != 0),
         overwrite=xqg_args.overwrite, keep_work_dir=xqg_args.keep_work_dir, show_progress=show_progress)

@@ -86,11 +86,11 @@ class IndexConfig:
     """FAISS index; inner product throughout (what Pyserini's dense search assumes).
 
     Either a named type, expanded to a faiss ``index_factory`` string by :data:`NAMED_INDEXES`:
-    * ``flat``: exact; written to disk as it streams in (memory: one chunk).
+    * ``flat``: exact; written to disk as it streams in (memory: one batch).
     * ``hnsw`` / ``hnsw-sq8``: graph search over full / 8-bit scalar-quantised vectors.
     * ``ivf-pq`` / ``ivf-sq8``: an inverted file of ``ivf_nlist`` lists (trained on a sample of
       ``train_sample`` rows), holding product-quantised (``pq_m`` bytes) or 8-bit vectors; the
-      vectors are added chunk by chunk.
+      vectors are added batch by batch.
     or ``factory``, any faiss factory string (``{nlist}`` in it is the list-count rule's value),
     e.g. ``IVF{nlist}_HNSW32,SQ8``.  ``params``: faiss ParameterSpace settings on top, for
     construction (``efConstruction=200``) and search (``efSearch=512``, ``nprobe=64``,
@@ -267,10 +267,10 @@ def shard_bounds(n_total: int, shards: int) -> list[int]:
 
 
 def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_total: int,
-                chunks: Iterable[tuple[np.ndarray, list[str]]], manifest: dict,
+                batches: Iterable[tuple[np.ndarray, list[str]]], manifest: dict,
                 training_rows: "callable | None" = None, overwrite: bool = False) -> Path:
-    """Stream ``(vectors, docids)`` chunks into a Pyserini index folder (or ``config.shards``
-    shard folders), in a hidden sibling swapped in atomically.  Memory: one chunk for flat;
+    """Stream ``(vectors, docids)`` batches into a Pyserini index folder (or ``config.shards``
+    shard folders), in a hidden sibling swapped in atomically.  Memory: one batch for flat;
     what the index itself holds for the others.  The caller holds the output's lock."""
     from xqg_tevatron.runtime.workdir import check_replaceable
 
@@ -300,9 +300,9 @@ def write_index(out_dir: str | os.PathLike, config: IndexConfig, dim: int, n_tot
         shard, row = 0, 0
         part, ids = new_part(0), open(dirs[0] / "docid", "w", encoding="utf-8")
         try:
-            for vectors, docids in chunks:
+            for vectors, docids in batches:
                 if len(vectors) != len(docids):
-                    raise ValueError(f"{out}: a chunk of {len(vectors)} vectors came with {len(docids)} docids")
+                    raise ValueError(f"{out}: a batch of {len(vectors)} vectors came with {len(docids)} docids")
                 start = 0
                 while start < len(vectors):
                     while row == bounds[shard + 1]:

@@ -1,7 +1,7 @@
 """The encode stage declared on the stage template: passages (and their generated queries) ->
 stored components, unit by unit; ``merge_units.merge_work_dir`` then fuses them into the index.
 
-Encoding runs on the one engine (:mod:`xqg_tevatron.runtime.stage`): units of ``chunk_size``
+Encoding runs on the one engine (:mod:`xqg_tevatron.runtime.stage`): units of ``unit_size``
 passages in corpus order, unit ``c`` belonging to shard ``c % num_shards``, each committed once
 with a verified record, on the local or the Ray executor.  A unit stores the passage vectors and, per
 language, the sums and counts of its generated-query vectors (:mod:`components`), not fused
@@ -26,7 +26,7 @@ from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.indexing.store import (COMPONENTS_FORMAT, WORK_KIND, fused_counts, queries_per_passage, unit_files,
                                          varying_sum_warning)
-from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitPlan, check_chunking
+from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitPlan, check_units
 from xqg_tevatron.runtime.stage import Stage, UnitWork, output_up_to_date
 from xqg_tevatron.runtime.units import Unit
 from xqg_tevatron.runtime.workdir import fingerprint_inputs, release, remove_plugin_dir
@@ -68,13 +68,13 @@ class XqgConfig:
 
 @dataclass
 class RunConfig:
-    chunk_size: int = 10_000
+    unit_size: int = 10_000
     shard_id: int = 0
     num_shards: int = 1
     show_progress: bool = True
 
     def __post_init__(self):  # checked as the engine checks them, before any model loads
-        check_chunking(self.chunk_size, self.shard_id, self.num_shards)
+        check_units(self.unit_size, self.shard_id, self.num_shards)
 
 
 @dataclass
@@ -101,26 +101,26 @@ class EncodeWorker:
                 self.encoder_factory, "encode") else self.encoder_factory
         return self._encoder
 
-    def process(self, index: int, chunk: list[Passage]) -> tuple[dict[str, bytes], dict]:
+    def process(self, index: int, passages: list[Passage]) -> tuple[dict[str, bytes], dict]:
         started = time.perf_counter()
         enc = self.encoder
-        p_vecs = enc.encode([p.full_text(self.xqg.separator) for p in chunk], is_query=False, desc="passages")
-        generated = [p.generated_queries for p in chunk]
+        p_vecs = enc.encode([p.full_text(self.xqg.separator) for p in passages], is_query=False, desc="passages")
+        generated = [p.generated_queries for p in passages]
         longest = 0 if 0 in self.prefixes else max(self.prefixes)
         # a plain index (alpha 0) encodes no generated query: its store cannot be re-fused to alpha > 0
-        layout = layout_queries(generated if self.xqg.uses_queries else [None] * len(chunk),
+        layout = layout_queries(generated if self.xqg.uses_queries else [None] * len(passages),
                                 self.xqg.fusion.languages, longest)
         q_vecs = enc.encode(layout.texts, is_query=self.xqg.generated_query_branch == "query",
                             desc="generated queries", max_len=enc.config.q_max_len) if layout.texts else \
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
-        qsum, qcount = query_sums(layout, q_vecs, len(chunk), self.prefixes, p_vecs.shape[1])
+        qsum, qcount = query_sums(layout, q_vecs, len(passages), self.prefixes, p_vecs.shape[1])
         multi = None
         if self.xqg.fusion.vector_mode == "multi":
             keep = np.ones(len(layout.texts), bool) if self.xqg.fusion.n_per_lang == 0 else \
                 layout.position < self.xqg.fusion.n_per_lang
             multi = (q_vecs[keep], layout.owner[keep])
-        files = unit_files([p.docid for p in chunk], p_vecs, qsum, qcount, self.xqg.store_dtype, multi)
-        meta = {"rows": len(chunk), "passages": len(chunk), "languages": layout.languages,
+        files = unit_files([p.docid for p in passages], p_vecs, qsum, qcount, self.xqg.store_dtype, multi)
+        meta = {"rows": len(passages), "passages": len(passages), "languages": layout.languages,
                 "prefixes": list(self.prefixes), "with_generated_queries": sum(1 for g in generated if g and any(g.values())),
                 "encode_seconds": round(time.perf_counter() - started, 4)}
         return files, meta
@@ -162,7 +162,7 @@ class XqgIndexer:
 
     @property
     def plan(self) -> UnitPlan:
-        return UnitPlan(self.work_dir, self.suffixes, self.run.chunk_size, self.run.shard_id, self.run.num_shards)
+        return UnitPlan(self.work_dir, self.suffixes, self.run.unit_size, self.run.shard_id, self.run.num_shards)
 
     # ---------------------------------------------------------------- settings
     def settings(self) -> dict:
@@ -178,7 +178,7 @@ class XqgIndexer:
             "separator": self.xqg.separator,
             "batch_size": self.encoder.config.batch_size,
             "device": str(self.encoder.config.device).split(":")[0],
-            "chunk_size": self.run.chunk_size,
+            "chunk_size": self.run.unit_size,
             "num_shards": self.run.num_shards,
             "components": COMPONENTS_FORMAT,
             "generated_queries_encoded": self.xqg.uses_queries,
@@ -188,7 +188,7 @@ class XqgIndexer:
     def unit(self, c: int) -> Unit:
         return self.plan.unit(c)
 
-    def chunk_done(self, c: int) -> bool:
+    def unit_done(self, c: int) -> bool:
         return self.unit(c).committed()
 
     def worker(self) -> EncodeWorker:
@@ -201,7 +201,7 @@ class XqgIndexer:
         """This shard of the encode, declared on the one stage template."""
         made_by = self.made_by or {}
         return Stage(WORK_KIND, made_by.get("command"), self.work_dir, made_by.get("output", self.work_dir),
-                     self.suffixes, self.run.chunk_size, self.run.shard_id, self.run.num_shards, overwrite,
+                     self.suffixes, self.run.unit_size, self.run.shard_id, self.run.num_shards, overwrite,
                      self.run.show_progress, produces="this index")
 
     def unit_work(self, corpus: list[str]) -> UnitWork:
@@ -222,10 +222,10 @@ class XqgIndexer:
             meta = {"queries_per_passage_min": int(counts.min()), "queries_per_passage_max": int(counts.max())}
             stats = {"generated_queries": int(counts.sum()), "passages": len(counts)}
             for w in varying_sum_warning(fusion.record(), queries_per_passage([meta], stats)):
-                logger.warning("%s (seen in chunk %d)", w, c)
+                logger.warning("%s (seen in unit %d)", w, c)
             plain = int((counts == 0).sum())
             if self.xqg.uses_queries and plain:
-                logger.warning("chunk %d: %d of %d passages have no generated queries in %s and stay plain", c, plain,
+                logger.warning("unit %d: %d of %d passages have no generated queries in %s and stay plain", c, plain,
                                len(counts), list(self.xqg.fusion.languages or []) or "any language")
 
         return UnitWork(settings, encode_stream(corpus, self.external), self.worker, self.executor,
@@ -289,7 +289,7 @@ def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], o
     index_config = index_config or IndexConfig()
     check_separate(work, out)
     indexer = XqgIndexer(encoder, xqg, run, work)
-    stage = Stage(WORK_KIND, INDEX_CORPUS, work, out, indexer.suffixes, run.chunk_size, run.shard_id, run.num_shards,
+    stage = Stage(WORK_KIND, INDEX_CORPUS, work, out, indexer.suffixes, run.unit_size, run.shard_id, run.num_shards,
                   overwrite, run.show_progress, lock_output=True, produces="this index")
     indexer.made_by = stage.made_by
 
@@ -306,7 +306,7 @@ def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], o
                        request=asked)
         return True
 
-    stage.execute(corpus, request, lambda asked: index_up_to_date(out, asked, corpus, run.chunk_size),
+    stage.execute(corpus, request, lambda asked: index_up_to_date(out, asked, corpus, run.unit_size),
                   lambda asked: indexer.unit_work(corpus), finish,
                   clean_up=None if keep_work_dir else lambda: remove_plugin_dir(work, kinds=[WORK_KIND]))
     return out
@@ -321,7 +321,7 @@ def encode_stream(corpus: Sequence[str], external: Optional[dict] = None) -> Ite
     return (Passage(p.docid, p.text, p.title, external.get(p.docid), p.where) for p in stream)
 
 
-def index_up_to_date(out: str | os.PathLike, request: dict, corpus: Sequence[str], chunk_size: int,
+def index_up_to_date(out: str | os.PathLike, request: dict, corpus: Sequence[str], unit_size: int,
                      generated_queries: Optional[Sequence[str]] = None) -> bool:
     """Whether ``out`` is this command's own index (same ``request``), made from exactly this
     corpus (its content, unit by unit, not its size or mtime) and still matching its digests:
@@ -342,12 +342,12 @@ def index_up_to_date(out: str | os.PathLike, request: dict, corpus: Sequence[str
         verify_index_dir(out)  # raises IndexIntegrityError (a ValueError) when a file changed
         return True
 
-    return output_up_to_date(manifest, request, passages, chunk_size, intact)
+    return output_up_to_date(manifest, request, passages, unit_size, intact)
 
 
 def encode_stats(run: RunStats) -> dict:
     """What an encode shard reports (``shard I/N: {...}``)."""
-    return {"chunks": run.chunks, "encoded": run.done, "skipped": run.skipped, "complete": run.complete,
+    return {"units": run.units, "chunks": run.units, "encoded": run.done, "skipped": run.skipped, "complete": run.complete,
             "input_changed": run.changed}
 
 

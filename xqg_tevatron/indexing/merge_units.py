@@ -91,7 +91,7 @@ class StoreUnits:
         if problems:
             raise DamagedUnitError(f"cannot merge {work}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if
                                    len(problems) > 1 else "") + "; rerun the encode command: damaged or missing "
-                                   "chunks are encoded again")
+                                   "units are encoded again")
         return cls(work, units, [u.record() for u in units], fusion, settings["dim"])
 
     @property
@@ -140,13 +140,13 @@ class StoreUnits:
         """Every unit's rows in order, read ahead in threads; a docid seen twice is refused."""
         seen: set[str] = set()
         loaded = in_order_ahead(self.load, len(self.units), MERGE_READ_AHEAD)
-        for c in tqdm(range(len(self.units)), desc="merging", unit="chunk", disable=not show_progress, delay=5):
+        for c in tqdm(range(len(self.units)), desc="merging", unit="unit", disable=not show_progress, delay=5):
             vectors, ids = next(loaded)
             for d in ids:
                 base, _, row = d.rpartition(MULTI_DELIMITER) if self.multi else (d, "", "0")
                 if row == "0":  # the first row of a passage
                     if base in seen:
-                        raise CorpusFormatError(f"duplicated docid {base!r} in the corpus (chunk {c})")
+                        raise CorpusFormatError(f"duplicated docid {base!r} in the corpus (unit {c})")
                     seen.add(base)
             yield vectors, ids
 

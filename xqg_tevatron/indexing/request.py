@@ -67,7 +67,7 @@ class EncodeRequest:
     tokenizer: Optional[str] = None
     generated_queries: Sequence[str] = ()
     component_n_per_lang: Sequence[int] = ()
-    chunk_size: int = 10_000
+    unit_size: int = 10_000
     shard_id: int = 0
     num_shards: int = 1
     world: int = 1  # torchrun's processes (each one shard)
@@ -89,7 +89,7 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
     check_separate(work, out, *corpus_files(req.corpus))
     check_replaceable(out, req.overwrite, command=req.command)  # the request (it hashes models) after the locks
     suffixes = unit_suffixes(req.xqg.fusion.vector_mode) + ((PUBLISHED,) if req.generation else ())
-    stage = Stage(WORK_KIND, req.command, work, out, suffixes, req.chunk_size, req.shard_id, req.num_shards,
+    stage = Stage(WORK_KIND, req.command, work, out, suffixes, req.unit_size, req.shard_id, req.num_shards,
                   req.overwrite, req.show_progress, lock_output=req.merging, produces="this index")
 
     def request() -> dict:
@@ -98,7 +98,7 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
         return asked
 
     def up_to_date(asked: dict) -> bool:
-        if not (req.merging and req.world == 1 and index_up_to_date(out, asked, req.corpus, req.chunk_size,
+        if not (req.merging and req.world == 1 and index_up_to_date(out, asked, req.corpus, req.unit_size,
                                                                       list(req.generated_queries) or None)):
             return False
         if req.generated_output is None:
@@ -120,7 +120,7 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
         # an executor that ships workers builds one encoder in each, with the same settings
         factory = functools.partial(DenseEncoder, req.encoder, settings_overrides=encoder.settings,
                                     tokenizer_name=req.tokenizer, config=encoder.config)
-        run = RunConfig(chunk_size=req.chunk_size, shard_id=req.shard_id, num_shards=req.num_shards,
+        run = RunConfig(unit_size=req.unit_size, shard_id=req.shard_id, num_shards=req.num_shards,
                         show_progress=req.show_progress)
         indexer = XqgIndexer(encoder, req.xqg, run, work, generated_queries=list(req.generated_queries) or None,
                              executor=req.executor, component_n_per_lang=list(req.component_n_per_lang),
@@ -143,7 +143,7 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
                 print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
                       f"--output {out}" + (" --keep-work-dir" if req.keep_work_dir else ""), file=sys.stderr)
             return False
-        extra = {"generated_output": write_generated(work, stats.chunks, req.generated_output)} \
+        extra = {"generated_output": write_generated(work, stats.units, req.generated_output)} \
             if req.generated_output is not None else None
         merge_work_dir(work, out, req.index, overwrite=req.overwrite, extra_manifest=extra,
                        show_progress=req.show_progress, require_queries=req.xqg.require_queries,

@@ -1,4 +1,4 @@
-"""The one engine for chunked corpus work (generation, encoding), with interchangeable executors.
+"""The one engine for corpus work in units (generation, encoding), with interchangeable executors.
 
 Why one: generation and encoding are the same shape of job at corpus scale.  The corpus is cut
 in corpus order into **units** of ``unit_size`` passages; unit ``c`` has the deterministic id
@@ -49,14 +49,14 @@ class UnitWorker(Protocol):
 WorkerFactory = Callable[[], UnitWorker]  # must pickle for Ray: a module-level class instance
 
 
-def iter_chunks(stream: Iterable, size: int) -> Iterator[list]:
+def iter_units(stream: Iterable, size: int) -> Iterator[list]:
     """Consecutive lists of ``size`` items (the last may be shorter): the units, in corpus order."""
     it = iter(stream)
     while True:
-        chunk = list(itertools.islice(it, size))
-        if not chunk:
+        batch = list(itertools.islice(it, size))
+        if not batch:
             return
-        yield chunk
+        yield batch
 
 
 def torchrun_rank() -> tuple[int, int]:
@@ -79,7 +79,7 @@ def resolve_shard(shard_id: int, num_shards: int) -> tuple[int, int]:
 # The one check of each value every stage is cut by (flags, plans, stages), before any model loads.
 def check_unit_size(unit_size: int) -> None:
     if unit_size < 1:
-        raise ValueError(f"--chunk_size must be >= 1, got {unit_size}")
+        raise ValueError(f"--unit_size must be >= 1, got {unit_size}")
 
 
 def check_shard(shard_id: int, num_shards: int) -> None:
@@ -87,7 +87,7 @@ def check_shard(shard_id: int, num_shards: int) -> None:
         raise ValueError(f"--shard-id must be in [0, --num-shards={num_shards}), got {shard_id}")
 
 
-def check_chunking(unit_size: int, shard_id: int, num_shards: int) -> None:
+def check_units(unit_size: int, shard_id: int, num_shards: int) -> None:
     """The unit size and shard every stage is cut by."""
     check_unit_size(unit_size)
     check_shard(shard_id, num_shards)
@@ -104,7 +104,7 @@ class UnitPlan:
     num_shards: int = 1
 
     def __post_init__(self):
-        check_chunking(self.unit_size, self.shard_id, self.num_shards)
+        check_units(self.unit_size, self.shard_id, self.num_shards)
 
     def unit(self, index: int) -> Unit:
         return Unit(self.work, index, self.suffixes)
@@ -115,7 +115,7 @@ class UnitPlan:
 
 @dataclass
 class RunStats:
-    chunks: int = 0
+    units: int = 0
     done: int = 0
     skipped: int = 0
     complete: bool = False
@@ -155,7 +155,7 @@ def digest_of_units(digests: Iterable[str]) -> str:
 def corpus_digest(passages: Iterable[Passage], unit_size: int) -> str:
     """:func:`digest_of_units` of a passage stream, read once: what an output records, so that a
     rerun can tell, before loading any model, that its output was made from exactly this corpus."""
-    return digest_of_units(unit_input_digest(chunk) for chunk in iter_chunks(passages, unit_size))
+    return digest_of_units(unit_input_digest(batch) for batch in iter_units(passages, unit_size))
 
 
 def commit(plan: UnitPlan, task: Task, files: dict[str, bytes], meta: dict) -> None:
@@ -174,21 +174,21 @@ def run_units(plan: UnitPlan, passages: Iterable[Passage], factory: WorkerFactor
     stats = RunStats()
 
     def todo() -> Iterator[Task]:
-        for c, chunk in enumerate(iter_chunks(passages, plan.unit_size)):
-            stats.chunks = c + 1
+        for c, batch in enumerate(iter_units(passages, plan.unit_size)):
+            stats.units = c + 1
             if not plan.mine(c):
                 continue
-            digest = unit_input_digest(chunk)
+            digest = unit_input_digest(batch)
             unit = plan.unit(c)
             if unit.committed():
                 if unit.record().get("input_sha256") == digest:
                     stats.skipped += 1
                     continue
                 logger.warning("%s: its input passages changed since it was committed (%s); done again",
-                               unit.record_path, chunk[0].where)
+                               unit.record_path, batch[0].where)
                 stats.changed += 1
                 unit.drop()
-            yield Task(c, chunk, digest)
+            yield Task(c, batch, digest)
         stats.complete = True
 
     with tqdm(desc=f"shard {plan.shard_id}/{plan.num_shards} units", unit="unit", disable=not show_progress, delay=5) as bar:

@@ -3,7 +3,7 @@ units on the engine, record the shard, merge, release, clean up.
 
 Why one: generation (``generate/generate_units.py``), encoding (``indexing/indexer.py``,
 ``indexing/encode_cli.py``) and the one-command job (``job.py``) are the same job around different
-workers.  Each declares itself as a :class:`Stage` (its work-dir kind, unit files and chunking)
+workers.  Each declares itself as a :class:`Stage` (its work-dir kind, unit files and unit size)
 and hands :meth:`Stage.execute` what differs: what its output is a function of (the request),
 how to tell that output is up to date, what its units are once its models are loaded
 (:class:`UnitWork`), and how to merge them.  So the guarantees (locks before anything loads, a
@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from xqg_tevatron.corpus import CorpusFormatError, Passage
 from xqg_tevatron.runtime.atomic_io import atomic_open, atomic_write_text, read_json, sha256_file
-from xqg_tevatron.runtime.engine import (Executor, RunStats, UnitPlan, WorkerFactory, check_chunking, corpus_digest,
+from xqg_tevatron.runtime.engine import (Executor, RunStats, UnitPlan, WorkerFactory, check_units, corpus_digest,
                                          run_units)
 from xqg_tevatron.runtime.units import DamagedUnitError, Unit
 from xqg_tevatron.runtime.workdir import FolderLock, claim_work_dir, lock_output, lock_work_dir, made_by_of, release
@@ -35,10 +35,10 @@ def shard_done_path(work: Path, shard_id: int, num_shards: int) -> Path:
     return Path(work) / f"shard-{shard_id}-of-{num_shards}.done"
 
 
-def write_shard_done(plan: UnitPlan, chunks: int, record: Optional[dict] = None) -> Path:
+def write_shard_done(plan: UnitPlan, units: int, record: Optional[dict] = None) -> Path:
     """Mark this shard finished (how many units the corpus has): what a merge waits for."""
     path = shard_done_path(plan.work, plan.shard_id, plan.num_shards)
-    atomic_write_text(path, json.dumps({"chunks": chunks, **(record or {})}))
+    atomic_write_text(path, json.dumps({"chunks": units, **(record or {})}))
     return path
 
 
@@ -54,9 +54,9 @@ def shard_records(work: Path, num_shards: int) -> list[dict]:
     if missing:
         raise RuntimeError(f"cannot merge {work}: shards not finished: {missing}")
     records = [read_json(p, "shard record") for p in paths]
-    chunks = {r["chunks"] for r in records}
-    if len(chunks) != 1:
-        raise RuntimeError(f"shards disagree on the number of chunks: {chunks} (was the corpus changed?)")
+    counts = {r["chunks"] for r in records}
+    if len(counts) != 1:
+        raise RuntimeError(f"shards disagree on the number of units: {counts} (was the corpus changed?)")
     return records
 
 
@@ -127,7 +127,7 @@ class StageOutcome:
 @dataclass
 class Stage:
     """A stage on the engine: shard ``shard_id`` of ``num_shards`` of a corpus cut into units of
-    ``chunk_size`` passages, committed into ``work`` (a work dir of ``kind``, recorded as made
+    ``unit_size`` passages, committed into ``work`` (a work dir of ``kind``, recorded as made
     by ``command`` for ``output``) as ``suffixes`` files.  ``lock_output``: hold the output's lock
     from before anything loads to the last rename (False: the merge takes it itself, when the
     last shard finishes).  ``produces``: what the output holds, for the up-to-date line;
@@ -138,7 +138,7 @@ class Stage:
     work: Path
     output: Path
     suffixes: tuple[str, ...]
-    chunk_size: int
+    unit_size: int
     shard_id: int = 0
     num_shards: int = 1
     overwrite: bool = False
@@ -149,11 +149,11 @@ class Stage:
 
     def __post_init__(self):
         self.work, self.output = Path(self.work), Path(self.output)
-        check_chunking(self.chunk_size, self.shard_id, self.num_shards)  # before anything else
+        check_units(self.unit_size, self.shard_id, self.num_shards)  # before anything else
 
     @property
     def plan(self) -> UnitPlan:
-        return UnitPlan(self.work, tuple(self.suffixes), self.chunk_size, self.shard_id, self.num_shards)
+        return UnitPlan(self.work, tuple(self.suffixes), self.unit_size, self.shard_id, self.num_shards)
 
     @property
     def shard_name(self) -> str:
@@ -179,9 +179,9 @@ class Stage:
         run = run_units(plan, work.passages, work.worker, work.executor, self.show_progress,
                         work.after_commit)
         if run.complete:
-            if run.chunks == 0:
+            if run.units == 0:
                 raise CorpusFormatError(f"empty corpus: no passages in {list(corpus)}")
-            write_shard_done(plan, run.chunks, work.record)
+            write_shard_done(plan, run.units, work.record)
         return run
 
     def execute(self, corpus: Sequence, request: Callable[[], dict], up_to_date: Callable[[dict], bool],

@@ -1,4 +1,4 @@
-"""Units of chunked work, committed once and verified on every read.
+"""Units of work, committed once and verified on every read.
 
 Why: a resumable job trusts the units it finds finished.  A unit is a few files in a work dir
 (``chunk-000003.npy`` + ``.ids``, or ``chunk-000003.jsonl``) plus its **record**

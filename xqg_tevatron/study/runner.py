@@ -206,7 +206,7 @@ class Study:
         xqg = XqgConfig(Fusion(alpha, cell.aggregation or "sum", tuple(self.cfg.xqg.languages), cell.n_per_lang, mode))
         enc.charge()  # start counting this index's texts
         return index_corpus(enc, xqg, [self.generated_corpus()], out, IndexConfig(index_type=cell.index_type),
-                            RunConfig(chunk_size=100_000, show_progress=False), overwrite=True,
+                            RunConfig(unit_size=100_000, show_progress=False), overwrite=True,
                             extra_manifest=enc.charge)
 
     # ------------------------------------------------------------------ cells

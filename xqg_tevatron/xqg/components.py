@@ -1,6 +1,6 @@
 """What a unit of encoding stores, so that any fusion is a re-fuse, with no model loaded.
 
-Per passage, a unit stores (float32, one unit = one chunk of passages):
+Per passage, a unit stores (float32, one unit = ``--unit_size`` passages in corpus order):
 
 * ``e_p``: the passage vector (``.npy``, ``(n, d)``);
 * for each stored prefix length ``n_i`` (``component_n_per_lang``; 0 = all queries) and each
