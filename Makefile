@@ -7,7 +7,7 @@
 # inner loop: no process, JVM or model), make study-xquad, make bench (every benchmark, results in
 # docs/results.md), make bench-quick (every benchmark at its smallest sizes: a smoke run that writes
 # no result file).  Benchmarks are modules: python -m benchmarks.NAME from this folder.
-.PHONY: env env-packages demo demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
+.PHONY: env env-packages demo demo-record docs demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -23,6 +23,15 @@ env-packages:
 
 demo: env
 	$(PY) -m xqg_tevatron.demo $(ARGS)
+
+# the demo run the README's figures come from: its results with their provenance, then the documents
+demo-record: env
+	$(PY) -m xqg_tevatron.demo --record docs/results/demo.json $(ARGS)
+	$(PY) scripts/render_docs.py
+
+# README.md and docs/results.md: every rendered block again from docs/results/*.json
+docs: env-packages
+	$(PY) scripts/render_docs.py
 
 demo-xor: env
 	$(PY) -m xqg_tevatron.demo --dataset xor $(ARGS)

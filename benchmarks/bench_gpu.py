@@ -162,7 +162,10 @@ def section_job(args, work: Path) -> dict:
            "--generator", str(gen), "--work_dir", str(work / "job-store"), "--output", str(work / "job-index"),
            "--languages", "ja", "--n_per_lang", "5", "--device", args.device, "--dtype", dtype,
            "--gen_batch_size", "8" if args.tiny else "256", "--batch_size", "8" if args.tiny else "512",
-           "--unit_size", "100" if args.tiny else "5000", "--p_max_len", "256", "--quiet"]
+           "--unit_size", "100" if args.tiny else "5000", "--p_max_len", "256", "--quiet",
+           # random weights: every query forced to the full length, so none comes back empty and each
+           # costs what a trained model's does (the job refuses a generator that gives no queries)
+           "--min_new_tokens", "31"]
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT)  # its own lines (shard stats) go to the log as they come
     seconds = time.perf_counter() - started

@@ -1,7 +1,7 @@
 """Time a test command and record it as an artifact (docs/results/test_suite_times.json).
 
     python scripts/time_test_suite.py NAME [--cwd DIR] -- COMMAND...
-    python scripts/time_test_suite.py --readme      # render the README's line from the artifact
+    python scripts/time_test_suite.py --readme      # render the documents (make docs) from the artifacts
 
 Why: the README's Development section states how long the test commands take; that line is
 rendered from this file, which says what ran, where, on which commit and how busy the machine
@@ -34,8 +34,6 @@ def machine() -> dict:
     return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
 
 
-README = ROOT / "README.md"
-MARK = "<!-- test-times: rendered by scripts/time_test_suite.py --readme from docs/results/test_suite_times.json -->"
 
 
 def minutes(seconds: float) -> str:
@@ -70,11 +68,10 @@ def render(record: dict) -> str:
 
 
 def write_readme() -> None:
-    text = README.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    at = lines.index(MARK)
-    lines[at + 1] = render(json.loads(ARTIFACT.read_text(encoding="utf-8")))
-    README.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    """The README's ``test-times`` block, through the one renderer (``make docs``)."""
+    import runpy
+
+    runpy.run_path(str(ROOT / "scripts" / "render_docs.py"), run_name="render_docs")["main"]([])
 
 
 def main(argv: list[str] | None = None) -> int:

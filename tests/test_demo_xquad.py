@@ -45,7 +45,7 @@ def test_demo_on_a_two_article_xquad_subset(tmp_path):
         (sub / f"xquad.{lang}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "run"
     proc = run_cli("-m", "xqg_tevatron.demo", "--xquad-dir", str(sub), "--out", str(out), "--word-lists", "cldr",
-                   timeout=1800)
+                   "--record", str(tmp_path / "artifact.json"), timeout=1800)
     results = json.loads((out / "results.json").read_text())
     tables = results["tables"]
     assert list(tables) == ["plain", "xQG dictionary mean a=0.2 n=5", "xQG gold (ceiling) mean a=0.2 n=5"]
@@ -69,3 +69,20 @@ def test_demo_on_a_two_article_xquad_subset(tmp_path):
     notes = [line for line in proc.stdout.splitlines() if line.startswith("note: ")]
     assert any(f"the XQuAD-format files in {sub}: 2 articles, 11 question language(s)" in n for n in notes), notes
     assert not any("of XQuAD's 48 articles" in n for n in notes) and "CLDR names only" in proc.stdout
+    # issue 33: every system against plain with the cluster-aware tests; the verdict follows the p-value
+    tests = results["significance"]
+    assert tests["baseline"] == "plain" and set(tests["systems"]) == set(tables) - {"plain"}
+    for name, result in tests["systems"].items():
+        avg = result["Avg"]
+        assert avg["queries"] == len(topics) and avg["clusters"] == len(topics) // len(XQUAD_LANGUAGES)
+        assert avg["difference"] == pytest.approx(tables[name]["Avg"]["recip_rank"] - tables["plain"]["Avg"]["recip_rank"])
+        assert avg["ci_low"] <= avg["difference"] <= avg["ci_high"]
+        expected = ("better" if avg["difference"] > 0 else "worse") if avg["p_cluster"] < 0.05 else \
+            "no significant difference"
+        assert avg["verdict"] == expected and f"against plain: {expected} (" in proc.stdout
+        assert set(result["languages"]) == set(XQUAD_LANGUAGES)
+    artifact = json.loads((tmp_path / "artifact.json").read_text())
+    assert artifact["results"]["tables"] == tables and artifact["results"]["significance"] == tests
+    assert artifact["command"].startswith("python -m xqg_tevatron.demo --xquad-dir")
+    assert artifact["machine"]["cores"] and "faiss" in artifact["machine"]["libraries"]
+    assert len(artifact["load"]["loadavg_1_5_15_before"]) == 3 and artifact["commit"]

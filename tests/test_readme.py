@@ -53,23 +53,39 @@ def test_readme_is_a_short_manual():
         assert stale not in README, stale
 
 
-def test_first_table_is_the_demo_table_of_the_results_page_in_the_printers_format():
-    first = re.search(r"```\n(system .*?)```", README, flags=re.S).group(1)
-    assert first in RESULTS  # the same real output as docs/results.md records
-    lines = first.splitlines()
-    languages = [c.lower() for c in lines[0].split()[2:-1]]
-    systems, name = {}, None
-    for line in lines[2:]:
-        cells = re.split(r"\s{2,}", line.strip())
-        if not line.startswith(" "):
-            name = cells[0]
-            cells = cells[1:]
-        metric, values = cells[0], [float(v) / 100 for v in cells[1:]]
-        key = {"MRR@100": "recip_rank", "R@5": "recall_5"}[metric]
-        for lang, v in zip(languages + ["Avg"], values):
-            systems.setdefault(name, {}).setdefault(lang, {})[key] = v
-    assert len(systems) == 3 and len(languages) == 11
-    assert language_table(systems, {"recip_rank": "MRR@100", "recall_5": "R@5"}, languages) == first.rstrip("\n")
+def renderer():
+    import runpy
+
+    return runpy.run_path(str(ROOT / "scripts" / "render_docs.py"), run_name="render_docs")
+
+
+def test_the_documents_are_their_rendering_from_the_committed_artifacts():
+    """``make docs`` over docs/results/*.json gives the committed README.md and docs/results.md
+    byte for byte (a figure edited by hand, or an artifact measured again without rendering,
+    fails here), and the README's demo block is the one table printer's output."""
+    render = renderer()["render"]
+    for doc in (README, RESULTS):
+        assert render(doc) == doc
+    assert "<!-- render: demo-table -->" in README and "<!-- render: test-times -->" in README
+    demo = json.loads((ROOT / "docs" / "results" / "demo.json").read_text(encoding="utf-8"))
+    tables = demo["results"]["tables"]
+    languages = [lang for lang in tables["plain"] if lang != "Avg"]
+    assert language_table(tables, {"recip_rank": "MRR@100", "recall_5": "R@5"}, languages) in README
+    assert set(demo) >= {"commit", "date", "command", "machine", "load", "results"}
+
+
+def test_no_measured_figure_in_the_readme_is_typed():
+    """Every decimal or figure with a unit in the README's prose is inside a rendered block
+    (versions, dates, flags, commands and settings are exempt)."""
+    assert renderer()["unrendered_figures"](README) == []
+
+
+def test_the_lint_finds_a_typed_figure():
+    lint = renderer()["unrendered_figures"]
+    assert [f for _, f, _ in lint("It runs at 7.3 s a step, 5-6x float32, 12.3 KB a passage, 8 queries x 4.\n")] == \
+        ["7.3 s", "5-6x", "12.3 KB"]
+    assert lint("Python 3.11, alpha 0.2, `--hits 100`, 2026-11-28, (default 600).\n") == []
+    assert lint("<!-- render: demo-table -->\n0.84 MRR\n<!-- /render -->\n") == []
 
 
 COMMANDS = bash_commands(README)
@@ -122,16 +138,3 @@ def test_architecture_doc_matches_the_tree():
                                             for p in (ROOT / folder).glob("*.py")}
     named = set(re.findall(r"([a-z_0-9]+\.py)\b", doc))
     assert named <= existing, f"named but not in the tree: {sorted(named - existing)}"
-
-
-def test_the_development_times_are_rendered_from_their_artifact():
-    """The README's test and smoke-run times are the measured ones (scripts/time_test_suite.py)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("time_test_suite", ROOT / "scripts" / "time_test_suite.py")
-    timer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(timer)
-    lines = README.splitlines()
-    record = json.loads((ROOT / "docs" / "results" / "test_suite_times.json").read_text(encoding="utf-8"))
-    assert lines[lines.index(timer.MARK) + 1] == timer.render(record)
-    assert {"make test", "make test-fast"} <= set(record)

@@ -38,7 +38,9 @@ from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.runtime.atomic_io import atomic_write_text, dumps_json
 from xqg_tevatron.data.xor_format import PreparedDataset, prepare_default, write_topics_tsv
 from xqg_tevatron.demo_encoder import build_demo_encoder
+from xqg_tevatron.evaluation.significance import LEVEL, verdict_line
 from xqg_tevatron.evaluation.table import evaluate_run_table
+from xqg_tevatron.provenance import Provenance
 from xqg_tevatron.tables import language_table
 
 # Recipes.  XQuAD: chosen by 4-fold article-level cross-validation on the development half
@@ -87,10 +89,10 @@ def encode(encoder: Path, corpus: Path, index: Path, alpha: float, args: argpars
 
 
 def run_systems(systems: list[System], data: PreparedDataset, out: Path, hits: int, metrics: tuple[str, ...],
-                with_rkt: bool) -> tuple[dict, dict, list[str]]:
+                with_rkt: bool) -> tuple[dict, dict, list[str], dict]:
     """Search every system, concatenate fold runs, score per language (the evaluate stage).
-    Returns (tables, ms/query, notes)."""
-    rows, latency, notes = {}, {}, []
+    Returns (tables, ms/query, notes, per-query scores)."""
+    rows, latency, notes, per_query = {}, {}, [], {}
     for system in systems:
         run = out / "runs" / f"{system.run_name}.trec"
         run.parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +109,22 @@ def run_systems(systems: list[System], data: PreparedDataset, out: Path, hits: i
         table = evaluate_run_table(run, data.qrels_dev, data.questions_dev, metrics,
                                    corpus=[data.corpus_file] if with_rkt else None)
         rows[system.name] = table.scores
+        per_query[system.name] = table.per_query
         notes += [n for n in table.notes if n not in notes]
         latency[system.name] = 1000.0 * seconds / max(n_queries, 1)
-    return rows, latency, notes
+    return rows, latency, notes, per_query
+
+
+def significance(per_query: dict, questions: Path, metric: str = "recip_rank") -> dict:
+    """Every system against plain on the same queries (``evaluation.significance``): the
+    translations of one question resampled together, the paired t-test beside it."""
+    from xqg_tevatron.data.xor_format import read_questions
+    from xqg_tevatron.evaluation.significance import compare_systems
+
+    asked = read_questions(questions)
+    return {"baseline": "plain", "metric": metric, "clusters": "source_question",
+            "systems": compare_systems(per_query, "plain", metric, {q.qid: q.source_question or q.qid for q in asked},
+                                       {q.qid: q.lang for q in asked})}
 
 
 def xor_job(args: argparse.Namespace, encoder: Path, out: Path) -> tuple[PreparedDataset, list[System], list[str]]:
@@ -221,7 +236,10 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-per-lang", type=int, help="generated queries per language")
     parser.add_argument("--p-max-len", type=int, help="passage tokens (XQuAD paragraphs are ~150 words)")
     parser.add_argument("--hits", type=int, default=100)
+    parser.add_argument("--record", help="also write the results with their provenance (commit, machine, load) "
+                                         "here: the artifact the README's demo figures are rendered from")
     args = parser.parse_args(argv)
+    provenance = Provenance(["python -m xqg_tevatron.demo", *(argv if argv is not None else sys.argv[1:])])
     for key, value in DEFAULTS[args.dataset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -249,19 +267,27 @@ def _main(argv: list[str] | None = None) -> int:
     else:
         metrics = ("recall.1,5,20", "recip_rank")
         names = {"recip_rank": "MRR@100", "recall_5": "R@5"}
-    rows, latency, eval_notes = run_systems(systems, data, out, args.hits, metrics, args.dataset == "xor")
+    rows, latency, eval_notes, per_query = run_systems(systems, data, out, args.hits, metrics,
+                                                       args.dataset == "xor")
     print()
     print(language_table(rows, names, list(data.languages)))
-    plain = rows["plain"]["Avg"]["recip_rank"]
+    tests = significance(per_query, data.questions_dev)
     print()
     for name, table in rows.items():
-        delta = table["Avg"]["recip_rank"] - plain
-        verdict = "" if name == "plain" else (" (better than plain)" if delta > 0.005 else
-                                              " (LOSES to plain)" if delta < -0.005 else " (ties plain)")
-        print(f"{name:<36} MRR {100 * table['Avg']['recip_rank']:5.1f}  {delta * 100:+5.1f}{verdict}   "
-              f"search {latency[name]:.1f} ms/query (command wall time / queries)")
+        print(f"{name:<36} MRR {100 * table['Avg']['recip_rank']:5.1f}   search {latency[name]:.1f} ms/query "
+              "(command wall time / queries)")
+        if name != "plain":
+            print(f"{'':<4}against plain: {verdict_line(tests['systems'][name]['Avg'])}")
+    for name, result in tests["systems"].items():
+        marks = [f"{lang} {'+' if r['difference'] > 0 else '-'}" for lang, r in result["languages"].items()
+                 if r["p_holm"] < LEVEL]
+        print(f"{name}: languages that differ from plain after Holm's correction: {', '.join(marks) or 'none'}")
     results = out / "results.json"
-    atomic_write_text(results, dumps_json({"tables": rows, "ms_per_query": latency, "notes": notes}, indent=2))
+    summary = {"tables": rows, "ms_per_query": latency, "notes": notes, "significance": tests,
+               "seconds": round(time.time() - started, 1)}
+    atomic_write_text(results, dumps_json(summary, indent=2))
+    if args.record:
+        provenance.write(Path(args.record), summary | {"dataset": args.dataset})
     for line in notes + eval_notes:
         print(f"\nnote: {line}")
     print(f"\nresults: {results}   ({time.time() - started:.0f}s)")

@@ -25,6 +25,7 @@ from xqg_tevatron.batching import DTYPES
 from xqg_tevatron.cli import FlagParser, add_dataclass_arguments, run_main
 from xqg_tevatron.corpus import Passage, corpus_files
 from xqg_tevatron.generate.factory import add_backend_arguments
+from xqg_tevatron.generate.coverage import QueryCoverage, add_coverage_argument, check_bar, passages_without_queries
 from xqg_tevatron.generate.generate_units import published_records
 from xqg_tevatron.generate.sources import GENERATORS, generator_source
 from xqg_tevatron.indexing.arguments import OPERATIONAL, FusionArguments, IndexArguments, StoreArguments
@@ -60,7 +61,7 @@ class GenerateEncodeWorker:
                                 p.where) for i, p in enumerate(passages)]
         files, meta = self.encode.process(index, with_queries)
         files[".jsonl"] = published_records(passages, per_lang, self.languages)
-        return files, meta
+        return files, dict(meta, without_queries=passages_without_queries(per_lang))
 
 
 @dataclass
@@ -94,11 +95,15 @@ def build_parser() -> FlagParser:
     parser.add_argument("--languages", nargs="+", default=list(XOR_TYDI_LANGUAGES))
     parser.add_argument("--n_per_lang", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    add_coverage_argument(parser)
     add_dataclass_arguments(parser, FusionArguments)
     add_dataclass_arguments(parser, IndexArguments)
     parser.add_argument("--batch_size", type=int, default=64, help="encoder batch (texts)")
     parser.add_argument("--gen_batch_size", type=int, default=16,
                         help="seq2seq: passages per generate call (each gives n_per_lang queries; larger on GPUs)")
+    parser.add_argument("--min_new_tokens", type=int, default=0,
+                        help="seq2seq: generate at least this many tokens per query (benchmarks with random-weight "
+                             "models, so that each query costs what a trained model's does); 0 = the model decides")
     parser.add_argument("--p_max_len", type=int, default=256)
     parser.add_argument("--q_max_len", type=int, default=32)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -117,6 +122,7 @@ def _main(argv: list[str]) -> int:
     index_config = IndexConfig.from_args(args)
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
+    check_bar(args.max_share_without_queries)
     corpus_files(args.corpus)
     args.encoder = resolve_model(args.encoder, "encoder model")
     generator_source(args.generator).check(args)  # e.g. a backend not installed, a model missing
@@ -155,9 +161,12 @@ class JobGeneration:
     built in whichever process runs the unit, and the settings that change its queries."""
 
     def __init__(self, args):
-        self.factory, generator = generator_source(args.generator).build(args)
+        source = generator_source(args.generator)
+        self.factory, generator = source.build(args)
         self.languages = tuple(args.languages)
         self.settings = {"generator": generator, "generation_languages": list(self.languages)}
+        self.coverage = QueryCoverage(args.max_share_without_queries,
+                                      {lang: source.made_by(args, lang) for lang in self.languages})
 
     def wrap(self, encode) -> "GenerateEncodeFactory":
         return GenerateEncodeFactory(self.factory, self.languages, encode)

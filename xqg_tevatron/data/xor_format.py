@@ -32,6 +32,9 @@ class XorQuestion:
     answers: list[str]
     lang: str
     question_en: Optional[str] = None  # English version, only in the embedded default (for code-switch training)
+    # the question this one translates (XQuAD: the SQuAD id): its translations share it, and
+    # significance tests resample them together; None: the question is its own
+    source_question: Optional[str] = None
 
 
 def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
@@ -39,7 +42,7 @@ def read_questions(path: str | os.PathLike) -> list[XorQuestion]:
     for where, rec in json_objects(path):
         try:
             out.append(XorQuestion(str(rec["id"]), rec["question"], list(rec.get("answers") or []), rec["lang"],
-                                   rec.get("question_en")))
+                                   rec.get("question_en"), rec.get("source_question")))
         except KeyError as exc:
             raise CorpusFormatError(f"{where}: not an XOR-Retrieve question (missing {exc})") from None
     return out
@@ -59,6 +62,8 @@ def write_questions_jsonl(questions: Iterable[XorQuestion], path: str | os.PathL
         rec = {"id": q.qid, "question": q.question, "answers": q.answers, "lang": q.lang}
         if q.question_en:
             rec["question_en"] = q.question_en
+        if q.source_question:
+            rec["source_question"] = q.source_question
         lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
     return _write_lines(path, lines)
 

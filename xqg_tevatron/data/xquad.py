@@ -219,7 +219,7 @@ def article_folds(articles: list[str], n_folds: int) -> dict[str, int]:
 
 def as_xor_question(q: XquadQuestion) -> XorQuestion:
     """The XOR-Retrieve view of a question: native text, English answers (for R@kt)."""
-    return XorQuestion(q.qid, q.question, list(q.answers), q.lang, q.question_en)
+    return XorQuestion(q.qid, q.question, list(q.answers), q.lang, q.question_en, source_question=f"squad-{q.squad_id}")
 
 
 def gold_generated_queries(passages: Iterable[Passage], questions: Iterable[XquadQuestion], folds: int,

@@ -38,6 +38,7 @@ class ResultsTable:
     scores: dict[str, dict[str, float]]
     languages: list[str]
     notes: list[str] = field(default_factory=list)
+    per_query: dict[str, dict[str, float]] = field(default_factory=dict)  # qid -> metric -> value (tests)
 
     def avg(self, metric: str) -> float:
         return self.scores["Avg"][metric]
@@ -102,7 +103,8 @@ def evaluate_run_table(run: str | Path, qrels: str | Path, questions: str | Path
                 scores.setdefault(lang, {})[f"R@{k}kt"] = value / 100.0
         if xor.tokenizer_note:
             notes.append(xor.tokenizer_note)
-    return ResultsTable(scores, sorted(l for l in scores if l != "Avg"), notes)
+    return ResultsTable(scores, sorted(l for l in scores if l != "Avg"), notes,
+                        {q: v for q, v in per_query.items() if q != "all"})
 
 
 def index_docids(index_dir: str | Path) -> set[str]:

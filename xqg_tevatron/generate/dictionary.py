@@ -99,6 +99,12 @@ def _content(lex: Lexicon, tokens: list[str]):
         yield start, end, t
 
 
+def dictionary_made_by(lang: str, word_lists: dict) -> str:
+    """What a language's dictionary queries come from, as the coverage error names it."""
+    files = [str(p) for p in word_lists.get(lang, [])]
+    return f"the dictionary generator ({lang} word list: {' + '.join(['CLDR names', *files])})"
+
+
 def main(argv: list[str] | None = None) -> int:
     return run_main(_main, argv)
 
@@ -134,7 +140,8 @@ def _main(argv: list[str]) -> int:
             logger.info("word list %s: %d entries from %s", lang, len(gen.lexicon(lang)), " + ".join(sources))
         return gen
 
-    return run_job_cli(args, build, settings, "generate.dictionary", asked)
+    return run_job_cli(args, build, settings, "generate.dictionary", asked,
+                       made_by=lambda lang: dictionary_made_by(lang, chosen["config"].word_lists))
 
 
 if __name__ == "__main__":

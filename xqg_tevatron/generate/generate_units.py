@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 
+from xqg_tevatron.generate.coverage import (DEFAULT_BAR, QueryCoverage, add_coverage_argument, check_bar,
+                                           passages_without_queries)
 from xqg_tevatron.corpus import Passage, corpus_files, iter_passages
 from xqg_tevatron.runtime.atomic_io import atomic_write_text, read_json, sha256_file
 from xqg_tevatron.runtime.engine import (Executor, LocalExecutor, check_unit_size, corpus_digest, digest_of_units,
@@ -40,6 +42,7 @@ class GenerationJob:
     work_dir: Optional[str] = None
     overwrite: bool = False
     show_progress: bool = True
+    max_share_without_queries: float = DEFAULT_BAR  # see generate.coverage
 
     @property
     def work(self) -> Path:
@@ -69,12 +72,14 @@ class GenerationWorker:
 
     def process(self, index: int, passages: list[Passage]) -> tuple[dict[str, bytes], dict]:
         per_lang = {lang: self.generate(passages, lang) for lang in self.languages}
-        return {".jsonl": published_records(passages, per_lang, self.languages)}, {"passages": len(passages)}
+        return {".jsonl": published_records(passages, per_lang, self.languages)}, \
+            {"passages": len(passages), "without_queries": passages_without_queries(per_lang)}
 
 
 def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], GenerateFn],
                    generator_settings: dict | Callable[[], dict] | None = None, executor: Optional[Executor] = None,
-                   build: bool = False, command: str = "generate", request: Optional[dict] = None) -> dict:
+                   build: bool = False, command: str = "generate", request: Optional[dict] = None,
+                   made_by: Optional[Callable[[str], str]] = None) -> dict:
     """Generate this shard's units on the :class:`~xqg_tevatron.runtime.stage.Stage` template,
     then (single shard, or the last shard to finish) write the output.  ``generate`` is the
     generator, or (``build=True``) a function that builds it: then nothing is loaded when every
@@ -83,7 +88,9 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
     word lists) go into the work dir's claim with the inputs' fingerprints, languages and
     unit size; a rerun with any of them changed is refused, never mixed, and ``--overwrite``
     re-claims it.  ``request``: what the command was asked (see :func:`generated_up_to_date`): the
-    same command over its own complete output changes nothing."""
+    same command over its own complete output changes nothing.  ``made_by``: language -> what
+    makes its queries (called after the settings), named when too many passages get none
+    (:mod:`~xqg_tevatron.generate.coverage`)."""
     out = Path(job.output)
     if out.is_dir():
         raise FileExistsError(f"{out} is a directory; --output names the jsonl file to write")
@@ -108,7 +115,10 @@ def run_generation(job: GenerationJob, generate: GenerateFn | Callable[[], Gener
                     "generator": (generator_settings() if callable(generator_settings) else generator_settings) or {}}
         factory = (lambda: GenerationWorker(generate(), languages)) if build else \
             (lambda: GenerationWorker(generate, languages))
-        return UnitWork(settings, iter_passages(job.corpus), factory, executor or LocalExecutor())
+        coverage = QueryCoverage(job.max_share_without_queries,
+                                 {lang: made_by(lang) if made_by else "the generator" for lang in languages})
+        return UnitWork(settings, iter_passages(job.corpus), factory, executor or LocalExecutor(),
+                        after_commit=coverage.after_commit, check_complete=coverage.check_complete)
 
     outcome = stage.execute(
         job.corpus, lambda: request,
@@ -187,6 +197,7 @@ def add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num_shards", "--num-shards", type=int, default=1)
     parser.add_argument("--work_dir", help="unit directory (default <output>.work)")
     parser.add_argument("--overwrite", action="store_true")
+    add_coverage_argument(parser)
     add_executor_arguments(parser)
 
 
@@ -197,12 +208,14 @@ def check_job_arguments(args: argparse.Namespace) -> None:
     if args.n_per_lang < 1:
         raise ValueError(f"--n_per_lang must be >= 1, got {args.n_per_lang}")
     check_unit_size(args.unit_size)
+    check_bar(args.max_share_without_queries)
     check_language_codes(args.languages)
     corpus_files(args.corpus)
 
 
 def run_job_cli(args: argparse.Namespace, generate: Callable[[], GenerateFn],
-                generator_settings: dict | Callable[[], dict] | None, command: str, asked: dict) -> int:
+                generator_settings: dict | Callable[[], dict] | None, command: str, asked: dict,
+                made_by: Optional[Callable[[str], str]] = None) -> int:
     """Run a generation job from parsed :func:`add_job_arguments`; ``generate`` builds the
     generator (after the arguments are checked and the output locked).  ``command``: the CLI's
     module after ``xqg_tevatron.``; ``asked``: the generator's settings as given (input files by
@@ -210,12 +223,12 @@ def run_job_cli(args: argparse.Namespace, generate: Callable[[], GenerateFn],
     ``cli.run_main``."""
     shard_id, num_shards = resolve_shard(args.shard_id, args.num_shards)
     job = GenerationJob(args.corpus, args.output, args.languages, args.unit_size, shard_id, num_shards,
-                        args.work_dir, args.overwrite)
+                        args.work_dir, args.overwrite, max_share_without_queries=args.max_share_without_queries)
     check_job_arguments(args)
     request = request_record(command, {"corpus": [str(Path(c).resolve()) for c in job.corpus],
                                        "output": str(Path(job.output).resolve()), "languages": list(job.languages),
                                        "chunk_size": job.unit_size, "generator": asked})
     stats = run_generation(job, generate, generator_settings=generator_settings, executor=executor_from_args(args),
-                           build=True, command=command, request=request)
+                           build=True, command=command, request=request, made_by=made_by)
     print(stats, file=sys.stderr)
     return 0

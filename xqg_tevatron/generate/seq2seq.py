@@ -102,7 +102,8 @@ def generate(argv: list[str]) -> int:
     args.model = resolve_model(args.model, "generator model")
     settings = generator_settings(args.model, sampling, backend)
     build = functools.partial(make_generator, args.model, sampling, backend)
-    return run_job_cli(args, build, settings, "generate.seq2seq", settings)
+    return run_job_cli(args, build, settings, "generate.seq2seq", settings,
+                       made_by=lambda lang: f"the seq2seq generator {args.model}")
 
 
 def main(argv: list[str] | None = None) -> int:

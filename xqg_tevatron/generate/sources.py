@@ -5,7 +5,7 @@ Why a registry: the job checks a generator before any work, records what its que
 function of, and builds it in whichever process runs a unit; each of those used to be an
 ``== "dictionary"`` branch.  An entry does all three.  ``--generator`` names an entry, and any
 other value is a seq2seq model directory.  Adding a generator: one class with ``check``,
-``asked`` and ``build``, plus one line in :data:`GENERATORS`.
+``asked``, ``build`` and ``made_by``, plus one line in :data:`GENERATORS`.
 """
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ class GeneratorSource(Protocol):
 
     def build(self, args) -> tuple[Callable, dict]:
         """A picklable factory of the generator, and the settings that change its queries."""
+
+    def made_by(self, args, lang: str) -> str:
+        """What makes ``lang``'s queries, as an error names it."""
 
 
 def dictionary_generator(n_per_lang: int, word_lists: dict, seed: int):
@@ -41,6 +44,10 @@ class DictionarySource:
 
         return {"word_lists": word_lists_asked(args.word_lists), "generator_sha256": None}
 
+    def made_by(self, args, lang: str) -> str:
+        given = [w for w in args.word_lists if w == "freedict" or w.partition("=")[0] == lang]
+        return f"the dictionary generator ({lang} word lists: {' + '.join(['CLDR names', *given])})"
+
     def build(self, args) -> tuple[Callable, dict]:
         from xqg_tevatron.runtime.workdir import fingerprint_inputs
         from xqg_tevatron.words.lexicon import resolve_word_lists
@@ -59,7 +66,8 @@ class Seq2SeqSource:
         from xqg_tevatron.generate.factory import backend_of
 
         sampling = SamplingConfig(n_per_lang=args.n_per_lang, seed=args.seed, device=args.device,
-                                  dtype=args.dtype, batch_size=args.gen_batch_size)
+                                  dtype=args.dtype, batch_size=args.gen_batch_size,
+                                  min_new_tokens=args.min_new_tokens)
         return sampling, backend_of(args, sampling)
 
     def check(self, args) -> None:
@@ -72,6 +80,9 @@ class Seq2SeqSource:
         from xqg_tevatron.runtime.workdir import model_fingerprint
 
         return {"word_lists": [], "generator_sha256": model_fingerprint(args.generator)}
+
+    def made_by(self, args, lang: str) -> str:
+        return f"the seq2seq generator {args.generator}"
 
     def build(self, args) -> tuple[Callable, dict]:
         from xqg_tevatron.generate.factory import generator_settings, make_generator

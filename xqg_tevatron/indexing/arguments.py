@@ -17,7 +17,7 @@ FUSION_PRESETS = {"recommended": Fusion(), "paper": PAPER}
 # either command records, so a rerun that differs only in them finds its output up to date.  One
 # list for both commands; a shard's flags are among them (the merged index is the same).
 OPERATIONAL = frozenset({"overwrite", "keep_work_dir", "no_merge", "quiet", "verbose", "debug", "num_threads",
-                         "shard_id", "num_shards", *EXECUTOR_FLAGS})
+                         "shard_id", "num_shards", "max_share_without_queries", *EXECUTOR_FLAGS})
 
 
 @dataclass

@@ -41,6 +41,7 @@ class Generation(Protocol):
     fetch word lists and hash a generator)."""
 
     settings: dict  # what changes the generated queries (the store records it)
+    coverage: object  # after_commit(index, record) and check_complete(records): did it give queries?
 
     def wrap(self, encode: WorkerFactory) -> WorkerFactory:
         """A worker factory that generates a unit's queries (its ``.jsonl``), then encodes the
@@ -79,6 +80,15 @@ class EncodeRequest:
     show_progress: bool = True
     generation: Optional[Callable[[], Generation]] = None
     generated_output: Optional[Path] = None  # with generation: the published queries, written here too
+
+
+def chain(*hooks: Optional[Callable[[int, dict], None]]) -> Callable[[int, dict], None]:
+    """One after-commit hook that calls each of ``hooks`` (None: skipped) in order."""
+    def after_commit(index: int, record: dict) -> None:
+        for hook in hooks:
+            if hook is not None:
+                hook(index, record)
+    return after_commit
 
 
 def run_encode(req: EncodeRequest) -> StageOutcome:
@@ -130,6 +140,8 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
             generation = req.generation()
             units.settings = dict(units.settings, **generation.settings)
             units.worker = generation.wrap(units.worker)
+            units.after_commit = chain(units.after_commit, generation.coverage.after_commit)
+            units.check_complete = generation.coverage.check_complete
         return units
 
     def finish(stats: RunStats, asked: dict) -> bool:

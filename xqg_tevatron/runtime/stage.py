@@ -110,6 +110,9 @@ class UnitWork:
     executor: Executor
     after_commit: Optional[Callable[[int, dict], None]] = None  # e.g. warnings said at the first unit
     record: Optional[dict] = None  # what the shard-done record carries besides the unit count
+    # checks over the records of every unit of the shard, before it is declared done (a raise
+    # leaves it unfinished: the rerun checks again)
+    check_complete: Optional[Callable[[list[dict]], None]] = None
 
 
 @dataclass
@@ -181,6 +184,8 @@ class Stage:
         if run.complete:
             if run.units == 0:
                 raise CorpusFormatError(f"empty corpus: no passages in {list(corpus)}")
+            if work.check_complete is not None:
+                work.check_complete([plan.unit(c).record() for c in range(run.units) if plan.mine(c)])
             write_shard_done(plan, run.units, work.record)
         return run
 

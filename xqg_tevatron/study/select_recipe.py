@@ -82,15 +82,26 @@ def macro_mean(values: np.ndarray, langs: np.ndarray, mask: np.ndarray) -> float
 
 
 def cross_validate(rr: dict[Recipe, np.ndarray], langs: np.ndarray, fold_of_question: np.ndarray,
-                   n_folds: int) -> list[dict]:
+                   n_folds: int) -> tuple[list[dict], np.ndarray]:
+    """Per fold, the recipe best on the other folds, scored on this one; and each question's
+    RR under the recipe chosen without its fold (what the cross-validated estimate averages)."""
     plain = next(r for r in rr if r.alpha == 0)
     out = []
+    held_out = np.zeros(len(langs))
     for f in range(n_folds):
         test = fold_of_question == f
         chosen = max(rr, key=lambda r: (macro_mean(rr[r], langs, ~test), r.alpha == 0))
+        held_out[test] = rr[chosen][test]
         out.append({"fold": f, "questions": int(test.sum()), "chosen": chosen.label,
                     "chosen_mrr": macro_mean(rr[chosen], langs, test), "plain_mrr": macro_mean(rr[plain], langs, test)})
-    return out
+    return out, held_out
+
+
+def against_plain(plain: np.ndarray, other: np.ndarray, questions: list[XquadQuestion]) -> dict:
+    """``evaluation.significance.compare``: a question's translations resampled together."""
+    from xqg_tevatron.evaluation.significance import compare
+
+    return compare(plain, other, [q.squad_id for q in questions], [q.lang for q in questions], "RR@100").record()
 
 
 def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], generated: dict[str, Path],
@@ -192,8 +203,12 @@ def _main(argv: list[str] | None = None) -> int:
     fold_of = np.array([folds[q.article] for q in questions])
     everyone = np.ones(len(questions), bool)
     ranked = sorted(rr, key=lambda r: -macro_mean(rr[r], langs, everyone))
-    cv = cross_validate(rr, langs, fold_of, args.folds)
+    cv, held_out = cross_validate(rr, langs, fold_of, args.folds)
     best = ranked[0]
+    tests = {"cross_validated": against_plain(rr[grid[0]], held_out, questions)}
+    if ceiling:
+        top = max(ceiling, key=lambda r: macro_mean(ceiling[r], langs, everyone))
+        tests["gold"] = against_plain(rr[grid[0]], ceiling[top], questions) | {"label": top.label}
     result = {
         "generated_query_branch": args.generated_query_branch,
         "questions": len(questions), "articles": len(folds), "folds": args.folds, "languages": args.languages,
@@ -202,6 +217,9 @@ def _main(argv: list[str] | None = None) -> int:
         "plain_mrr": macro_mean(rr[grid[0]], langs, everyone),
         "cv": cv, "cv_mrr": float(np.mean([c["chosen_mrr"] for c in cv])),
         "cv_plain_mrr": float(np.mean([c["plain_mrr"] for c in cv])),
+        # the held-out choice against plain on every question, and the best gold recipe (chosen on
+        # these questions: a ceiling, not an estimate): translations of a question as one cluster
+        "significance": tests,
         "all": [{"label": r.label, "mrr": macro_mean(rr[r], langs, everyone),
                  "per_language": {l: float(rr[r][langs == l].mean()) for l in args.languages}} for r in ranked],
         "gold": [{"label": r.label, "mrr": macro_mean(v, langs, everyone),
@@ -220,6 +238,11 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"fold {c['fold']}: chose {c['chosen']:<28} held-out MRR {c['chosen_mrr']:.3f} (plain {c['plain_mrr']:.3f})")
     print(f"cross-validated MRR {result['cv_mrr']:.3f} vs plain {result['cv_plain_mrr']:.3f}; "
           f"recommended on all questions: {best.label}")
+    from xqg_tevatron.evaluation.significance import verdict_line
+
+    print(f"held-out choice against plain: {verdict_line(tests['cross_validated'])}")
+    if "gold" in tests:
+        print(f"gold ceiling ({tests['gold']['label']}) against plain: {verdict_line(tests['gold'])}")
     print(args.output)
     return 0
 
