@@ -60,9 +60,9 @@ def demo_table(_: str = "") -> str:
 
 def demo_when(_: str = "") -> str:
     record = artifact("demo")
-    return (f"Output of `{record['command']}` ({minutes(record['results']['seconds'])} for the demo itself, models "
-            f"already built; {where(record)}; `docs/results/demo.json`; MRR@100 and R@5 from Pyserini's "
-            "`trec_eval`):\n")
+    return (f"Output of `{record['command']}` ({minutes(record['results']['seconds'])} for the demo command "
+            f"itself, installation not included; {where(record)}; `docs/results/demo.json`; MRR@100 and R@5 from "
+            "Pyserini's `trec_eval`):\n")
 
 
 def demo_tests(_: str = "") -> str:

@@ -53,16 +53,16 @@ class Comparison:
 
     def describe(self, scale: float = 100.0) -> str:
         """One line: the difference, its interval, both p-values and the verdict."""
-        return (f"{self.verdict} ({scale * self.difference:+.1f}, 95% CI {scale * self.ci_low:+.1f} to "
-                f"{scale * self.ci_high:+.1f}; p={fmt_p(self.p_cluster)} over {self.clusters} questions as clusters; "
-                f"paired t-test over {self.queries} queries p={fmt_p(self.p_t)})")
+        return (f"{self.verdict} ({scale * self.difference:+.2f}, 95% CI {scale * self.ci_low:+.2f} to "
+                f"{scale * self.ci_high:+.2f}; {fmt_p(self.p_cluster)} over {self.clusters} questions as clusters; "
+                f"paired t-test over {self.queries} queries {fmt_p(self.p_t)})")
 
     def record(self) -> dict:
         return {**asdict(self), "verdict": self.verdict, "level": LEVEL}
 
 
 def fmt_p(p: float) -> str:
-    return f"{p:.2g}" if p >= 0.001 else "<0.001"
+    return f"p={p:.2g}" if p >= 0.001 else "p<0.001"
 
 
 def macro_weights(languages: Sequence[str]) -> np.ndarray:
