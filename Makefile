@@ -7,7 +7,7 @@
 # inner loop: no process, JVM or model), make study-xquad, make bench (every benchmark, results in
 # docs/results.md), make bench-quick (every benchmark at its smallest sizes: a smoke run that writes
 # no result file).  Benchmarks are modules: python -m benchmarks.NAME from this folder.
-.PHONY: env env-packages demo demo-record docs demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
+.PHONY: env env-packages demo demo-record recipe-selection docs demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -27,6 +27,19 @@ demo: env
 # the demo run the README's figures come from: its results with their provenance, then the documents
 demo-record: env
 	$(PY) -m xqg_tevatron.demo --record docs/results/demo.json $(ARGS)
+	$(PY) scripts/render_docs.py
+
+# the recipe selection on the development half (article-level cross-validation, tested against plain),
+# recorded as docs/results/recipe_selection.json
+XQUAD_LANGS := ar de el es hi ro ru th tr vi zh
+recipe-selection: env
+	$(PY) -m xqg_tevatron.data.convert corpus xquad-dev runs/dev/corpus.jsonl
+	$(PY) -m xqg_tevatron.generate.dictionary --corpus runs/dev/corpus.jsonl --output runs/dev/dict_cldr.jsonl \
+		--languages $(XQUAD_LANGS) --n-per-lang 10
+	$(PY) -m xqg_tevatron.generate.dictionary --corpus runs/dev/corpus.jsonl --output runs/dev/dict_freedict.jsonl \
+		--languages $(XQUAD_LANGS) --n-per-lang 10 --word-lists freedict
+	$(PY) -m xqg_tevatron.study.select_recipe --generated cldr=runs/dev/dict_cldr.jsonl \
+		freedict=runs/dev/dict_freedict.jsonl --output runs/dev/recipe.json --record docs/results/recipe_selection.json
 	$(PY) scripts/render_docs.py
 
 # README.md and docs/results.md: every rendered block again from docs/results/*.json

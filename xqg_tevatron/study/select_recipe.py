@@ -177,7 +177,12 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True)
     parser.add_argument("--xquad", default="dev", help="dev: the half shipped in the package (default); full: the "
                                                        "official 48-article files; or a folder of xquad.LANG.json")
+    parser.add_argument("--record", help="also write the result with its provenance (commit, machine, load) here: "
+                                         "the artifact docs/results.md renders the selection from")
     args = parser.parse_args(argv)
+    from xqg_tevatron.provenance import Provenance
+
+    provenance = Provenance(["python -m xqg_tevatron.study.select_recipe", *(argv if argv is not None else sys.argv[1:])])
     generated = {}
     for item in args.generated:
         name, sep, path = item.partition("=")
@@ -227,6 +232,8 @@ def _main(argv: list[str] | None = None) -> int:
                  for r, v in sorted(ceiling.items(), key=lambda kv: -macro_mean(kv[1], langs, everyone))],
     }
     atomic_write_text(Path(args.output), json.dumps(result, indent=2, ensure_ascii=False))
+    if args.record:
+        provenance.write(Path(args.record), result)
     from xqg_tevatron.tables import format_table
 
     print(format_table(["recipe", "MRR@100"], [[row["label"], row["mrr"]] for row in result["all"][:10]]))
