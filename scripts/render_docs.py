@@ -90,11 +90,185 @@ def test_times(_: str = "") -> str:
     return timer.render(artifact("test_suite_times")) + "\n"
 
 
+# --------------------------------------------------------------------- the recipe selection
+def recipe_folds(_: str = "") -> str:
+    result = artifact("recipe_selection")["results"]
+    lines = ["| fold | chosen on the other folds | held-out MRR@100 | plain |", "|---|---|---|---|"]
+    for c in result["cv"]:
+        lines.append(f"| {c['fold']} ({c['questions']} questions) | {c['chosen']} | {c['chosen_mrr']:.3f} | "
+                     f"{c['plain_mrr']:.3f} |")
+    lines.append(f"| **mean** | | **{result['cv_mrr']:.3f}** | **{result['cv_plain_mrr']:.3f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def recipe_all(_: str = "") -> str:
+    """MRR@100 on all questions of the recipes the text discusses, from the artifact."""
+    record = artifact("recipe_selection")
+    result = record["results"]
+    by_label = {r["label"]: r["mrr"] for r in result["all"]}
+    best = result["recommended"]["label"]
+    same_cldr = best.replace("freedict", "cldr", 1)
+    sums = [v for label, v in by_label.items() if " sum " in f" {label} "]
+    lines = [f"On all {result['questions']:,} questions (in-process scoring, the same vectors as the pipeline; "
+             f"{where(record)}; `docs/results/recipe_selection.json`), MRR@100:",
+             f"- plain: {by_label['plain']:.3f};",
+             f"- {best} (the best on all questions): {by_label[best]:.3f};"]
+    if same_cldr in by_label and same_cldr != best:
+        lines.append(f"- {same_cldr} (CLDR names only): {by_label[same_cldr]:.3f};")
+    if sums:
+        lines.append(f"- every `sum` recipe: {min(sums):.3f} to {max(sums):.3f}, because the counts per passage vary;")
+    if result.get("gold"):
+        lines.append(f"- the gold ceiling: {result['gold'][0]['mrr']:.3f} ({result['gold'][0]['label']}).")
+    return "\n".join(lines) + "\n"
+
+
+def recipe_tests(_: str = "") -> str:
+    from xqg_tevatron.evaluation.significance import verdict_line
+
+    tests = artifact("recipe_selection")["results"]["significance"]
+    lines = [f"- The held-out choice against plain (each question scored by the recipe chosen without its fold), "
+             f"MRR@100: {verdict_line(tests['cross_validated'])}."]
+    if "gold" in tests:
+        lines.append(f"- The gold ceiling ({tests['gold']['label']}, chosen on these questions) against plain: "
+                     f"{verdict_line(tests['gold'])}.")
+    return "\n".join(lines) + "\n"
+
+# ------------------------------------------------------------------------------ the H200 run
+GPU = "gpu_h200_2026-11-28"
+XOR_TYDI = {"passages": 18_200_000, "languages": 7, "queries_per_language": 5}  # quoted: the paper's corpus
+
+
+def gpu_runs() -> list[dict]:
+    """Every run of the digested logs that measured per-unit rates, in log order."""
+    return [run for log in artifact(GPU)["results"]["logs"] for run in log["runs"]
+            if any(s["rows"] for s in run["sections"] if s["name"] in ("encode", "generate"))]
+
+
+def gpu_unit_rows(run: dict) -> list[dict]:
+    return [row for s in run["sections"] if s["name"] in ("encode", "generate") for row in s["rows"]]
+
+
+def gpu_rates(_: str = "") -> str:
+    """Every per-unit rate the H200 run printed, one column per precision, per run."""
+    from xqg_tevatron.tables import format_table
+
+    out = []
+    for i, run in enumerate(gpu_runs(), 1):
+        env = run["environment"]
+        rows = gpu_unit_rows(run)
+        keys = list(dict.fromkeys((r["unit"], r["model"], r["batch"]) for r in rows))
+        precisions = list(dict.fromkeys(r["precision"] for r in rows))
+        rate = {(r["unit"], r["model"], r["batch"], r["precision"]): r["per_s"] for r in rows}
+        table = [[u, m, b, *[f"{rate[(u, m, b, p)]:,.1f}" if (u, m, b, p) in rate else "-" for p in precisions]]
+                 for u, m, b in keys]
+        out.append(f"Run {i}: {env['gpu']} ({env['gpu_memory_gib']} GiB), torch {env['torch']}, transformers "
+                   f"{env['transformers']}, Python {env['python']}; units per second, HF backend:\n\n```\n"
+                   + format_table(["unit", "model shape", "batch", *precisions], table) + "\n```\n")
+    return "\n".join(out)
+
+
+def half_precision_ratios() -> list[tuple[int, str, int, float, float, float]]:
+    """(run, unit, batch, float32/s, bfloat16/s, ratio) where both were measured in the same run."""
+    out = []
+    for i, run in enumerate(gpu_runs(), 1):
+        rate = {(r["unit"], r["batch"], r["precision"]): r["per_s"] for r in gpu_unit_rows(run)}
+        for (unit, batch, precision), value in rate.items():
+            if precision == "float32" and (unit, batch, "bfloat16") in rate:
+                half = rate[(unit, batch, "bfloat16")]
+                out.append((i, unit, batch, value, half, half / value))
+    return out
+
+
+def gpu_half_precision(_: str = "") -> str:
+    from xqg_tevatron.tables import format_table
+
+    ratios = half_precision_ratios()
+    table = [[f"run {i}", unit, batch, f"{f32:,.1f}", f"{bf16:,.1f}", f"{ratio:.2f}x"]
+             for i, unit, batch, f32, bf16, ratio in ratios]
+    lines = ["```", format_table(["run", "unit", "batch", "float32/s", "bfloat16/s", "bfloat16/float32"], table), "```"]
+    for unit in dict.fromkeys(r[1] for r in ratios):
+        values = [r[5] for r in ratios if r[1] == unit]
+        spread = f"{values[0]:.2f}x at the one batch measured in both" if len(values) == 1 else \
+            f"{min(values):.2f}x to {max(values):.2f}x over {len(values)} batches measured in both"
+        lines.append(f"- {unit}: bfloat16 runs {spread}.")
+    return "\n".join(lines) + "\n"
+
+
+def gpu_job() -> dict:
+    for log in artifact(GPU)["results"]["logs"]:
+        for run in log["runs"]:
+            for section in run["sections"]:
+                if section.get("job"):
+                    return dict(section["job"], notes=section["notes"])
+    raise KeyError("no job section in the GPU digest")
+
+
+def best_generation_rate() -> dict:
+    rows = [r for run in gpu_runs() for r in gpu_unit_rows(run)
+            if r["unit"] == "generated query" and r["precision"] == "bfloat16"]
+    return max(rows, key=lambda r: r["per_s"])
+
+
+def gpu_job_line(_: str = "") -> str:
+    job, best = gpu_job(), best_generation_rate()
+    queries = job["passages"] * job["languages"] * job["queries_per_language"]
+    rate = queries / job["seconds"]
+    stopped = [f"{s['name']} ({s['limit_s']} s)" for run in gpu_runs() for s in run["sections"]
+               if (s["end"] or {}).get("status") == "stopped at its limit"]
+    empty = next((n for n in job["notes"] if "no generated queries" in n), None)
+    text = (f"- The one end-to-end GPU job: {job['passages']:,} passages x ({job['languages']} language x "
+            f"{job['queries_per_language']} queries), {job['dtype']}, {job['executor']} executor: {job['seconds']} s, "
+            f"{job['passages_per_s']} passages/s, {rate:,.0f} generated queries/s, {rate / best['per_s']:.0%} of the "
+            f"generator's own best bfloat16 rate ({best['per_s']:,.1f}/s at batch {best['batch']}). It includes "
+            "loading and hashing the models.")
+    if empty:
+        text += (f" Its random generator left almost every query empty (`{empty}`), so query encoding and "
+                 "fusion were hardly paid.")
+    if stopped:
+        text += f" Sections stopped at their limits in the full run: {', '.join(stopped)}; `make bench-gpu` ended with an error."
+    return text + "\n"
+
+
+def gpu_projection(_: str = "") -> str:
+    """PROJECTION: XOR-TyDi's cost on one H200, from the unit rates and from the job's rate."""
+    from xqg_tevatron.tables import format_table
+
+    passages = XOR_TYDI["passages"]
+    queries = passages * XOR_TYDI["languages"] * XOR_TYDI["queries_per_language"]
+    rows, total = [], 0.0
+    for unit, count, label in (("generated query", queries, "generation"), ("passage", passages, "passage encoding"),
+                               ("query", queries, "query encoding")):
+        best = max((r for run in gpu_runs() for r in gpu_unit_rows(run)
+                    if r["unit"] == unit and r["precision"] == "bfloat16"), key=lambda r: r["per_s"])
+        hours = count / best["per_s"] / 3600
+        total += hours
+        rows.append([label, f"{count:,}", f"{best['per_s']:,.1f}", best["batch"], f"{hours:,.0f}"])
+    job = gpu_job()
+    job_rate = job["passages"] * job["languages"] * job["queries_per_language"] / job["seconds"]
+    job_hours = queries / job_rate / 3600
+    return ("```\n" + format_table(["stage (bfloat16, best batch)", "units", "per s", "batch", "H200-hours"], rows) +
+            f"\nsum of the unit rates: {total:,.0f} H200-hours"
+            f"\nat the end-to-end job's rate ({job_rate:,.0f} generated queries/s): {job_hours:,.0f} H200-hours\n```\n"
+            f"A PROJECTION, not a run: {passages:,} passages x {XOR_TYDI['languages']} languages x "
+            f"{XOR_TYDI['queries_per_language']} queries ({queries:,} generated queries, quoted from the paper's "
+            "setup) over rates measured once on one H200 with random-weight mT5-base- and mBERT-base-shaped "
+            "models (768 dimensions). The job's rate includes its start-up and skipped most query encoding (see "
+            "above); the sum of the unit rates leaves out everything between the models. Neither is a measured "
+            "cost of the whole corpus.\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
     "demo-tests": demo_tests,
     "test-times": test_times,
+    "recipe-folds": recipe_folds,
+    "recipe-all": recipe_all,
+    "recipe-tests": recipe_tests,
+    "gpu-rates": gpu_rates,
+    "gpu-half-precision": gpu_half_precision,
+    "gpu-job": gpu_job_line,
+    "gpu-projection": gpu_projection,
 }
 
 
