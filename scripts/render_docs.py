@@ -21,7 +21,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "docs" / "results"
 DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "results.md")
-BLOCK = re.compile(r"(?P<open><!-- render: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(?P<close><!-- /render -->)", re.S)
+# a block is its own lines, or inline (``<!-- render: NAME -->text<!-- /render -->`` inside a sentence)
+BLOCK = re.compile(r"(?P<open><!-- render: (?P<name>[\w-]+) -->\n?)(?P<body>.*?)(?P<close><!-- /render -->)", re.S)
 
 
 def artifact(name: str) -> dict:
@@ -257,6 +258,27 @@ def gpu_projection(_: str = "") -> str:
             "cost of the whole corpus.\n")
 
 
+# ------------------------------------------------------------ index and query-encoder pages
+def ivf_lists_1m(_: str = "") -> str:
+    """Inline: the list count the plugin's rule gives the 1M-vector sweep (code, not measured)."""
+    from xqg_tevatron.indexing.faiss_index import ivf_list_count
+
+    rows = 1_000_000  # docs/bench_index_scale_1m.json: 120 real paragraphs + 999,880 distractors
+    return f"1,024 of its {ivf_list_count(rows):,} lists, by the plugin's `{{nlist}}` rule"
+
+
+def parity_int8(_: str = "") -> str:
+    """onnx-int8 against torch per language, from docs/query_encoder_parity.json."""
+    parity = json.loads((ROOT / "docs" / "query_encoder_parity.json").read_text(encoding="utf-8"))
+    torch, int8 = parity["backends"]["torch"]["mrr"], parity["backends"]["onnx-int8"]["mrr"]
+    diffs = {lang: 100 * (int8[lang] - torch[lang]) for lang in torch if lang != "Avg"}
+    worse = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d < 0]
+    better = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d >= 0]
+    return (f"  - MRR@100 points against torch, per language (`docs/query_encoder_parity.json`): lower in "
+            f"{len(worse)} of {len(diffs)} ({', '.join(worse)}), not lower in {', '.join(better) or 'none'}; "
+            "untested for significance (the parity run keeps no per-query scores).\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
@@ -269,6 +291,8 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "gpu-half-precision": gpu_half_precision,
     "gpu-job": gpu_job_line,
     "gpu-projection": gpu_projection,
+    "ivf-lists-1m": ivf_lists_1m,
+    "parity-int8": parity_int8,
 }
 
 
@@ -318,7 +342,8 @@ def unrendered_figures(text: str) -> list[tuple[int, str, str]]:
             continue
         if inside_code or inside_block:
             continue
-        prose = re.sub(r"`[^`]*`", "", line)
+        prose = re.sub(r"<!-- render: [\w-]+ -->.*?<!-- /render -->", "", line)
+        prose = re.sub(r"`[^`]*`", "", prose)
         prose = re.sub(r"\]\([^)]*\)", "]", prose)  # link targets
         prose = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "", prose)  # dates
         for match in figures(prose):
