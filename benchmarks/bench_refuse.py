@@ -117,7 +117,7 @@ def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> None:
 
     py("xqg_tevatron.generate.dictionary", "--corpus", str(data.corpus_file), "--output", str(gen), "--languages",
        *data.languages, "--n-per-lang", str(n_per_lang), "--word-lists", "freedict")
-    tables, vectors = {}, {}
+    tables, vectors, per_query = {}, {}, {}
     for dtype in ("float32", "float16"):
         index = tmp / f"xquad-{dtype}"
         started = time.perf_counter()
@@ -127,7 +127,8 @@ def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> None:
         run = tmp / f"{dtype}.trec"
         py("xqg_tevatron.search", "--index", str(index), "--topics", str(topics), "--output", str(run),
            "--hits", "100", "--threads", "2")
-        tables[dtype] = evaluate_run_table(run, data.qrels_dev, data.questions_dev, ("recip_rank",)).scores
+        table = evaluate_run_table(run, data.qrels_dev, data.questions_dev, ("recip_rank",))
+        tables[dtype], per_query[dtype] = table.scores, table.per_query
         import faiss
 
         idx = faiss.read_index(str(index / "index"))
@@ -140,6 +141,13 @@ def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> None:
         print(f"{dtype:>8}" + "".join(f"{tables[dtype][l]['recip_rank']:>8.4f}" for l in langs))
     diff = [tables["float16"][l]["recip_rank"] - tables["float32"][l]["recip_rank"] for l in langs]
     print(f"{'diff':>8}" + "".join(f"{d:>+8.4f}" for d in diff))
+    from xqg_tevatron.data.xor_format import read_questions
+    from xqg_tevatron.evaluation.significance import compare_systems, verdict_line
+
+    asked = [q for q in read_questions(data.questions_dev) if q.qid in per_query["float32"]]
+    test = compare_systems(per_query, "float32", "recip_rank", {q.qid: q.source_question or q.qid for q in asked},
+                           {q.qid: q.lang for q in asked})["float16"]["Avg"]
+    print(f"float16 against float32: {verdict_line(test)}")
     print(f"max |MRR diff| {max(abs(d) for d in diff):.4f} (must be <= 0.001: "
           f"{'met' if max(abs(d) for d in diff) <= 0.001 else 'MISSED'}); max |fused16 - fused32| "
           f"{np.abs(vectors['float16'] - vectors['float32']).max():.2e} over {len(vectors['float32']):,} passages")

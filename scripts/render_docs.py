@@ -279,6 +279,21 @@ def parity_int8(_: str = "") -> str:
             "untested for significance (the parity run keeps no per-query scores).\n")
 
 
+def search_latency(_: str = "") -> str:
+    """Index cost side by side, from docs/results/bench_search_latency.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_search_latency")
+    r = record["results"]
+    rows = [[name, f"{i['rows']:,}", f"{i['mb']:,.0f}", f"{i['p50_ms_median']:.2f}",
+             f"{i['p50_over_plain_median']:.2f} [{i['p50_over_plain_min']:.2f}-{i['p50_over_plain_max']:.2f}]"]
+            for name, i in r["indexes"].items()]
+    return (f"`python -m benchmarks.bench_search_latency` ({where(record)}): {r['queries']} queries one at a time, "
+            f"k={r['k']}, {r['threads']} thread, {r['passages']:,} synthetic passages x {r['dim']} through Pyserini's "
+            f"FaissSearcher; median of {r['repeats']} interleaved rounds, [min-max] of the per-round ratio:\n\n```\n"
+            + format_table(["index", "rows", "MB", "p50 ms", "p50 / plain"], rows) + "\n```\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
@@ -293,6 +308,7 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "gpu-projection": gpu_projection,
     "ivf-lists-1m": ivf_lists_1m,
     "parity-int8": parity_int8,
+    "search-latency": search_latency,
 }
 
 

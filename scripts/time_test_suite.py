@@ -57,6 +57,10 @@ def render(record: dict) -> str:
     if "make test-fast" in record:
         e = record["make test-fast"]
         parts.append(f"`make test-fast` {e['wall_s']:.0f} s in all (pytest {e['pytest']['seconds']:.1f} s, commit {e['commit']})")
+    if "fresh clone make demo" in record:
+        e = record["fresh clone make demo"]
+        parts.append(f"`make demo` on a fresh clone, installation, encoder build and FreeDict fetch included, "
+                     f"{minutes(e['wall_s'])} ({e['date'][:10]}, commit {e['commit']})")
     if "make bench-quick" in record:
         e = record["make bench-quick"]
         parts.append(f"`make bench-quick` {minutes(e['wall_s'])} (commit {e['commit']})")
