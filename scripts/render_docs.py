@@ -274,9 +274,16 @@ def parity_int8(_: str = "") -> str:
     diffs = {lang: 100 * (int8[lang] - torch[lang]) for lang in torch if lang != "Avg"}
     worse = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d < 0]
     better = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d >= 0]
-    return (f"  - MRR@100 points against torch, per language (`docs/query_encoder_parity.json`): lower in "
-            f"{len(worse)} of {len(diffs)} ({', '.join(worse)}), not lower in {', '.join(better) or 'none'}; "
-            "untested for significance (the parity run keeps no per-query scores).\n")
+    text = (f"  - MRR@100 points against torch, per language (`docs/query_encoder_parity.json`): lower in "
+            f"{len(worse)} of {len(diffs)} ({', '.join(worse)}), not lower in {', '.join(better) or 'none'}.")
+    tests = (parity.get("significance") or {}).get("systems", {}).get("onnx-int8")
+    if tests is None:
+        return text + " Untested for significance (that run kept no per-query scores).\n"
+    from xqg_tevatron.evaluation.significance import verdict_line
+
+    marks = [f"{lang} {100 * r['difference']:+.2f}" for lang, r in tests["languages"].items() if r["p_holm"] < 0.05]
+    return (text + f"\n  - Averaged over languages, against torch: {verdict_line(tests['Avg'])}; languages that differ "
+            f"after Holm's correction: {', '.join(marks) or 'none'}.\n")
 
 
 def search_latency(_: str = "") -> str:
