@@ -152,7 +152,7 @@ def section_job(args, work: Path) -> dict:
 
     gen, gen_name = model(args, work, "gen")
     enc, enc_name = model(args, work, "enc")
-    n = 200 if args.tiny else args.job_passages
+    n = 100 if args.tiny else args.job_passages
     corpus = work / "job-corpus.jsonl.gz"
     with gzip.open(corpus, "wt", encoding="utf-8") as fh:
         for i, text in enumerate(job_texts(args, n)):
@@ -162,7 +162,7 @@ def section_job(args, work: Path) -> dict:
            "--generator", str(gen), "--work_dir", str(work / "job-store"), "--output", str(work / "job-index"),
            "--languages", "ja", "--n_per_lang", "5", "--device", args.device, "--dtype", dtype,
            "--gen_batch_size", "8" if args.tiny else "256", "--batch_size", "8" if args.tiny else "512",
-           "--unit_size", "100" if args.tiny else "5000", "--p_max_len", "256", "--quiet",
+           "--unit_size", "50" if args.tiny else "5000", "--p_max_len", "256", "--quiet",
            # random weights: every query forced to the full length, so none comes back empty and each
            # costs what a trained model's does (the job refuses a generator that gives no queries)
            "--min_new_tokens", "31"]
@@ -202,14 +202,14 @@ def section_index(args, work: Path) -> dict:
     model = rebuild_model(pack, work / "e5")
     ref = np.load(pack / "reference.npz")
     vectors, rates = {}, {}
-    n_corpus = min(len(tokens["corpus"]), 300 if args.tiny else len(tokens["corpus"]))
+    n_corpus = min(len(tokens["corpus"]), 120 if args.tiny else len(tokens["corpus"]))
     for name, is_query in (("corpus", False), ("in_domain_queries", True), ("xquad_paragraphs", False),
                            ("xquad_questions", True)):
         ids = tokens[name]
         if name == "corpus":
             ids = ids[:n_corpus]
         elif args.tiny and name != "xquad_paragraphs":
-            ids = ids[:100]
+            ids = ids[:60]
         started = time.perf_counter()
         vectors[name] = encode_ids(model, ids, is_query, args.device, "float32", info["pad_id"])
         if args.device.startswith("cuda"):

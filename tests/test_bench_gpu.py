@@ -32,7 +32,7 @@ def test_bench_gpu_dry_run_reports_every_section(tmp_path, demo_encoder):
     except ImportError:
         assert any("ctranslate2" in n for n in report["sections"]["generate"]["notes"])
     job = report["sections"]["job"]
-    assert job["indexed"] == job["passages"] == 200 and job["passages_per_s"] > 0
+    assert job["indexed"] == job["passages"] == 100 and job["passages_per_s"] > 0
     index = report["sections"]["index"]
     # the pack rebuilds the demo encoder exactly: its vectors equal those made by the full model
     assert max(index["deviation_from_cpu"].values()) < 1e-5
