@@ -7,8 +7,10 @@ format (``XqgIndexer`` -> engine -> ``unit_files``), with synthetic components i
 model's (random unit passage vectors, sums of 5 random unit query vectors per language: no
 model runs, so only storage and fusion are timed).  Then ``driver.merge`` re-fuses it (another
 alpha and aggregation, flat index) as a user would, once per store dtype; the page cache is
-dropped first when this machine allows it (else the line says "page cache warm").  The
-projection to 18.2M passages scales the measured seconds per passage (labelled as such).
+dropped first when this machine allows it (else the line says "page cache warm"), in
+``--repeats`` interleaved rounds (the dtypes' order rotated): a time is the median of its rounds,
+with its spread.  The projection to 18.2M passages scales the measured seconds per passage
+(labelled as such).  The result is ``docs/results/bench_refuse.json``.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import quick
+from benchmarks.common.record import BenchmarkRecord
 from benchmarks.common.scratch import run_benchmark, scratch_dir
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer
@@ -34,7 +37,7 @@ from xqg_tevatron.xqg.fusion import Fusion
 ROOT = Path(__file__).resolve().parent.parent
 BIG = 18_200_000
 # speed: 4 units per store dtype; mrr: both dtypes encoded, searched and scored, on a sample of the questions
-QUICK = {"passages": 2_000, "unit_size": 500, "questions": 220, "n_per_lang": 1}
+QUICK = {"passages": 2_000, "unit_size": 500, "questions": 220, "n_per_lang": 1, "repeats": 2}
 
 
 @dataclass
@@ -90,7 +93,7 @@ def drop_caches() -> bool:
         return False
 
 
-def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> None:
+def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> dict:
     """MRR@100 on the XQuAD dev half's real questions, per language, of the recommended recipe
     (dictionary queries with FreeDict + CLDR, mean, alpha 0.2, n 5) encoded with each store dtype
     (two full encodes with the demo encoder, passages at 256 tokens: ``make demo``'s xQG system,
@@ -148,9 +151,13 @@ def xquad_mrr(tmp: Path, questions: int = 0, n_per_lang: int = 5) -> None:
     test = compare_systems(per_query, "float32", "recip_rank", {q.qid: q.source_question or q.qid for q in asked},
                            {q.qid: q.lang for q in asked})["float16"]["Avg"]
     print(f"float16 against float32: {verdict_line(test)}")
+    deviation = float(np.abs(vectors['float16'] - vectors['float32']).max())
     print(f"max |MRR diff| {max(abs(d) for d in diff):.4f} (must be <= 0.001: "
           f"{'met' if max(abs(d) for d in diff) <= 0.001 else 'MISSED'}); max |fused16 - fused32| "
-          f"{np.abs(vectors['float16'] - vectors['float32']).max():.2e} over {len(vectors['float32']):,} passages")
+          f"{deviation:.2e} over {len(vectors['float32']):,} passages")
+    return {"tables": tables, "significance": test, "max_fused_deviation": deviation, "p_max_len": 256,
+            "n_per_lang": n_per_lang, "questions_searched": questions or "all",
+            "passages": len(vectors["float32"])}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,17 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=0,
                         help="mrr: search only this many questions, evenly spaced (0: all 6,732)")
     parser.add_argument("--n-per-lang", type=int, default=5, help="mrr: generated queries per language")
+    parser.add_argument("--repeats", type=int, default=3, help="speed: interleaved re-fuse rounds per dtype")
     args = quick.parse_args(parser, argv, QUICK)
+    record = BenchmarkRecord("bench_refuse", argv, args.quick)
+    results: dict = {}
     if "mrr" in args.parts:
         with scratch_dir(Path(args.tmp), "bench-refuse-mrr") as tmp:
-            xquad_mrr(tmp, args.questions, args.n_per_lang)
+            results["mrr"] = xquad_mrr(tmp, args.questions, args.n_per_lang)
     if "speed" not in args.parts:
+        record.write(results)
         return 0
     langs = list(XOR_TYDI_LANGUAGES)[:args.languages]
     rows = []
     with scratch_dir(Path(args.tmp), "bench-refuse-speed") as tmp:
         corpus = write_corpus(tmp / "corpus.jsonl", args.passages)
-        for dtype in ("float32", "float16"):
+        dtypes = ("float32", "float16")
+        for dtype in dtypes:
             work = tmp / f"{dtype}.work"
             xqg = XqgConfig(Fusion(0.2, "mean", tuple(langs) if langs else None, 5), store_dtype=dtype)
             started = time.perf_counter()
@@ -183,15 +195,21 @@ def main(argv: list[str] | None = None) -> int:
                              work).encode_shard([str(corpus)])
             write_s = time.perf_counter() - started
             stored = sum(p.stat().st_size for p in work.glob("*.npy"))
-            cold = drop_caches()
-            started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work-dir", str(work), "--output",
-                            str(tmp / f"{dtype}-index"), "--alpha", "0.5", "--aggregation", "mean", "--keep-work-dir"],
-                           cwd=ROOT, check=True, capture_output=True)
-            refuse_s = time.perf_counter() - started
             rows.append({"dtype": dtype, "bytes_per_passage": stored / args.passages, "write_s": write_s,
-                         "refuse_s": refuse_s, "cold": cold})
-            print(f"  {dtype}: stored {stored / 2**30:.2f} GiB in {write_s:.0f} s; re-fuse {refuse_s:.1f} s", flush=True)
+                         "refuse_s_per_round": [], "cold": True})
+            print(f"  {dtype}: stored {stored / 2**30:.2f} GiB in {write_s:.0f} s", flush=True)
+        for r in range(args.repeats):  # interleaved: both dtypes each round, the order rotated
+            for row in (rows if r % 2 == 0 else rows[::-1]):
+                dtype = row["dtype"]
+                row["cold"] = drop_caches() and row["cold"]
+                started = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work-dir", str(tmp / f"{dtype}.work"),
+                                "--output", str(tmp / f"{dtype}-index"), "--alpha", "0.5", "--aggregation", "mean",
+                                "--keep-work-dir", "--overwrite"], cwd=ROOT, check=True, capture_output=True)
+                row["refuse_s_per_round"].append(time.perf_counter() - started)
+                print(f"  round {r + 1}: {dtype} re-fuse {row['refuse_s_per_round'][-1]:.1f} s", flush=True)
+        for row in rows:
+            row["refuse_s"] = float(np.median(row["refuse_s_per_round"]))
         import faiss
 
         a = faiss.read_index(str(tmp / "float32-index" / "index"))
@@ -207,12 +225,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['dtype']:<9}{r['bytes_per_passage']:>14,.0f}{r['refuse_s']:>11.1f}{per_s:>12,.0f}"
               f"{BIG / per_s / 60:>11.1f}{r['bytes_per_passage'] * BIG / 1e9:>16,.0f}  "
               f"{'dropped before' if r['cold'] else 'page cache warm'}")
-    ratio = rows[1]["refuse_s"] / rows[0]["refuse_s"]
+    ratios = [b / a for a, b in zip(rows[0]["refuse_s_per_round"], rows[1]["refuse_s_per_round"])]
     print(f"float16 / float32: bytes {rows[1]['bytes_per_passage'] / rows[0]['bytes_per_passage']:.3f}, re-fuse time "
-          f"{ratio:.2f}; max |fused16 - fused32| over {len(sample):,} sampled rows: {deviation:.2e}")
+          f"{np.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}] (median of {args.repeats} interleaved rounds); "
+          f"max |fused16 - fused32| over {len(sample):,} sampled rows: {deviation:.2e}")
     best = min(r["refuse_s"] for r in rows) / args.passages * BIG / 60
     print(f"PROJECTION (measured seconds per passage x 18.2M, this machine): {best:.1f} min "
           f"(goal <= 10 min: {'met' if best <= 10 else 'MISSED'})")
+    results["speed"] = {"passages": args.passages, "dim": args.dim, "languages": len(langs), "repeats": args.repeats,
+                        "read_ahead_threads": MERGE_READ_AHEAD, "rows": rows, "time_ratio_per_round": ratios,
+                        "time_ratio_median": float(np.median(ratios)), "max_fused_deviation": deviation,
+                        "projection_passages": BIG, "projection_minutes": best}
+    record.write(results)
     return 0
 
 
