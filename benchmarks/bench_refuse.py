@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -201,11 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(args.repeats):  # interleaved: both dtypes each round, the order rotated
             for row in (rows if r % 2 == 0 else rows[::-1]):
                 dtype = row["dtype"]
+                # a fresh output each round: over its own finished index, driver.merge says "up to date"
+                # and does nothing, which is not a re-fuse
+                shutil.rmtree(tmp / f"{dtype}-index", ignore_errors=True)
                 row["cold"] = drop_caches() and row["cold"]
                 started = time.perf_counter()
                 subprocess.run([sys.executable, "-m", "xqg_tevatron.driver.merge", "--work-dir", str(tmp / f"{dtype}.work"),
                                 "--output", str(tmp / f"{dtype}-index"), "--alpha", "0.5", "--aggregation", "mean",
-                                "--keep-work-dir", "--overwrite"], cwd=ROOT, check=True, capture_output=True)
+                                "--keep-work-dir"], cwd=ROOT, check=True, capture_output=True)
                 row["refuse_s_per_round"].append(time.perf_counter() - started)
                 print(f"  round {r + 1}: {dtype} re-fuse {row['refuse_s_per_round'][-1]:.1f} s", flush=True)
         for row in rows:
