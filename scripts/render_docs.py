@@ -301,6 +301,44 @@ def search_latency(_: str = "") -> str:
             + format_table(["index", "rows", "MB", "p50 ms", "p50 / plain"], rows) + "\n```\n")
 
 
+def refuse_speed(_: str = "") -> str:
+    """The store's re-fuse, float32 against float16, from docs/results/bench_refuse.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_refuse")
+    r = record["results"]["speed"]
+    rows = [[row["dtype"], f"{row['bytes_per_passage']:,.0f}", f"{row['refuse_s']:.1f}",
+             " ".join(f"{t:.1f}" for t in row["refuse_s_per_round"]), f"{r['passages'] / row['refuse_s']:,.0f}",
+             "dropped" if row["cold"] else "warm"] for row in r["rows"]]
+    ratios = r["time_ratio_per_round"]
+    bytes_ratio = r["rows"][1]["bytes_per_passage"] / r["rows"][0]["bytes_per_passage"]
+    return (f"`python -m benchmarks.bench_refuse` ({where(record)}): `driver.merge` re-fuses (alpha 0.5, mean, flat "
+            f"index) {r['passages']:,} passages x {r['dim']} dims x {r['languages']} languages of synthetic components, "
+            f"reading ahead in {r['read_ahead_threads']} threads; the page cache dropped before each re-fuse where "
+            f"allowed; median of {r['repeats']} interleaved rounds:\n\n```\n"
+            + format_table(["store", "bytes/passage", "re-fuse s", "rounds s", "passages/s", "page cache"], rows)
+            + f"\n```\n- float16 against float32: {bytes_ratio:.3f} of the bytes (the vector parts only, not the "
+            f"stored queries' text); re-fuse time {r['time_ratio_median']:.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] "
+            f"over the rounds; max |fused16 - fused32| {r['max_fused_deviation']:.2e}.\n"
+            f"- PROJECTION to {r['projection_passages']:,} passages (the faster store's measured seconds per passage "
+            f"scaled, this machine, assuming the disk keeps its rate): {r['projection_minutes']:.1f} min.\n")
+
+
+def refuse_mrr(_: str = "") -> str:
+    """The float16 store's MRR against float32's on real questions, from docs/results/bench_refuse.json."""
+    from xqg_tevatron.evaluation.significance import verdict_line
+    from xqg_tevatron.tables import language_table
+
+    m = artifact("bench_refuse")["results"]["mrr"]
+    tables = m["tables"]
+    languages = [lang for lang in tables["float32"] if lang != "Avg"]
+    diff = max(abs(tables["float16"][l]["recip_rank"] - tables["float32"][l]["recip_rank"]) for l in [*languages, "Avg"])
+    return ("```\n" + language_table(tables, {"recip_rank": "MRR@100"}, languages) + "\n```\n"
+            f"- Largest per-language difference {100 * diff:.2f} points; max |fused16 - fused32| "
+            f"{m['max_fused_deviation']:.2e} over {m['passages']:,} passages, passages at {m['p_max_len']} tokens.\n"
+            f"- float16 against float32, MRR@100: {verdict_line(m['significance'])}.\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
@@ -316,6 +354,8 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "ivf-lists-1m": ivf_lists_1m,
     "parity-int8": parity_int8,
     "search-latency": search_latency,
+    "refuse-speed": refuse_speed,
+    "refuse-mrr": refuse_mrr,
 }
 
 
