@@ -66,6 +66,9 @@ def digest_log(path: Path) -> list[dict]:
             continue
         if not runs:
             continue
+        if line.startswith("make: ***"):  # the command that ran the benchmark failed
+            runs[-1].setdefault("errors", []).append(line)
+            continue
         if m := SECTION.match(line):
             section = {"name": m["name"], "limit_s": int(m["limit"]), "end": None, "rows": [], "notes": []}
             runs[-1]["sections"].append(section)

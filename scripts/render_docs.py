@@ -96,9 +96,9 @@ def recipe_folds(_: str = "") -> str:
     result = artifact("recipe_selection")["results"]
     lines = ["| fold | chosen on the other folds | held-out MRR@100 | plain |", "|---|---|---|---|"]
     for c in result["cv"]:
-        lines.append(f"| {c['fold']} ({c['questions']} questions) | {c['chosen']} | {c['chosen_mrr']:.3f} | "
+        lines.append(f"| {c['fold']} ({c['questions']:,} queries) | {c['chosen']} | {c['chosen_mrr']:.3f} | "
                      f"{c['plain_mrr']:.3f} |")
-    lines.append(f"| **mean** | | **{result['cv_mrr']:.3f}** | **{result['cv_plain_mrr']:.3f}** |")
+    lines.append(f"| **mean of the folds** | | **{result['cv_mrr']:.3f}** | **{result['cv_plain_mrr']:.3f}** |")
     return "\n".join(lines) + "\n"
 
 
@@ -110,8 +110,8 @@ def recipe_all(_: str = "") -> str:
     best = result["recommended"]["label"]
     same_cldr = best.replace("freedict", "cldr", 1)
     sums = [v for label, v in by_label.items() if " sum " in f" {label} "]
-    lines = [f"On all {result['questions']:,} questions (in-process scoring, the same vectors as the pipeline; "
-             f"{where(record)}; `docs/results/recipe_selection.json`), MRR@100:",
+    lines = [f"On all {result['questions']:,} queries ({len(result['languages'])} languages; in-process scoring "
+             f"with the demo encoder; {where(record)}; `docs/results/recipe_selection.json`), MRR@100:",
              f"- plain: {by_label['plain']:.3f};",
              f"- {best} (the best on all questions): {by_label[best]:.3f};"]
     if same_cldr in by_label and same_cldr != best:
@@ -159,11 +159,14 @@ def gpu_rates(_: str = "") -> str:
         rows = gpu_unit_rows(run)
         keys = list(dict.fromkeys((r["unit"], r["model"], r["batch"]) for r in rows))
         precisions = list(dict.fromkeys(r["precision"] for r in rows))
-        rate = {(r["unit"], r["model"], r["batch"], r["precision"]): r["per_s"] for r in rows}
+        rate = {(r["unit"], r["model"], r["batch"], r["precision"]): r["per_s"] for r in rows
+                if r["backend"] == "hf"}
         table = [[u, m, b, *[f"{rate[(u, m, b, p)]:,.1f}" if (u, m, b, p) in rate else "-" for p in precisions]]
                  for u, m, b in keys]
+        digest = artifact(GPU)
         out.append(f"Run {i}: {env['gpu']} ({env['gpu_memory_gib']} GiB), torch {env['torch']}, transformers "
-                   f"{env['transformers']}, Python {env['python']}; units per second, HF backend:\n\n```\n"
+                   f"{env['transformers']}, Python {env['python']}; units per second, HF backend (digested by "
+                   f"`scripts/gpu_digest.py` at commit {digest['commit']}):\n\n```\n"
                    + format_table(["unit", "model shape", "batch", *precisions], table) + "\n```\n")
     return "\n".join(out)
 
@@ -190,7 +193,7 @@ def gpu_half_precision(_: str = "") -> str:
     for unit in dict.fromkeys(r[1] for r in ratios):
         values = [r[5] for r in ratios if r[1] == unit]
         spread = f"{values[0]:.2f}x at the one batch measured in both" if len(values) == 1 else \
-            f"{min(values):.2f}x to {max(values):.2f}x over {len(values)} batches measured in both"
+            f"{min(values):.2f}x to {max(values):.2f}x over {len(values)} (run, batch) pairs measured in both"
         lines.append(f"- {unit}: bfloat16 runs {spread}.")
     return "\n".join(lines) + "\n"
 
@@ -219,14 +222,17 @@ def gpu_job_line(_: str = "") -> str:
     empty = next((n for n in job["notes"] if "no generated queries" in n), None)
     text = (f"- The one end-to-end GPU job: {job['passages']:,} passages x ({job['languages']} language x "
             f"{job['queries_per_language']} queries), {job['dtype']}, {job['executor']} executor: {job['seconds']} s, "
-            f"{job['passages_per_s']} passages/s, {rate:,.0f} generated queries/s, {rate / best['per_s']:.0%} of the "
+            f"{job['passages_per_s']} passages/s, {rate:,.0f} requested queries/s, {rate / best['per_s']:.0%} of the "
             f"generator's own best bfloat16 rate ({best['per_s']:,.1f}/s at batch {best['batch']}). It includes "
             "loading and hashing the models.")
     if empty:
         text += (f" Its random generator left almost every query empty (`{empty}`), so query encoding and "
                  "fusion were hardly paid.")
+    errors = [e for log in artifact(GPU)["results"]["logs"] for run in log["runs"] for e in run.get("errors", [])]
     if stopped:
-        text += f" Sections stopped at their limits in the full run: {', '.join(stopped)}; `make bench-gpu` ended with an error."
+        text += f" Sections stopped at their limits in the full run: {', '.join(stopped)}."
+    if errors:
+        text += f" The run's make ended with `{errors[0]}`."
     return text + "\n"
 
 
@@ -249,7 +255,7 @@ def gpu_projection(_: str = "") -> str:
     job_hours = queries / job_rate / 3600
     return ("```\n" + format_table(["stage (bfloat16, best batch)", "units", "per s", "batch", "H200-hours"], rows) +
             f"\nsum of the unit rates: {total:,.0f} H200-hours"
-            f"\nat the end-to-end job's rate ({job_rate:,.0f} generated queries/s): {job_hours:,.0f} H200-hours\n```\n"
+            f"\nat the end-to-end job's rate ({job_rate:,.0f} requested queries/s): {job_hours:,.0f} H200-hours\n```\n"
             f"A PROJECTION, not a run: {passages:,} passages x {XOR_TYDI['languages']} languages x "
             f"{XOR_TYDI['queries_per_language']} queries ({queries:,} generated queries, quoted from the paper's "
             "setup) over rates measured once on one H200 with random-weight mT5-base- and mBERT-base-shaped "
@@ -272,6 +278,9 @@ def parity_int8(_: str = "") -> str:
     parity = json.loads((ROOT / "docs" / "query_encoder_parity.json").read_text(encoding="utf-8"))
     torch, int8 = parity["backends"]["torch"]["mrr"], parity["backends"]["onnx-int8"]["mrr"]
     diffs = {lang: 100 * (int8[lang] - torch[lang]) for lang in torch if lang != "Avg"}
+    tested = ((parity.get("significance") or {}).get("systems", {}).get("onnx-int8") or {}).get("languages")
+    if tested:  # the tests' exact differences, not the JSON's rounded MRRs
+        diffs = {lang: 100 * r["difference"] for lang, r in tested.items()}
     worse = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d < 0]
     better = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d >= 0]
     text = (f"  - MRR@100 points against torch, per language (`docs/query_encoder_parity.json`): lower in "
@@ -295,7 +304,7 @@ def search_latency(_: str = "") -> str:
     rows = [[name, f"{i['rows']:,}", f"{i['mb']:,.0f}", f"{i['p50_ms_median']:.2f}",
              f"{i['p50_over_plain_median']:.2f} [{i['p50_over_plain_min']:.2f}-{i['p50_over_plain_max']:.2f}]"]
             for name, i in r["indexes"].items()]
-    return (f"`python -m benchmarks.bench_search_latency` ({where(record)}): {r['queries']} queries one at a time, "
+    return (f"`python -m benchmarks.bench_search_latency` ({where(record)}; MB is MiB): {r['queries']} queries one at a time, "
             f"k={r['k']}, {r['threads']} thread, {r['passages']:,} synthetic passages x {r['dim']} through Pyserini's "
             f"FaissSearcher; median of {r['repeats']} interleaved rounds, [min-max] of the per-round ratio:\n\n```\n"
             + format_table(["index", "rows", "MB", "p50 ms", "p50 / plain"], rows) + "\n```\n")
@@ -332,7 +341,7 @@ def refuse_mrr(_: str = "") -> str:
     m = artifact("bench_refuse")["results"]["mrr"]
     tables = m["tables"]
     languages = [lang for lang in tables["float32"] if lang != "Avg"]
-    diff = max(abs(tables["float16"][l]["recip_rank"] - tables["float32"][l]["recip_rank"]) for l in [*languages, "Avg"])
+    diff = max(abs(tables["float16"][l]["recip_rank"] - tables["float32"][l]["recip_rank"]) for l in languages)
     return ("```\n" + language_table(tables, {"recip_rank": "MRR@100"}, languages) + "\n```\n"
             f"- Largest per-language difference {100 * diff:.2f} points; max |fused16 - fused32| "
             f"{m['max_fused_deviation']:.2e} over {m['passages']:,} passages, passages at {m['p_max_len']} tokens.\n"
@@ -397,7 +406,7 @@ def unrendered_figures(text: str) -> list[tuple[int, str, str]]:
         if line.startswith("```"):
             inside_code = not inside_code
             continue
-        if line.startswith("<!-- render:"):
+        if line.startswith("<!-- render:") and "<!-- /render -->" not in line:
             inside_block = True
             continue
         if line.startswith("<!-- /render"):

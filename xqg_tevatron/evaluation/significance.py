@@ -53,9 +53,11 @@ class Comparison:
 
     def describe(self, scale: float = 100.0) -> str:
         """One line: the difference, its interval, both p-values and the verdict."""
+        t_test = f"paired t-test over {self.queries} queries {fmt_p(self.p_t)}" if self.t is not None else \
+            f"paired t-test undefined: every one of the {self.queries} queries moved by the same amount"
         return (f"{self.verdict} ({scale * self.difference:+.2f}, 95% CI {scale * self.ci_low:+.2f} to "
                 f"{scale * self.ci_high:+.2f}; {fmt_p(self.p_cluster)} over {self.clusters} questions as clusters; "
-                f"paired t-test over {self.queries} queries {fmt_p(self.p_t)})")
+                f"{t_test})")
 
     def record(self) -> dict:
         return {**asdict(self), "verdict": self.verdict, "level": LEVEL}
