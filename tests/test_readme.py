@@ -134,7 +134,7 @@ def test_architecture_doc_matches_the_tree():
     assert not missing, f"not in docs/architecture.md: {missing}"
     for folder in {p.parent for p in modules if p.parent != package}:
         assert f"`{folder.name}/`" in doc, folder.name
-    existing = {p.name for p in modules} | {p.name for folder in ("benchmarks", "tests", "scripts")
+    existing = {p.name for p in modules} | {p.name for folder in ("benchmarks", "benchmarks/common", "tests", "scripts")
                                             for p in (ROOT / folder).glob("*.py")}
     named = set(re.findall(r"([a-z_0-9]+\.py)\b", doc))
     assert named <= existing, f"named but not in the tree: {sorted(named - existing)}"
