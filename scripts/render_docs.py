@@ -348,6 +348,23 @@ def refuse_mrr(_: str = "") -> str:
             f"- float16 against float32, MRR@100: {verdict_line(m['significance'])}.\n")
 
 
+def fuse_memory(_: str = "") -> str:
+    """Peak memory of the streaming fuser against the authors' in-memory way, from docs/results/bench_fuse_memory.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_fuse_memory")
+    r = record["results"]
+    rows = [[name, f"{m['peak_rss_gib_median']:.3f}", f"{m['seconds_median']:.1f}",
+             " ".join(f"{t:.1f}" for t in m["seconds_per_round"])] for name, m in r["methods"].items()]
+    ratios = r["peak_ratio_per_round"]
+    return (f"`python -m benchmarks.bench_fuse_memory` ({where(record)}): fuse {r['rows']:,} x {r['dim']} passage "
+            f"vectors with {r['query_files']} query files ({r['input_gib_each']:.2f} GiB each), each method in a fresh "
+            f"process (peak RSS = its VmHWM), median of {r['repeats']} interleaved rounds:\n\n```\n"
+            + format_table(["method", "peak RSS GiB", "seconds", "seconds per round"], rows)
+            + f"\n```\n- chunked / in-memory peak memory: {r['peak_ratio_median']:.3f} [{min(ratios):.3f}-"
+            f"{max(ratios):.3f}]; outputs equal: {'yes' if r['outputs_equal'] else 'NO'}.\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
@@ -365,6 +382,7 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "search-latency": search_latency,
     "refuse-speed": refuse_speed,
     "refuse-mrr": refuse_mrr,
+    "fuse-memory": fuse_memory,
 }
 
 
