@@ -365,6 +365,29 @@ def fuse_memory(_: str = "") -> str:
             f"{max(ratios):.3f}]; outputs equal: {'yes' if r['outputs_equal'] else 'NO'}.\n")
 
 
+def encode_throughput(_: str = "") -> str:
+    """Tevatron's encode driver against the plugin's on the xQG workload, from docs/results/bench_encode_throughput.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_encode_throughput")
+    r = record["results"]
+    labels = {"tevatron_passages": "tevatron.driver.encode, passages", "tevatron_queries":
+              "tevatron.driver.encode, generated queries (one run)", "xqg_index":
+              "xqg_tevatron.driver.encode, xQG index (fusion and index included)", "xqg_passages_only":
+              "xqg_tevatron.driver.encode, passages only"}
+    rows = [[labels[name], f"{r['seconds_median'][name]:.1f}", " ".join(f"{v:.1f}" for v in values)]
+            for name, values in r["seconds_per_round"].items()]
+    ratios, passages = r["ratio_per_round"], r["passages_only_ratio_per_round"]
+    return (f"`python -m benchmarks.bench_encode_throughput` ({where(record)}): {r['passages']} w100-like passages "
+            f"(p_max_len {r['p_max_len']}) + {r['generated_queries']:,} generated queries (q_max_len {r['q_max_len']}), "
+            f"batch {r['batch_size']}, the demo encoder, whole commands timed (model loading included), median of "
+            f"{r['repeats']} interleaved rounds:\n\n```\n"
+            + format_table(["run", "seconds", "per round"], rows)
+            + f"\n```\n- xQG workload, Tevatron's two runs over the plugin's one: {r['ratio_median']:.2f}x "
+            f"[{min(ratios):.2f}-{max(ratios):.2f}]; passages only: {r['passages_only_ratio_median']:.2f}x "
+            f"[{min(passages):.2f}-{max(passages):.2f}].\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
@@ -383,6 +406,7 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "refuse-speed": refuse_speed,
     "refuse-mrr": refuse_mrr,
     "fuse-memory": fuse_memory,
+    "encode-throughput": encode_throughput,
 }
 
 
