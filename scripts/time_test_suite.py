@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -28,10 +26,13 @@ CLOSING = re.compile(r"^=*\s*(?P<summary>(\d+ \w+(, )?)+) in (?P<seconds>[\d.]+)
 PER_BENCHMARK = re.compile(r"^run_all: wall seconds per benchmark: (?P<pairs>.*); total (?P<total>\d+)$", re.M)
 
 
-def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(), "system": platform.platform()}
+def provenance():
+    """The plugin's provenance module (machine, commit, load): the one copy of those rules; the
+    script runs under any Python, so the checkout is put on the path, not the package installed."""
+    sys.path.insert(0, str(ROOT))
+    import xqg_tevatron.provenance as provenance
+
+    return provenance
 
 
 
@@ -91,12 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cwd", default=str(ROOT))
     args, command = parser.parse_args(argv[:split]), argv[split + 1:]
     cwd = Path(args.cwd)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd, capture_output=True,
-                            text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True).stdout.strip())
+    prov = provenance()
+    checkout = prov.commit(cwd)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    load_before = os.getloadavg()
+    load_before = prov.load_average()
     started = time.time()
     proc = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wall = time.time() - started
@@ -104,10 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     closing = list(CLOSING.finditer(proc.stdout))
     durations = re.findall(r"^([\d.]+)s (call|setup|teardown)\s+(\S+)", proc.stdout, flags=re.M)
     entry = {
-        "command": " ".join(command), "cwd": str(cwd), "commit": commit, "uncommitted_changes": dirty,
-        "started": started_at, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-        "load": {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],
-                 "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()]},
+        "command": " ".join(command), "cwd": str(cwd), **checkout,
+        "started": started_at, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": prov.machine(),
+        "load": {"loadavg_1_5_15_before": load_before, "loadavg_1_5_15_after": prov.load_average()},
         "exit": proc.returncode, "wall_s": round(wall, 1),
         "pytest": ({"summary": closing[-1].group("summary"), "seconds": float(closing[-1].group("seconds"))}
                    if closing else None),
