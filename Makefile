@@ -58,16 +58,16 @@ word-lists:
 	-@bash scripts/install_word_lists.sh >/dev/null 2>&1 || echo "note: Debian FreeDict packages not installed (needs root + apt); the plugin fetches the pinned release into its cache instead"
 
 # every tier, on two pytest-xdist workers, each test file on one worker (a module's shared fixtures
-# and its namespace runs are made once)
+# and its namespace runs are made once), longest files first (tests/conftest.py)
 test: env
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests
 
 # line and branch coverage of xqg_tevatron/, child processes included (coverage's subprocess
 # patch); the report in .cache/coverage (coverage.json, per module)
 COV := COVERAGE_FILE=$(CURDIR)/.cache/coverage/.coverage
 coverage: env
 	rm -rf .cache/coverage && mkdir -p .cache/coverage
-	$(COV) $(PY) -m coverage run -m pytest -q -n 2 --dist loadfile -p no:cacheprovider tests
+	$(COV) $(PY) -m coverage run -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -p no:cacheprovider tests
 	$(COV) $(PY) -m coverage combine -q
 	$(COV) $(PY) -m coverage json -q -o .cache/coverage/coverage.json
 	$(COV) $(PY) -m coverage report --sort=cover | tail -25

@@ -58,6 +58,10 @@ def demo_encoder() -> Path:
 # these fixtures loads a model, so it is in `process` by its declared fixtures; any other test that
 # starts a process says so with @pytest.mark.process, and the guard below fails a fast-tier test
 # that starts one without it (so the tier cannot drift from what the tests do).
+# the files that take the most of `make test`'s time, longest first (their summed --durations on
+# 2 cores, 2026-12-02: 222, 193, 184, 129, 110, 85, 56, 40, 31 s)
+LONGEST_FIRST = ("test_ray_cluster", "test_xqg_index", "test_faults", "test_demo_xquad", "test_engine",
+                 "test_bench_gpu", "test_study", "test_search", "test_freedict")
 MODEL_FIXTURES = {"tiny_model", "demo_encoder", "indexes", "encoder_dir", "tiny_mt5", "mt5_dir"}
 
 
@@ -65,10 +69,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not item.get_closest_marker("slow") and MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.process)
-    # modules holding slow tests first: `make test` hands whole files to two workers (pytest -n 2
-    # --dist loadfile), and the long files started last would leave one worker idle at the end
+    # longest files first: `make test` hands whole files to two workers (pytest -n 2 --dist
+    # loadfile --no-loadscope-reorder, so xdist keeps this order instead of putting the files with
+    # the most tests first), and a long file started last leaves the other worker idle at the end
+    # (the Ray cluster file, started late, once kept one worker idle for three minutes); then every
+    # other file holding slow tests.
     slow_modules = {item.module.__name__ for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.module.__name__ not in slow_modules)  # stable: file order otherwise kept
+
+    def order(item) -> tuple[int, int]:
+        name = item.module.__name__
+        if name in LONGEST_FIRST:
+            return 0, LONGEST_FIRST.index(name)
+        return (1 if name in slow_modules else 2), 0
+
+    items.sort(key=order)  # stable: file order otherwise kept
 
 
 @pytest.fixture(autouse=True)

@@ -252,3 +252,12 @@ def test_driver_encode_and_the_job_are_one_encode_request_run_by_one_function():
         assert not called & {"Stage", "execute", "request_record", "merge_work_dir", "XqgIndexer"}, command
         assert "OPERATIONAL" in {n.id for n in ast.walk(ast.parse(names[command].read_text())) if isinstance(n, ast.Name)}
     assert {"Stage", "request_record", "merge_work_dir"} <= calls_in(names["indexing.request"])
+
+
+def test_the_longest_first_order_of_make_test_names_test_files_that_exist():
+    """conftest's LONGEST_FIRST puts the long files first for the two workers; a renamed file
+    would silently drop out of it (and `make test` would end with one worker idle again)."""
+    from conftest import LONGEST_FIRST
+
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    assert [name for name in LONGEST_FIRST if not (ROOT / "tests" / f"{name}.py").is_file()] == []
