@@ -11,19 +11,22 @@ times the whole generator call (tokenise, generate, decode) through the plugin's
 generator classes, and prints tokens/s and the ratio to HF.  Then greedy agreement: identical
 token ids of HF and CTranslate2 (float32) on a tiny random MT5.
 
-    python -m benchmarks.bench_generate [--prompts 64 --new_tokens 32 --batch_sizes 8 32] [--quick]
+    python -m benchmarks.bench_generate [--prompts 64 --new_tokens 32 --batch_sizes 8 32 --rounds 3] [--quick]
 """
 import argparse
 import sys
 import time
 from pathlib import Path
 
+from statistics import median
+
 from benchmarks.common import quick
+from benchmarks.common.record import BenchmarkRecord
 from benchmarks.common.scratch import run_benchmark, scratch_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 # both backends and compute types, the greedy agreement; the timed model at the tiny shapes
-QUICK = {"prompts": 4, "new_tokens": 4, "batch_sizes": [2], "shapes": "tiny"}
+QUICK = {"prompts": 4, "new_tokens": 4, "batch_sizes": [2], "shapes": "tiny", "rounds": 1}
 
 
 def build_mt5(out: Path, tokenizer_dir: Path, small_shapes: bool) -> Path:
@@ -75,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--shapes", choices=["mt5-small", "tiny"], default="mt5-small",
                     help="the timed model's shapes (tiny: the agreement check's toy MT5)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median and spread)")
     args = quick.parse_args(ap, argv, QUICK)
+    record = BenchmarkRecord("bench_generate", argv, args.quick)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -90,31 +95,41 @@ def main(argv: list[str] | None = None) -> None:
     data = passages(args.prompts, AutoTokenizer.from_pretrained(tokenizer_dir))
     with scratch_dir(ROOT / ".cache", "bench-generate") as tmp:
         model = build_mt5(tmp / f"mt5-{args.shapes}-shapes", tokenizer_dir, small_shapes=args.shapes == "mt5-small")
-        rows = []
+        # every generator built once (ct2 converts once per compute type); then --rounds rounds,
+        # each timing every (batch, backend) in turn, so a drift of the machine hits all alike
+        names = ["hf float32"] + [f"ct2 {ct}" for ct in args.compute_types]
+        generators, lengths = {}, []
         for bs in args.batch_sizes:
             cfg = SamplingConfig(n_per_lang=1, top_k=10, max_length=args.new_tokens + 1, batch_size=bs,
                                  min_new_tokens=args.new_tokens)
-            hf = Seq2SeqQueryGenerator(str(model), cfg)
+            generators[bs, "hf float32"] = hf = Seq2SeqQueryGenerator(str(model), cfg)
             lengths = [len(x) for x in hf.tokenizer([make_prompt("ja", p.title, p.text) for p in data],
                                                     max_length=256, truncation=True)["input_ids"]]
-            timed(hf, data[:bs])  # warm-up
-            hf_s = timed(hf, data)
-            del hf
-            tokens = args.prompts * args.new_tokens
-            rows.append((bs, "hf float32", tokens / hf_s, 1.0))
             for ct in args.compute_types:
                 gen = Ct2QueryGenerator(str(model), cfg, ct, str(tmp / "ct2"), threads=args.threads)
                 produced = sum(len(t) for t in gen.token_ids([make_prompt("ja", p.title, p.text) for p in data[:bs]]))
                 assert produced == bs * args.new_tokens, (produced, bs * args.new_tokens)  # equal token counts
-                timed(gen, data[:bs])
-                s = timed(gen, data)
-                rows.append((bs, f"ct2 {ct}", tokens / s, hf_s / s))
-                del gen
+                generators[bs, f"ct2 {ct}"] = gen
+            for name in names:
+                timed(generators[bs, name], data[:bs])  # warm-up
+        seconds: dict = {key: [] for key in generators}
+        for rnd in range(args.rounds):
+            for key, gen in generators.items():
+                seconds[key].append(timed(gen, data))
+            print(f"  round {rnd + 1}/{args.rounds} done", flush=True)
+        del generators
+        tokens = args.prompts * args.new_tokens
         print(f"generation, {args.prompts} prompts of {min(lengths)}-{max(lengths)} tokens (read), {args.new_tokens} new "
-              f"tokens each (forced), top-k 10 sampling, {args.threads} threads, random MT5 with {args.shapes} shapes")
-        print(f"{'batch':>6}  {'backend':<18}{'tokens/s':>10}{'x HF':>8}")
-        for bs, name, tps, ratio in rows:
-            print(f"{bs:>6}  {name:<18}{tps:>10.1f}{ratio:>8.2f}")
+              f"tokens each (forced), top-k 10 sampling, {args.threads} threads, random MT5 with {args.shapes} shapes; "
+              f"median of {args.rounds} interleaved rounds, [min-max] of the per-round ratio")
+        print(f"{'batch':>6}  {'backend':<18}{'tokens/s':>10}  {'x HF':<18}")
+        rows = []
+        for bs, name in seconds:
+            per_s = [tokens / s for s in seconds[bs, name]]
+            ratios = [hf_s / s for hf_s, s in zip(seconds[bs, "hf float32"], seconds[bs, name])]
+            rows.append({"batch": bs, "backend": name, "seconds": seconds[bs, name], "tokens_per_s": median(per_s),
+                         "x_hf": median(ratios), "x_hf_min": min(ratios), "x_hf_max": max(ratios)})
+            print(f"{bs:>6}  {name:<18}{median(per_s):>10.1f}  {median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]")
 
         tiny = build_mt5(tmp / "mt5-tiny", tokenizer_dir, small_shapes=False)
         greedy = SamplingConfig(n_per_lang=1, max_length=17, batch_size=8, greedy=True)
@@ -128,6 +143,10 @@ def main(argv: list[str] | None = None) -> None:
         same = sum(a == b for a, b in zip(hf_ids, ct_ids))
         print(f"greedy agreement (tiny random MT5, float32, 16 new tokens): {same}/{len(prompts)} sequences "
               "with identical token ids")
+    record.write({"prompts": args.prompts, "prompt_tokens": [min(lengths), max(lengths)], "new_tokens": args.new_tokens,
+                  "sampling": "top-k 10", "threads": args.threads, "shapes": args.shapes, "rounds": args.rounds,
+                  "model": f"random MT5 with {args.shapes} shapes", "rows": rows,
+                  "greedy_agreement": {"identical": same, "sequences": len(prompts)}})
 
 
 def until_eos(ids: list[int], eos: int) -> list[int]:

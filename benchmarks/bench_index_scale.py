@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import quick
+from benchmarks.common.record import BenchmarkRecord
 from benchmarks.common.corpora import man_page_passages
 from benchmarks.common.e5_pack import build_pack, encode_ids, load_tokens, rebuild_model
 from benchmarks.common.index_sweep import HEAD, Case, cheapest_meeting, sweep
@@ -264,7 +265,7 @@ CONFIGS = {  # build settings; the search knob is swept at search time (stored i
     "hnsw": ({"hnsw_m": 32}, "efSearch", [128, 512]),
     "hnsw-sq8": ({"hnsw_m": 32}, "efSearch", [128, 512]),
     "ivf-pq": ({"pq_m": 192}, "nprobe", [64, 256, 1024]),  # trained on --pq-train-sample rows
-    "ivf-sq8": ({}, "nprobe", [64, 256, 1024]),
+    "ivf-sq8": ({}, "nprobe", [32, 64, 256, 1024]),  # 32: the plugin's default --ivf-nprobe
 }
 
 
@@ -387,11 +388,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--quick writes no result file: drop --json")
     real_rows = []
     if "real" in args.parts:
+        record = BenchmarkRecord(f"bench_index_scale_real_{args.real_passages}", argv, args.quick)
         real_rows = real_part(args)
+        record.write({"part": "real", "passages": args.real_passages, "rows": real_rows})
         if args.json:
             Path(args.json).write_text(json.dumps({"real": real_rows}, indent=2))
     if "mixture" not in args.parts:
         return 0
+    from xqg_tevatron.indexing.faiss_index import ivf_list_count
+
+    record = BenchmarkRecord(f"bench_index_scale_mixture_{args.n}", argv, args.quick)
     if "flat" not in args.types:
         args.types = ["flat", *args.types]
     args.types = ["flat", *[t for t in args.types if t != "flat"]]
@@ -427,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("\n".join(project(rows, args.n)))
     print(f"\n({time.perf_counter() - started:.0f} s)")
+    record.write({"part": "mixture", "vectors": args.n, "real_fitted": args.real, "timed_queries": args.timed,
+                  "hnsw_ef_construction": args.hnsw_ef_construction, "seconds": time.perf_counter() - started,
+                  "ivf_lists": ivf_list_count(args.n), "rows": rows})
     if args.json:
         Path(args.json).write_text(json.dumps({"real": real_rows, "mixture": rows}, indent=2))
     return 0

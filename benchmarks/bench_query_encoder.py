@@ -3,13 +3,15 @@ ONNX int8), side by side on one index and one set of questions.
 
 Per backend: per-query p50 / p95 milliseconds one query at a time (encode + FAISS search,
 ``FaissSearcher.search``) with 1 thread (one core of a live service) and with 2 (this machine's
-cores), batch throughput (``batch_search`` of every question, last thread count),
-and MRR@100 / R@20 of that batch run through Pyserini's ``trec_eval`` (macro average over
+cores), batch throughput (``batch_search`` of ``--batch_queries`` questions, last thread count),
+each the median of ``--rounds`` interleaved rounds with the per-round ratio's spread; and MRR@100
+/ R@20 of one batch run over every question through Pyserini's ``trec_eval`` (macro average over
 languages), so any accuracy cost of int8 shows.  Data: the XQuAD track (real questions, 11
 languages, the development half shipped in the package), or ``--data xor`` the embedded
-synthetic set; encoder: the demo multilingual-e5-small.
+synthetic set; encoder: the demo encoder (multilingual-e5-small dequantised from a 4-bit image).
+Writes ``docs/results/bench_query_encoder.json``.
 
-    python -m benchmarks.bench_query_encoder [--latency_queries 200 --threads 1 2] [--quick]
+    python -m benchmarks.bench_query_encoder [--latency_queries 200 --threads 1 2 --rounds 3] [--quick]
 """
 import argparse
 import sys
@@ -18,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from statistics import median
+
 from benchmarks.common import quick
+from benchmarks.common.record import BenchmarkRecord
 from benchmarks.common.scratch import run_benchmark, scratch_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-QUICK = {"data": "xor", "latency_queries": 10, "threads": [1]}  # every backend, on the small embedded set
+QUICK = {"data": "xor", "latency_queries": 10, "threads": [1], "batch_queries": 20, "rounds": 1}  # every backend, on the small embedded set
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency_queries", type=int, default=200)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--backends", nargs="+", default=["pyserini", "torch", "onnx", "onnx-int8"])
+    ap.add_argument("--batch_queries", type=int, default=1000, help="questions in each timed batch run")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median and spread)")
     args = quick.parse_args(ap, argv, QUICK)
+    record = BenchmarkRecord("bench_query_encoder", argv, args.quick)
 
     from xqg_tevatron.corpus import read_topics
     from xqg_tevatron.demo_encoder import build_demo_encoder
@@ -58,30 +66,62 @@ def main(argv: list[str] | None = None) -> None:
         del enc
         topics = read_topics(data.topics_dev)
         timed = [t for _, t in topics[: args.latency_queries]]
-        rows = []
+        batch_topics = topics[: args.batch_queries]
+        # effectiveness: one full batch run per backend (deterministic); speed: --rounds interleaved
+        # rounds, each timing every backend at every thread count in turn (median and spread)
+        effect = {}
         for backend in args.backends:
-            latency = []
+            set_process_threads(args.threads[-1])
+            searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
+                                                                     threads=args.threads[-1]))
+            run = run_topics(searcher, topics, tmp / f"{backend}.trec", tag=backend)
+            table = evaluate_run_table(run.run_file, data.qrels_dev, data.questions_dev, ("recall.20", "recip_rank"))
+            effect[backend] = {"mrr@100": table.avg("recip_rank"), "recall@20": table.avg("recall_20")}
+            del searcher
+        p50 = {(b, t): [] for b in args.backends for t in args.threads}
+        p95 = {(b, t): [] for b in args.backends for t in args.threads}
+        qps: dict = {b: [] for b in args.backends}
+        for rnd in range(args.rounds):
             for threads in args.threads:
                 set_process_threads(threads)
-                searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
-                                                                         threads=threads))
-                ms = time_queries(searcher, timed)
-                latency.append((float(np.percentile(ms, 50)), float(np.percentile(ms, 95))))
-            started = time.perf_counter()
-            run = run_topics(searcher, topics, tmp / f"{backend}.trec", tag=backend)
-            batch_s = time.perf_counter() - started
-            table = evaluate_run_table(run.run_file, data.qrels_dev, data.questions_dev, ("recall.20", "recip_rank"))
-            rows.append((backend, latency, len(topics) / batch_s, table.avg("recip_rank"), table.avg("recall_20")))
-            del searcher
-    ref = rows[0]
-    print(f"query encoding + search, {name}: {len(topics)} questions ({len(timed)} timed one at a time), "
-          f"multilingual-e5-small, flat index; batch at {args.threads[-1]} threads")
-    head = "".join(f"{f'p50 ms {t}t':>11}{f'p95 ms {t}t':>11}{'x pyserini':>11}" for t in args.threads)
-    print(f"{'query encoder':<14}{head}{'batch q/s':>11}{'x pyserini':>11}{'MRR@100':>9}{'R@20':>7}{'dMRR':>8}")
-    for backend, latency, qps, mrr, r20 in rows:
-        cells = "".join(f"{p50:>11.2f}{p95:>11.2f}{p50 / ref[1][i][0]:>11.2f}" for i, (p50, p95) in enumerate(latency))
-        print(f"{backend:<14}{cells}{qps:>11.1f}{qps / ref[2]:>11.2f}{mrr:>9.4f}{r20:>7.4f}{mrr - ref[3]:>+8.4f}")
+                for backend in args.backends:
+                    searcher = IndexSearcher(index, encoder_dir, SearchConfig(k=100, query_encoder=backend,
+                                                                             threads=threads))
+                    ms = time_queries(searcher, timed)
+                    p50[backend, threads].append(float(np.percentile(ms, 50)))
+                    p95[backend, threads].append(float(np.percentile(ms, 95)))
+                    if threads == args.threads[-1]:
+                        started = time.perf_counter()
+                        run_topics(searcher, batch_topics, tmp / f"{backend}-timed.trec", tag=backend)
+                        qps[backend].append(len(batch_topics) / (time.perf_counter() - started))
+                    del searcher
+            print(f"  round {rnd + 1}/{args.rounds} done", flush=True)
+    ref = args.backends[0]
 
+    def ratio(values: list[float], base: list[float]) -> dict:
+        per_round = [v / b for v, b in zip(values, base)]
+        return {"median": median(per_round), "min": min(per_round), "max": max(per_round)}
+
+    rows = []
+    for backend in args.backends:
+        rows.append({"backend": backend, **effect[backend],
+                     "latency": {str(t): {"p50_ms": p50[backend, t], "p95_ms": p95[backend, t],
+                                          "p50_x_ref": ratio(p50[backend, t], p50[ref, t])} for t in args.threads},
+                     "batch_queries_per_s": qps[backend], "batch_x_ref": ratio(qps[backend], qps[ref])})
+    print(f"query encoding + search, {name}: {len(topics)} questions for MRR@100 and R@20, {len(timed)} timed one at a "
+          f"time, {len(batch_topics)} in the timed batch at {args.threads[-1]} threads; the demo encoder, flat index; "
+          f"median of {args.rounds} interleaved rounds, [min-max] of the per-round ratio to {ref}")
+    for row in rows:
+        cells = "  ".join(f"{t}t p50 {median(v['p50_ms']):.2f} ms p95 {median(v['p95_ms']):.2f} ms x{ref} "
+                          f"{v['p50_x_ref']['median']:.2f} [{v['p50_x_ref']['min']:.2f}-{v['p50_x_ref']['max']:.2f}]"
+                          for t, v in row["latency"].items())
+        print(f"{row['backend']:<10} {cells}  batch {median(row['batch_queries_per_s']):.1f} q/s "
+              f"x{ref} {row['batch_x_ref']['median']:.2f}  MRR@100 {row['mrr@100']:.4f} R@20 {row['recall@20']:.4f} "
+              f"dMRR {row['mrr@100'] - effect[ref]['mrr@100']:+.4f}")
+    record.write({"data": name, "questions": len(topics), "latency_queries": len(timed),
+                  "batch_queries": len(batch_topics), "threads": args.threads, "rounds": args.rounds,
+                  "encoder": "multilingual-e5-small dequantised from a 4-bit (Q4_0) image (the demo encoder)",
+                  "index": "flat, plain", "reference": ref, "rows": rows})
 
 if __name__ == "__main__":
     sys.exit(run_benchmark(main))

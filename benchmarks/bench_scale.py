@@ -35,6 +35,7 @@ from pathlib import Path
 from benchmarks.common import quick
 from benchmarks.common.corpora import man_page_passages
 from benchmarks.common.netns import NETNS, netns_available
+from benchmarks.common.record import BenchmarkRecord
 from benchmarks.common.scratch import run_benchmark, run_child, scratch_dir
 from benchmarks.common.shaped_models import build_shaped_model
 from benchmarks.common.tiny_models import build_tiny_bert
@@ -192,7 +193,7 @@ def scratch_parent() -> Path:
     return ROOT / ".cache" if (ROOT / ".cache").is_dir() else Path(tempfile.gettempdir())
 
 
-def engine(args) -> None:
+def engine(args) -> dict:
     """(a): the job engine on the local executor: memory against corpus size, stored bytes,
     re-fuse (Ray's cost and scaling: :func:`ray_cost`)."""
     with scratch_dir(scratch_parent(), "bench-scale-engine") as tmp:
@@ -215,6 +216,11 @@ def engine(args) -> None:
           f"at 384 dims x 7 languages: {4 * 384 * (1 + 7) + 4 * 7 + 10:,} bytes (formula in xqg/components.py)")
     print(f"re-fuse (alpha, aggregation, language subset) + flat index: {refuse:.1f} s for {args.passages:,} "
           f"passages = {refuse * 1e6 / args.passages / 60:.1f} min per 1M passages at 32 dims")
+    return {"passages": args.passages, "small_passages": args.small_passages, "unit_size": args.chunk,
+            "languages": LANGS, "n_per_lang": 5, "encoder": "tiny random BERT (2 layers, 32 dims)",
+            "passages_per_s": args.passages / runs["local"]["seconds"], "seconds": runs["local"]["seconds"],
+            "peak_rss_bytes": {"small": runs["local small"]["rss"], "large": runs["local"]["rss"]},
+            "rss_ratio": ratio, "store_bytes_per_passage": bytes_per, "refuse_seconds": refuse}
 
 
 def load_1min() -> float:
@@ -243,7 +249,7 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
 
 
-def ray_cost(args) -> None:
+def ray_cost(args) -> dict:
     """Ray's cost and scaling, each configuration run ``--repeats`` times, interleaved (so a drift
     in the machine's state hits all alike), with the 1-minute load average before each run."""
     netns = args.netns == "on" or (args.netns == "auto" and netns_available())
@@ -284,9 +290,15 @@ def ray_cost(args) -> None:
           f"against local, runs {min(at_speed):+.1f}% to {max(at_speed):+.1f}% (target <= 10%: "
           f"{'met' if statistics.median(at_speed) <= 10 else 'MISSED'}); end to end it adds "
           f"{statistics.median(fixed):.1f} s [{min(fixed):.1f}-{max(fixed):.1f}] (Ray and actor start-up, paid once)")
+    return {"passages": n, "unit_size": args.chunk, "languages": LANGS, "n_per_lang": 5,
+            "encoder": "tiny random BERT (2 layers, 32 dims)", "repeats": args.repeats, "cores": os.cpu_count(),
+            "netns": netns, "load_1min_before_each": loads, "cpu_busy_percent_before_each": busy,
+            "configs": {name: {"flags": flags, "seconds": seconds[name], "steady_units_per_s": steady[name]}
+                        for name, flags in RAY_CONFIGS},
+            "at_speed_percent": at_speed, "fixed_seconds": fixed}
 
 
-def recovery(args) -> None:
+def recovery(args) -> dict | None:
     """From a lost worker node to the job at full speed again, on real ``ray start`` processes
     (the README's recipe, as tests/test_ray_cluster.py runs it): a head and two 1-CPU worker
     nodes, two actors; once the job is steady, one worker node is killed (its raylet and all
@@ -295,8 +307,9 @@ def recovery(args) -> None:
     if not args.in_netns:
         # stopped meanwhile, the run inside gets SIGTERM and stops its cluster and removes its folder first
         run_child(NETNS + [sys.executable, "-m", "benchmarks.bench_scale", "--parts", "recovery", "--recovery-passages",
-                           str(args.recovery_passages), "--in-netns"], cwd=ROOT, check=True)
-        return
+                           str(args.recovery_passages), "--in-netns", *(["--quick"] if args.quick else [])],
+                  cwd=ROOT, check=True)
+        return None  # the run inside wrote the artifact
     import re
     from datetime import datetime
 
@@ -359,6 +372,36 @@ def recovery(args) -> None:
               "committed)")
         print(f"  units/s: {rate(mtimes[0], killed_at):.2f} before the kill, {rate(killed_at, full_at):.2f} while "
               f"recovering, {rate(full_at, mtimes[-1] + 1e-3):.2f} after")
+        return {"passages": n, "units": units, "unit_size": chunk, "encoder": "the demo encoder", "actors": 2,
+                "join_seconds": joined_at - killed_at, "loss_seen_s": lost - killed_at,
+                "new_actor_ready_s": ready - killed_at, "full_speed_s": full_at - killed_at,
+                "units_per_s": {"before": rate(mtimes[0], killed_at), "recovering": rate(killed_at, full_at),
+                                "after": rate(full_at, mtimes[-1] + 1e-3)}}
+
+
+def costs(args) -> dict:
+    """(b): per-unit costs of the real-shaped models and of the demo encoder, ``--repeats`` rounds
+    interleaved (each round times every unit in turn), and the projection from the median round."""
+    rounds = []
+    for rnd in range(args.repeats):
+        rounds.append(shaped_costs(Path(args.cache) / "models", *args.shapes))
+        print(f"  costs: round {rnd + 1}/{args.repeats} done", flush=True)
+    cpu = [min(same, key=lambda r: abs(r.per_s - statistics.median(x.per_s for x in same)))
+           for same in zip(*rounds)]  # per unit, the round with the median rate
+    real = demo_encoder_costs(args.demo_texts)
+    print()
+    print_rates(cpu)
+    hf = [next(r for r in rnd if r.what == "generated query" and r.backend == "hf") for rnd in rounds]
+    ct2 = [next(r for r in rnd if r.what == "generated query" and r.backend == "ct2") for rnd in rounds]
+    ratios = [c.per_s / h.per_s for c, h in zip(ct2, hf)]
+    print(f"CTranslate2 int8 / HF float32 generation, per round: {spread(ratios)}")
+    print("\n".join(projection(cpu, gpu_record(), real)))
+    return {"rounds": [[r.row() for r in rnd] for rnd in rounds], "median": [r.row() for r in cpu],
+            "ct2_over_hf_per_round": ratios, "threads": __import__("torch").get_num_threads(),
+            "demo_encoder": {**real, "texts": args.demo_texts, "p_max_len": 256, "q_max_len": 32, "batch": 64}}
+
+
+PARTS = {"engine": engine, "ray": ray_cost, "recovery": recovery, "costs": costs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -370,30 +413,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--netns", choices=["auto", "on", "off"], default="auto")
     parser.add_argument("--cache", default=str(Path.home() / ".cache" / "xqg-bench"),
                         help="where the real-shaped random models are built once (outside the repo)")
-    parser.add_argument("--parts", nargs="+", choices=["engine", "ray", "recovery", "costs"],
-                        default=["engine", "ray", "recovery", "costs"])
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
     parser.add_argument("--ray-passages", type=int, default=20_000, help="corpus of the ray part")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each configuration in the ray part")
+    parser.add_argument("--repeats", type=int, default=3, help="ray and costs: interleaved runs of each configuration")
     parser.add_argument("--recovery-passages", type=int, default=1_200, help="corpus of the recovery part")
     parser.add_argument("--shapes", nargs=2, default=["mbert-base", "mt5-base"], metavar=("ENCODER", "GENERATOR"),
                         help="costs: the shaped models measured (benchmarks.common.shaped_models.SHAPES)")
     parser.add_argument("--demo-texts", type=int, default=200, help="costs: passages the demo encoder is timed on")
     parser.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)  # the recovery part, re-run inside
     args = quick.parse_args(parser, argv, QUICK)
-    if "engine" in args.parts:
-        engine(args)
-    if "ray" in args.parts:
-        ray_cost(args)
-    if "recovery" in args.parts:
-        recovery(args)
-        if args.in_netns:
+    # one artifact per part (docs/results/bench_scale_PART.json), its provenance taken around the part
+    for part in PARTS:
+        if part not in args.parts:
+            continue
+        record = BenchmarkRecord(f"bench_scale_{part}", argv, args.quick)
+        results = PARTS[part](args)
+        if results is not None:
+            record.write(results)
+        if part == "recovery" and args.in_netns:
             return 0
-    if "costs" in args.parts:
-        cpu = shaped_costs(Path(args.cache) / "models", *args.shapes)
-        real = demo_encoder_costs(args.demo_texts)
-        print()
-        print_rates(cpu)
-        print("\n".join(projection(cpu, gpu_record(), real)))
     big_n = 18_200_000
     store_gb = (4 * 384 * (1 + 7) + 4 * 7 + 10) * big_n / 1e9
     print(f"store (components, 384 dims, 7 languages): {store_gb:,.0f} GB; generated-query jsonl about "
