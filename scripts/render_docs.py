@@ -388,6 +388,224 @@ def encode_throughput(_: str = "") -> str:
             f"[{min(passages):.2f}-{max(passages):.2f}].\n")
 
 
+
+# ------------------------------------------------------------------- the engine at corpus scale
+def spread(values: list[float], digits: int = 2) -> str:
+    """The median of repeated measurements and their [min-max]."""
+    import statistics
+
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+
+def scale_engine(_: str = "") -> str:
+    """Memory against corpus size, stored bytes and re-fuse, from docs/results/bench_scale_engine.json."""
+    record = artifact("bench_scale_engine")
+    r = record["results"]
+    rss = r["peak_rss_bytes"]
+    return (f"`python -m benchmarks.bench_scale --parts engine` ({where(record)}; one run): {r['passages']:,} "
+            f"manual-page passages, dictionary generator ({len(r['languages'])} languages x {r['n_per_lang']}), "
+            f"{r['encoder']}, units of {r['unit_size']:,}, local executor:\n\n"
+            f"- {r['passages_per_s']:,.1f} passages/s end to end ({r['seconds']:.1f} s);\n"
+            f"- peak RSS {rss['small'] / 2**20:,.0f} MiB at {r['small_passages']:,} passages and "
+            f"{rss['large'] / 2**20:,.0f} MiB at {r['passages']:,} (ratio {r['rss_ratio']:.2f}): memory does not "
+            f"grow with the corpus;\n"
+            f"- {r['store_bytes_per_passage']:,.0f} bytes stored per passage at this model's 32 dimensions;\n"
+            f"- a re-fuse (`driver.merge --alpha ...`, flat index) of the {r['passages']:,} passages: "
+            f"{r['refuse_seconds']:.1f} s.\n")
+
+
+def scale_ray(_: str = "") -> str:
+    """Ray's cost against local, repeated and interleaved, from docs/results/bench_scale_ray.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_scale_ray")
+    r = record["results"]
+    local = r["configs"]["local"]
+    rows = []
+    for name, c in r["configs"].items():
+        ratio = [lo / s for lo, s in zip(local["seconds"], c["seconds"])]
+        steady = [s / lo for lo, s in zip(local["steady_units_per_s"], c["steady_units_per_s"])]
+        rows.append([name, spread(c["seconds"]), spread(ratio), spread(c["steady_units_per_s"]), spread(steady)])
+    busy, loads = r["cpu_busy_percent_before_each"], r["load_1min_before_each"]
+    return (f"`python -m benchmarks.bench_scale --parts ray` ({where(record)}): {r['passages']:,} manual-page "
+            f"passages, dictionary generator ({len(r['languages'])} languages x {r['n_per_lang']}), {r['encoder']}, "
+            f"units of {r['unit_size']:,}, {r['cores']} cores; each configuration run {r['repeats']} times, "
+            f"interleaved, median [min-max]; CPU {min(busy)}-{max(busy)}% busy in the 2 s before each run (1-minute "
+            f"load {min(loads)}-{max(loads)}); \"x local\" is local's time over the configuration's, and units/s "
+            f"at speed counts from the first unit committed to the last:\n\n```\n"
+            + format_table(["executor", "end-to-end s", "x local", "units/s at speed", "x local"], rows)
+            + f"\n```\n- Ray with 1 actor at speed: {spread(r['at_speed_percent'], 1)}% time per unit against "
+            f"local; end to end it adds {spread(r['fixed_seconds'], 1)} s (Ray and actor start-up, paid once).\n")
+
+
+def scale_recovery(_: str = "") -> str:
+    """A worker node lost and replaced on real ``ray start`` processes, from docs/results/bench_scale_recovery.json."""
+    record = artifact("bench_scale_recovery")
+    r = record["results"]
+    u = r["units_per_s"]
+    return (f"`python -m benchmarks.bench_scale --parts recovery` ({where(record)}; one run): {r['passages']:,} "
+            f"passages in {r['units']} units of {r['unit_size']}, {r['encoder']} (a real model, so the new actor's "
+            f"load is part of the recovery), {r['actors']} actors on two 1-CPU worker nodes; one node killed at a "
+            f"third of the job and a new node joined at once ({r['join_seconds']:.1f} s for `ray start`):\n\n"
+            f"- loss seen by the job {r['loss_seen_s']:.1f} s after the kill (its units put back);\n"
+            f"- new actor ready {r['new_actor_ready_s']:.1f} s after the kill;\n"
+            f"- full speed again {r['full_speed_s']:.1f} s after the kill (the new actor's first unit committed);\n"
+            f"- units/s: {u['before']:.2f} before the kill, {u['recovering']:.2f} while recovering, "
+            f"{u['after']:.2f} after.\n")
+
+
+SHAPES = {"mbert-base": "mBERT-base shape", "mt5-base": "mT5-base shape"}
+
+
+def scale_costs(_: str = "") -> str:
+    """Per-unit costs of the real-shaped models on this CPU, from docs/results/bench_scale_costs.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_scale_costs")
+    r = record["results"]
+    per_round = list(zip(*r["rounds"]))
+    rows = [[row["what"], SHAPES.get(row["model"], row["model"]), row["precision"], row["backend"], row["batch"],
+             spread([x["per_s"] for x in same], 1)] for row, same in zip(r["median"], per_round)]
+    demo = r["demo_encoder"]
+    return (f"`python -m benchmarks.bench_scale --parts costs` ({where(record)}; {r['threads']} threads; median "
+            f"[min-max] of {len(r['rounds'])} interleaved rounds):\n\n```\n"
+            + format_table(["unit", "model", "precision", "backend", "batch", "per s"], rows)
+            + f"\n```\n- CTranslate2 int8 over HF float32 generation at the mT5-base shape: "
+            f"{spread(r['ct2_over_hf_per_round'])}x.\n"
+            f"- The demo encoder, one run: {demo['passages_per_s']:.1f} passages/s ({demo['p_max_len']}-token limit, "
+            f"100-word passages), {demo['queries_per_s']:.0f} queries/s (batch {demo['batch']}).\n")
+
+
+# ------------------------------------------------------------------------------- index sweeps
+GPU_INDEX_ROWS = [("Flat", "-"), ("HNSW32,Flat efConstruction 64", "efSearch 512"),
+                  ("HNSW32,Flat efConstruction 200", "efSearch 128"), ("HNSW32,Flat efConstruction 200", "efSearch 512"),
+                  ("HNSW32,Flat efConstruction 200", "efSearch 1024"), ("IVF2048,Flat", "nprobe 64"),
+                  ("IVF2048,Flat", "nprobe 256"), ("IVF2048,SQ8", "nprobe 64"), ("IVF2048,SQ8", "nprobe 256")]
+
+
+def gpu_index_rows() -> list[dict]:
+    return [row for log in artifact(GPU)["results"]["logs"] for run in log["runs"] for s in run["sections"]
+            if s["name"] == "index" for row in s["rows"]]
+
+
+def gpu_index_200k(_: str = "") -> str:
+    """The 200k real-vector sweep of the H200 run (selected rows; all are in the digest)."""
+    from xqg_tevatron.tables import format_table
+
+    rows = gpu_index_rows()
+    chosen = [r for key in GPU_INDEX_ROWS for r in rows if (r["index"], r["search"]) == key]
+    table = [[r["case"], r["index"], r["search"], f"{r['R@10']:.3f}", f"{r['R@100']:.3f}",
+              "" if r["MRR"] is None else f"{r['MRR']:.3f}", f"{r['p50_ms']:.2f}", f"{r['MB']:,}", f"{r['build_s']:.1f}"]
+             for r in chosen]
+    return (f"From `docs/results/{GPU}.json` (the digest of the raw log), {len(chosen)} of its {len(rows)} rows, "
+            f"{rows[0]['n']:,} vectors:\n\n```\n"
+            + format_table(["case", "index", "search", "R@10", "R@100", "MRR", "p50 ms", "MB", "build s"], table)
+            + "\n```\n")
+
+
+def mixture_1m(_: str = "") -> str:
+    """The island case at 1M vectors, flat and the plugin's ivf-sq8, from docs/results/bench_index_scale_mixture_1000000.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_index_scale_mixture_1000000")
+    r = record["results"]
+    flat = {row["vectors"]: row for row in r["rows"] if row["index"] == "flat"}
+    table = []
+    for row in r["rows"]:
+        f = flat[row["vectors"]]
+        table.append([row["vectors"], row["index"], row["setting"], f"{row['recall@10']:.3f}",
+                      f"{row['recall@100']:.3f}", f"{row['mrr@100']:.4f}", f"{row['mrr@100'] - f['mrr@100']:+.4f}",
+                      f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}", f"{row['p50_ms'] / f['p50_ms']:.3f}",
+                      f"{row['rss_bytes'] / 2**20:,.0f}", f"{row['rss_bytes'] / f['rss_bytes']:.3f}",
+                      f"{row['build_s']:.1f}"])
+    return (f"`{record['command']}` ({where(record)}; {r['seconds'] / 60:.0f} min): {r['vectors']:,} vectors, "
+            f"`ivf-sq8` with the plugin's `{{nlist}}` rule ({r['ivf_lists']:,} lists), {r['timed_queries']} queries "
+            f"timed one at a time at 1 thread:\n\n```\n"
+            + format_table(["vectors", "index", "search", "R@10", "R@100", "MRR@100", "dMRR", "p50 ms", "p95 ms",
+                            "x flat", "RSS MB", "mem/flat", "build s"], table)
+            + "\n```\n")
+
+
+def ivf_default_1m(_: str = "") -> str:
+    """Inline: the plugin's ivf-sq8 at its default nprobe against flat, 1M vectors, island case (plain vectors)."""
+    from xqg_tevatron.indexing.faiss_index import IndexConfig
+
+    default = IndexConfig().ivf_nprobe
+    record = artifact("bench_index_scale_mixture_1000000")
+    rows = [row for row in record["results"]["rows"] if row["vectors"] == "plain"]
+    flat = next(row for row in rows if row["index"] == "flat")
+    ivf = next(row for row in rows if row["index"] == "ivf-sq8" and row["setting"] == f"nprobe {default}")
+    return (f"at 1M vectors (island case, mixture distractors) the plugin's `ivf-sq8` at its default nprobe "
+            f"{default} of {record['results']['ivf_lists']:,} lists gave MRR@100 {ivf['mrr@100']:.3f} against "
+            f"flat's {flat['mrr@100']:.3f}, recall@100 {ivf['recall@100']:.3f}, at {ivf['p50_ms']:.1f} ms p50 against "
+            f"{flat['p50_ms']:.1f} ms")
+
+
+# ----------------------------------------------------------------------- query-time benchmarks
+def parity_table(_: str = "") -> str:
+    """Each query-encoder backend against Pyserini's, from docs/query_encoder_parity.json."""
+    from xqg_tevatron.tables import format_table
+
+    parity = json.loads((ROOT / "docs" / "query_encoder_parity.json").read_text(encoding="utf-8"))
+    langs = [lang for lang in next(iter(parity["backends"].values()))["mrr"] if lang != "Avg"]
+    rows = [[name, f"{b['min_cosine_vs_pyserini']:.6f}", f"{b['batch_encode_ms_per_query']:.2f}",
+             *[f"{100 * b['mrr'][lang]:.2f}" for lang in langs + ['Avg']]] for name, b in parity["backends"].items()]
+    prov = parity["provenance"]
+    return (f"`{prov['command']}` ({where(prov)}; one run; ms/query is batch encoding, {parity['threads']} "
+            f"threads):\n\n```\n"
+            + format_table(["backend", "min cos", "ms/query", *[l.capitalize() for l in langs], "Avg"], rows)
+            + "\n```\n")
+
+
+def bench_generate(_: str = "") -> str:
+    """HF against CTranslate2 generation, interleaved rounds, from docs/results/bench_generate.json."""
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_generate")
+    r = record["results"]
+    rows = [[row["batch"], row["backend"], f"{row['tokens_per_s']:.1f}",
+             f"{row['x_hf']:.2f} [{row['x_hf_min']:.2f}-{row['x_hf_max']:.2f}]"] for row in r["rows"]]
+    g = r["greedy_agreement"]
+    return (f"`python -m benchmarks.bench_generate` ({where(record)}): {r['prompts']} prompts of "
+            f"{r['prompt_tokens'][0]}-{r['prompt_tokens'][1]} tokens, {r['new_tokens']} new tokens each (forced), "
+            f"{r['sampling']} sampling, {r['threads']} threads, {r['model']}; median of {r['rounds']} interleaved "
+            f"rounds, [min-max] of the per-round ratio:\n\n```\n"
+            + format_table(["batch", "backend", "tokens/s", "x HF"], rows)
+            + f"\n```\n- Greedy agreement (tiny random MT5, float32): {g['identical']}/{g['sequences']} sequences with "
+            "identical token ids.\n")
+
+
+def bench_query_encoder(_: str = "") -> str:
+    """Per-query latency and batch throughput of each query encoder, from docs/results/bench_query_encoder.json."""
+    import statistics
+
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_query_encoder")
+    r = record["results"]
+    ref = r["reference"]
+    threads = [str(t) for t in r["threads"]]
+    rows = []
+    for row in r["rows"]:
+        cells = [row["backend"]]
+        for t in threads:
+            lat = row["latency"][t]
+            x = lat["p50_x_ref"]
+            cells += [f"{statistics.median(lat['p50_ms']):.2f}", f"{statistics.median(lat['p95_ms']):.2f}",
+                      f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"]
+        b = row["batch_x_ref"]
+        cells += [f"{statistics.median(row['batch_queries_per_s']):.1f}", f"{b['median']:.2f} [{b['min']:.2f}-{b['max']:.2f}]",
+                  f"{100 * row['mrr@100']:.2f}", f"{100 * row['recall@20']:.2f}"]
+        rows.append(cells)
+    head = ["query encoder"] + [h for t in threads for h in (f"p50 ms {t}t", f"p95 ms {t}t", f"x {ref}")]
+    head += ["batch q/s", f"x {ref}", "MRR@100", "R@20"]
+    return (f"`python -m benchmarks.bench_query_encoder` ({where(record)}): {r['data']}, {r['questions']:,} questions "
+            f"for MRR@100 and R@20 (one run each), {r['latency_queries']} timed one at a time (encode + search, "
+            f"`FaissSearcher.search`) at 1 and 2 threads, {r['batch_queries']:,} in the timed batch run; "
+            f"{r['encoder']}, {r['index']} index; median of {r['rounds']} interleaved rounds, [min-max] of the "
+            f"per-round ratio to `{ref}`:\n\n```\n" + format_table(head, rows) + "\n```\n")
+
+
 BLOCKS: dict[str, Callable[[str], str]] = {
     "demo-table": demo_table,
     "demo-when": demo_when,
@@ -407,6 +625,16 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "refuse-mrr": refuse_mrr,
     "fuse-memory": fuse_memory,
     "encode-throughput": encode_throughput,
+    "scale-engine": scale_engine,
+    "scale-ray": scale_ray,
+    "scale-recovery": scale_recovery,
+    "scale-costs": scale_costs,
+    "gpu-index-200k": gpu_index_200k,
+    "mixture-1m": mixture_1m,
+    "ivf-default-1m": ivf_default_1m,
+    "parity-table": parity_table,
+    "bench-generate": bench_generate,
+    "bench-query-encoder": bench_query_encoder,
 }
 
 
@@ -439,22 +667,27 @@ EXEMPT_BEFORE = re.compile(r"(alpha|Python|Java|Tevatron|transformers|torch|BY-S
                            r"efConstruction|nprobe|M|default:?|--[\w-]+)\s*$")
 
 
+COMMAND_FENCES = {"bash", "sh", "console", "yaml", "json", "python", "toml"}
+
+
 def unrendered_figures(text: str) -> list[tuple[int, str, str]]:
-    """(line, figure, line text) of each measured-looking figure outside rendered blocks, code
-    blocks and inline code."""
+    """(line, figure, line text) of each measured-looking figure outside rendered blocks and
+    inline code.  Fenced blocks are output unless they name a language of commands or settings
+    (```bash, ```yaml, ...): pasted output is linted like prose."""
     out = []
-    inside_code = inside_block = False
+    fence: str | None = None  # the open fence's language ("" for plain output)
+    inside_block = False
     for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("```"):
-            inside_code = not inside_code
-            continue
         if line.startswith("<!-- render:") and "<!-- /render -->" not in line:
             inside_block = True
             continue
         if line.startswith("<!-- /render"):
             inside_block = False
             continue
-        if inside_code or inside_block:
+        if line.startswith("```"):
+            fence = line[3:].strip() if fence is None else None
+            continue
+        if inside_block or (fence is not None and fence in COMMAND_FENCES):
             continue
         prose = re.sub(r"<!-- render: [\w-]+ -->.*?<!-- /render -->", "", line)
         prose = re.sub(r"`[^`]*`", "", prose)

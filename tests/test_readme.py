@@ -74,10 +74,13 @@ def test_the_documents_are_their_rendering_from_the_committed_artifacts():
     assert set(demo) >= {"commit", "date", "command", "machine", "load", "results"}
 
 
-def test_no_measured_figure_in_the_readme_is_typed():
-    """Every decimal or figure with a unit in the README's prose is inside a rendered block
-    (versions, dates, flags, commands and settings are exempt)."""
-    assert renderer()["unrendered_figures"](README) == []
+def test_no_measured_figure_in_the_documents_is_typed():
+    """Every decimal or figure with a unit in README.md and docs/results.md, in prose, tables and
+    pasted output alike, is inside a rendered block (versions, dates, flags, commands and
+    settings are exempt)."""
+    lint = renderer()["unrendered_figures"]
+    assert lint(README) == []
+    assert lint(RESULTS) == []
 
 
 def test_the_lint_finds_a_typed_figure():
@@ -86,6 +89,9 @@ def test_the_lint_finds_a_typed_figure():
         ["7.3 s", "5-6x", "12.3 KB"]
     assert lint("Python 3.11, alpha 0.2, `--hits 100`, 2026-11-28, (default 600).\n") == []
     assert lint("<!-- render: demo-table -->\n0.84 MRR\n<!-- /render -->\n") == []
+    # pasted output is linted; a fence of commands or settings is not
+    assert [f for _, f, _ in lint("```\nplain  0.842  16.48 ms\n```\n")] == ["0.842", "16.48 ms"]
+    assert lint("```bash\npython -m x --alpha 0.2 --hits 100\n```\n") == []
 
 
 COMMANDS = bash_commands(README)
