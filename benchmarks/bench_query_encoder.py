@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
     from xqg_tevatron.evaluation.table import evaluate_run_table
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
-    from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
+    from xqg_tevatron.indexing.indexer import XqgConfig
+    from xqg_tevatron.indexing.request import index_corpus
     from xqg_tevatron.xqg.fusion import PLAIN
 
     encoder_dir = build_demo_encoder()

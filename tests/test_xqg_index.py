@@ -317,11 +317,12 @@ def test_generated_query_branch_is_a_recorded_choice(tmp_path, demo_encoder):
 
 
 def test_index_corpus_goes_through_the_stage_template(tmp_path, tiny_model, xqg_corpus, capfd):
-    """The in-process stage the study and the benchmarks call: the same bytes ``driver.encode``
-    writes, its work dir removed, and a second call over its own complete output says ``up to
-    date`` and touches nothing (the template's rule), with no model used."""
+    """The in-process stage the study and the benchmarks call is the encode request
+    ``driver.encode`` runs (``run_encode``) with the caller's encoder: the same bytes, its work dir
+    removed, and a second call over its own complete output says ``up to date`` and touches
+    nothing (the template's rule), with no model used."""
     from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
-    from xqg_tevatron.indexing.indexer import index_corpus
+    from xqg_tevatron.indexing.request import index_corpus
 
     reference = encode_cli(tiny_model, xqg_corpus, tmp_path / "ref", "--alpha", "0.2")
     enc = DenseEncoder(str(tiny_model), config=EncodeConfig(batch_size=8, q_max_len=16, p_max_len=48, show_progress=False))

@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from xqg_tevatron.indexing.store import (COMPONENTS_FORMAT, WORK_KIND, fused_cou
 from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitPlan, check_units
 from xqg_tevatron.runtime.stage import Stage, UnitWork, output_up_to_date
 from xqg_tevatron.runtime.units import Unit
-from xqg_tevatron.runtime.workdir import fingerprint_inputs, release, remove_plugin_dir
+from xqg_tevatron.runtime.workdir import fingerprint_inputs, release
 from xqg_tevatron.xqg.components import STORE_DTYPES, layout_queries, query_sums, unit_suffixes
 from xqg_tevatron.xqg.fusion import Fusion
 from xqg_tevatron.xqg.generated import load_generated_queries
@@ -268,48 +268,6 @@ class XqgIndexer:
 
 
 INDEX_CORPUS = "indexing.index_corpus"  # what a work dir and an index made in process record as their maker
-
-
-def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
-                 index_config: Optional[IndexConfig] = None, run: Optional[RunConfig] = None,
-                 work_dir: Optional[str | os.PathLike] = None, overwrite: bool = False, keep_work_dir: bool = False,
-                 extra_manifest: Optional[Callable[[], dict]] = None) -> Path:
-    """The indexing stage in one process (the study and the benchmarks call it), on the stage
-    template like every command: the output's lock, the work dir's locks and claim, an output
-    that already holds this index left alone, the units, the merge, and the work dir (default
-    ``<out_dir>.work``) removed unless ``keep_work_dir``.  ``extra_manifest`` is called after
-    encoding (e.g. to record what the encoding cost)."""
-    from dataclasses import asdict
-
-    from xqg_tevatron.runtime.workdir import check_replaceable, check_separate, request_record
-
-    out, corpus = Path(out_dir), [str(c) for c in corpus]
-    work = Path(work_dir or f"{out}.work")
-    run = run or RunConfig(show_progress=False)
-    index_config = index_config or IndexConfig()
-    check_separate(work, out)
-    indexer = XqgIndexer(encoder, xqg, run, work)
-    stage = Stage(WORK_KIND, INDEX_CORPUS, work, out, indexer.suffixes, run.unit_size, run.shard_id, run.num_shards,
-                  overwrite, run.show_progress, lock_output=True, produces="this index")
-    indexer.made_by = stage.made_by
-
-    def request() -> dict:
-        asked = request_record(INDEX_CORPUS, {"corpus": [str(Path(c).resolve()) for c in corpus],
-                                              "units": indexer.settings(), "fusion": xqg.fusion.record(),
-                                              "index": asdict(index_config)})
-        check_replaceable(out, overwrite, request=asked)
-        return asked
-
-    def finish(stats: RunStats, asked: dict) -> bool:
-        merge_work_dir(work, out, index_config, overwrite, extra_manifest() if extra_manifest else None,
-                       show_progress=run.show_progress, require_queries=xqg.require_queries, fusion=xqg.fusion,
-                       request=asked)
-        return True
-
-    stage.execute(corpus, request, lambda asked: index_up_to_date(out, asked, corpus, run.unit_size),
-                  lambda asked: indexer.unit_work(corpus), finish,
-                  clean_up=None if keep_work_dir else lambda: remove_plugin_dir(work, kinds=[WORK_KIND]))
-    return out
 
 
 def encode_stream(corpus: Sequence[str], external: Optional[dict] = None) -> Iterator[Passage]:

@@ -21,7 +21,8 @@ from typing import Callable, Optional, Protocol, Sequence
 from xqg_tevatron.corpus import corpus_files
 from xqg_tevatron.indexing.encode_config import EncodeConfig
 from xqg_tevatron.indexing.faiss_index import IndexConfig
-from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, XqgIndexer, encode_stats, index_up_to_date
+from xqg_tevatron.indexing.indexer import (INDEX_CORPUS, RunConfig, XqgConfig, XqgIndexer, encode_stats,
+                                           index_up_to_date)
 from xqg_tevatron.indexing.manifest import read_manifest
 from xqg_tevatron.indexing.merge_units import merge_work_dir
 from xqg_tevatron.indexing.store import WORK_KIND
@@ -80,6 +81,9 @@ class EncodeRequest:
     show_progress: bool = True
     generation: Optional[Callable[[], Generation]] = None
     generated_output: Optional[Path] = None  # with generation: the published queries, written here too
+    loaded_encoder: object = None  # an encoder already built in this process (index_corpus): used, not loaded
+    extra_manifest: Optional[Callable[[], dict]] = None  # called after encoding; its keys go into the manifest
+    report: bool = True  # print the shard's stats and the index written (commands); in-process callers do not
 
 
 def chain(*hooks: Optional[Callable[[int, dict], None]]) -> Callable[[int, dict], None]:
@@ -117,19 +121,22 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
         return req.generated_output.is_file() and recorded.get("sha256") == sha256_file(req.generated_output)
 
     def prepare(asked: dict) -> UnitWork:
-        import torch
-
         from xqg_tevatron.indexing.dense_encoder import DenseEncoder
         from xqg_tevatron.tevatron_compat.data import resolve_separator
 
-        torch.set_num_threads(req.num_threads or max(1, (os.cpu_count() or 1) // max(req.world, 1)))
-        encoder = DenseEncoder(req.encoder, settings_overrides=req.settings_overrides, tokenizer_name=req.tokenizer,
-                               config=req.encode)
+        if req.loaded_encoder is not None:  # the caller's own encoder, threads and all
+            encoder, factory = req.loaded_encoder, None
+        else:
+            import torch
+
+            torch.set_num_threads(req.num_threads or max(1, (os.cpu_count() or 1) // max(req.world, 1)))
+            encoder = DenseEncoder(req.encoder, settings_overrides=req.settings_overrides, tokenizer_name=req.tokenizer,
+                                   config=req.encode)
+            # an executor that ships workers builds one encoder in each, with the same settings
+            factory = functools.partial(DenseEncoder, req.encoder, settings_overrides=encoder.settings,
+                                        tokenizer_name=req.tokenizer, config=encoder.config)
         req.xqg.separator = resolve_separator(encoder.tokenizer, req.xqg.separator)
         req.index.check(encoder.dim)  # a factory string the encoder's dimension cannot take: before any unit
-        # an executor that ships workers builds one encoder in each, with the same settings
-        factory = functools.partial(DenseEncoder, req.encoder, settings_overrides=encoder.settings,
-                                    tokenizer_name=req.tokenizer, config=encoder.config)
         run = RunConfig(unit_size=req.unit_size, shard_id=req.shard_id, num_shards=req.num_shards,
                         show_progress=req.show_progress)
         indexer = XqgIndexer(encoder, req.xqg, run, work, generated_queries=list(req.generated_queries) or None,
@@ -145,7 +152,8 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
         return units
 
     def finish(stats: RunStats, asked: dict) -> bool:
-        print("shard %d/%d: %s" % (req.shard_id, req.num_shards, encode_stats(stats)), file=sys.stderr)
+        if req.report:
+            print("shard %d/%d: %s" % (req.shard_id, req.num_shards, encode_stats(stats)), file=sys.stderr)
         if req.world > 1:
             import torch.distributed as dist
 
@@ -155,19 +163,46 @@ def run_encode(req: EncodeRequest) -> StageOutcome:
                 print(f"shard done; when every shard is: python -m xqg_tevatron.driver.merge --work-dir {work} "
                       f"--output {out}" + (" --keep-work-dir" if req.keep_work_dir else ""), file=sys.stderr)
             return False
-        extra = {"generated_output": write_generated(work, stats.units, req.generated_output)} \
-            if req.generated_output is not None else None
-        merge_work_dir(work, out, req.index, overwrite=req.overwrite, extra_manifest=extra,
+        extra = dict(req.extra_manifest() if req.extra_manifest else {})
+        if req.generated_output is not None:
+            extra["generated_output"] = write_generated(work, stats.units, req.generated_output)
+        merge_work_dir(work, out, req.index, overwrite=req.overwrite, extra_manifest=extra or None,
                        show_progress=req.show_progress, require_queries=req.xqg.require_queries,
                        fusion=req.xqg.fusion, request=asked)
         return True
 
     outcome = stage.execute(req.corpus, request, up_to_date, prepare, finish,
                             clean_up=None if req.keep_work_dir else lambda: remove_own_work_dir(work, out, req.command))
-    if outcome.merged:
+    if outcome.merged and req.report:
         kept = f" (the store {work} is kept: re-fuse with driver.merge)" if req.keep_work_dir else ""
         print(f"wrote Pyserini index {out}{kept}", file=sys.stderr)
     return outcome
+
+
+def index_corpus(encoder, xqg: XqgConfig, corpus: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                 index_config: Optional[IndexConfig] = None, run: Optional[RunConfig] = None,
+                 work_dir: Optional[str | os.PathLike] = None, overwrite: bool = False, keep_work_dir: bool = False,
+                 extra_manifest: Optional[Callable[[], dict]] = None) -> Path:
+    """The encode request in one process, with the caller's encoder already loaded (the study and
+    the benchmarks call it): the same :func:`run_encode` as ``driver.encode``, so the same locks,
+    up-to-date rule, units, merge and clean-up (work dir default ``<out_dir>.work``), quiet.
+    ``extra_manifest`` is called after encoding (e.g. to record what the encoding cost)."""
+    from dataclasses import asdict
+
+    out, corpus = Path(out_dir), [str(c) for c in corpus]
+    run = run or RunConfig(show_progress=False)
+    index_config = index_config or IndexConfig()
+
+    def asked() -> dict:
+        return {"corpus": [str(Path(c).resolve()) for c in corpus], "encoder": encoder.manifest_settings(),
+                "fusion": xqg.fusion.record(), "index": asdict(index_config), "unit_size": run.unit_size}
+
+    run_encode(EncodeRequest(INDEX_CORPUS, corpus, str(getattr(encoder, "model_dir", "")),
+                             Path(work_dir or f"{out}.work"), out, asked, xqg, index=index_config,
+                             unit_size=run.unit_size, shard_id=run.shard_id, num_shards=run.num_shards,
+                             overwrite=overwrite, keep_work_dir=keep_work_dir, show_progress=run.show_progress,
+                             loaded_encoder=encoder, extra_manifest=extra_manifest, report=False))
+    return out
 
 
 def remove_own_work_dir(work_dir: Path, out: Path, command: str) -> None:

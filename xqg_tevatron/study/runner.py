@@ -29,7 +29,8 @@ from xqg_tevatron.evaluation.table import evaluate_run_table
 from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
 from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
-from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig, index_corpus
+from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig
+from xqg_tevatron.indexing.request import index_corpus
 from xqg_tevatron.xqg.fusion import Fusion
 from xqg_tevatron.indexing.manifest import INDEX_MANIFEST, read_manifest
 
