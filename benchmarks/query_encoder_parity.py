@@ -5,7 +5,7 @@ language against torch's on the plain demo index (the same search stage, batch s
 The default is the fastest backend with min cosine >= 0.9999 and MRR equal to torch's in every
 language (to the printed 4 decimals); torch otherwise.
 
-    python -m benchmarks.query_encoder_parity [--out docs/query_encoder_parity.json]
+    python -m benchmarks.query_encoder_parity [--out docs/results/query_encoder_parity.json]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "docs" / "query_encoder_parity.json"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "results" / "query_encoder_parity.json"))
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     from xqg_tevatron.cli import quiet_libraries
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     from xqg_tevatron.demo_encoder import build_demo_encoder
     from xqg_tevatron.evaluation.table import evaluate_run_table
     from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
-    from xqg_tevatron.indexing.indexer import XqgConfig, index_corpus
+    from xqg_tevatron.indexing.indexer import XqgConfig
+    from xqg_tevatron.indexing.request import index_corpus
     from xqg_tevatron.xqg.fusion import PLAIN
     from xqg_tevatron.search.query_encoder import QueryEncoderConfig, XqgQueryEncoder, pyserini_query_encoder
     from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads

@@ -274,8 +274,8 @@ def ivf_lists_1m(_: str = "") -> str:
 
 
 def parity_int8(_: str = "") -> str:
-    """onnx-int8 against torch per language, from docs/query_encoder_parity.json."""
-    parity = json.loads((ROOT / "docs" / "query_encoder_parity.json").read_text(encoding="utf-8"))
+    """onnx-int8 against torch per language, from docs/results/query_encoder_parity.json."""
+    parity = json.loads((ROOT / "docs" / "results" / "query_encoder_parity.json").read_text(encoding="utf-8"))
     torch, int8 = parity["backends"]["torch"]["mrr"], parity["backends"]["onnx-int8"]["mrr"]
     diffs = {lang: 100 * (int8[lang] - torch[lang]) for lang in torch if lang != "Avg"}
     tested = ((parity.get("significance") or {}).get("systems", {}).get("onnx-int8") or {}).get("languages")
@@ -283,7 +283,7 @@ def parity_int8(_: str = "") -> str:
         diffs = {lang: 100 * r["difference"] for lang, r in tested.items()}
     worse = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d < 0]
     better = [f"{lang} {d:+.2f}" for lang, d in diffs.items() if d >= 0]
-    text = (f"  - MRR@100 points against torch, per language (`docs/query_encoder_parity.json`): lower in "
+    text = (f"  - MRR@100 points against torch, per language (`docs/results/query_encoder_parity.json`): lower in "
             f"{len(worse)} of {len(diffs)} ({', '.join(worse)}), not lower in {', '.join(better) or 'none'}.")
     tests = (parity.get("significance") or {}).get("systems", {}).get("onnx-int8")
     if tests is None:
@@ -543,10 +543,10 @@ def ivf_default_1m(_: str = "") -> str:
 
 # ----------------------------------------------------------------------- query-time benchmarks
 def parity_table(_: str = "") -> str:
-    """Each query-encoder backend against Pyserini's, from docs/query_encoder_parity.json."""
+    """Each query-encoder backend against Pyserini's, from docs/results/query_encoder_parity.json."""
     from xqg_tevatron.tables import format_table
 
-    parity = json.loads((ROOT / "docs" / "query_encoder_parity.json").read_text(encoding="utf-8"))
+    parity = json.loads((ROOT / "docs" / "results" / "query_encoder_parity.json").read_text(encoding="utf-8"))
     langs = [lang for lang in next(iter(parity["backends"].values()))["mrr"] if lang != "Avg"]
     rows = [[name, f"{b['min_cosine_vs_pyserini']:.6f}", f"{b['batch_encode_ms_per_query']:.2f}",
              *[f"{100 * b['mrr'][lang]:.2f}" for lang in langs + ['Avg']]] for name, b in parity["backends"].items()]

@@ -34,8 +34,8 @@ from xqg_tevatron.trec_run import write_trec_run
 QUERY_ENCODERS = ("torch", "onnx", "onnx-int8", "pyserini")
 # The fastest backend whose vectors match Pyserini's (min cosine >= 0.9999 over the 6,732 XQuAD
 # dev-half questions) and whose MRR@100 equals torch's in every language:
-# benchmarks/query_encoder_parity.py -> docs/query_encoder_parity.json (onnx: 3.0 vs 5.8 ms a
-# query batched on 2 cores; onnx-int8 is faster still but loses 1.0 MRR point).
+# benchmarks/query_encoder_parity.py -> docs/results/query_encoder_parity.json (its figures: the
+# parity table of docs/results.md; onnx-int8 is faster still but loses MRR, so it is opt-in).
 DEFAULT_QUERY_ENCODER = "onnx"
 
 
@@ -284,7 +284,7 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--hits", type=int, default=100)
     parser.add_argument("--query_encoder", choices=QUERY_ENCODERS, default=DEFAULT_QUERY_ENCODER,
                         help=f"default {DEFAULT_QUERY_ENCODER}: the fastest whose vectors and MRR match torch's "
-                             "(docs/query_encoder_parity.json)")
+                             "(docs/results/query_encoder_parity.json)")
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--translate", action="store_true",
