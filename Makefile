@@ -7,7 +7,7 @@
 # inner loop: no process, JVM or model), make study-xquad, make bench (every benchmark, results in
 # docs/results.md), make bench-quick (every benchmark at its smallest sizes: a smoke run that writes
 # no result file).  Benchmarks are modules: python -m benchmarks.NAME from this folder.
-.PHONY: env env-packages demo demo-record recipe-selection docs demo-xor study-xquad word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
+.PHONY: env env-packages demo demo-record recipe-selection docs demo-xor study-xquad study-xquad-record word-lists test test-fast coverage bench bench-quick bench-gpu bench-gpu-carry clean
 PY := .venv/bin/python
 # where the plugin keeps what it builds or fetches (demo encoder, ONNX exports, FreeDict files):
 # this checkout's .cache (the plugin's own default is ~/.cache/xqg_tevatron)
@@ -51,6 +51,10 @@ demo-xor: env
 
 study-xquad: env
 	$(PY) -m xqg_tevatron.study --config configs/study_xquad.yaml
+
+# the same, and its summary kept as docs/results/study_xquad.json (what docs/results.md renders)
+study-xquad-record: env
+	$(PY) -m xqg_tevatron.study --config configs/study_xquad.yaml --record docs/results/study_xquad.json
 
 # Optional: Debian's FreeDict packages system-wide (root + apt); without them the plugin fetches
 # the same pinned release into its cache on first use

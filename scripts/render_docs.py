@@ -389,6 +389,34 @@ def encode_throughput(_: str = "") -> str:
 
 
 
+# ------------------------------------------------------------------------------ the study
+def study_levels(_: str = "") -> str:
+    """Each code-switching level against p=0 over seeds, per method, from docs/results/study_xquad.json."""
+    from xqg_tevatron.study.levels import describe
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("study_xquad")
+    r = record["results"]
+    train = r["config"]["train"]
+    out = [f"`{record['command']}` ({where(record)}; {r['seconds'] / 3600:.1f} h): the demo encoder fine-tuned "
+           f"{train['max_steps']} steps at batch {train['batch_size']} per level and seed (seeds "
+           f"{', '.join(map(str, train['seeds']))}); MRR@100 and R@5 macro-averaged over languages, mean "
+           f"[min-max] over seeds:\n"]
+    for label, method in r["levels"].items():
+        rows = []
+        for e in method["levels"]:
+            m, k = e["MRR@100"], e["R@5"]
+            rows.append(["base" if e["p"] is None else f"{e['p']:g}", len(e["seeds"]) or "-",
+                         f"{e['switched_share']:.3f}", f"{e['lexical_overlap']:.3f}",
+                         f"{100 * m['mean']:.1f} [{100 * m['min']:.1f}-{100 * m['max']:.1f}]",
+                         f"{100 * k['mean']:.1f} [{100 * k['min']:.1f}-{100 * k['max']:.1f}]"])
+        out.append(f"**{label}** ({method['queries']:,} queries, {method['questions']:,} questions):\n\n```\n"
+                   + format_table(["p", "seeds", "switched", "overlap", "MRR@100", "R@5"], rows) + "\n```\n")
+        out += [f"- p={e['p']:g} against p=0, MRR@100: {describe(e)}." for e in method["levels"] if "against_p0" in e]
+        out.append("")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------- the engine at corpus scale
 def spread(values: list[float], digits: int = 2) -> str:
     """The median of repeated measurements and their [min-max]."""
@@ -625,6 +653,7 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "refuse-mrr": refuse_mrr,
     "fuse-memory": fuse_memory,
     "encode-throughput": encode_throughput,
+    "study-levels": study_levels,
     "scale-engine": scale_engine,
     "scale-ray": scale_ray,
     "scale-recovery": scale_recovery,

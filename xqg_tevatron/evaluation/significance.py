@@ -114,6 +114,34 @@ def compare(a: Sequence[float], b: Sequence[float], clusters: Sequence[str], lan
     return Comparison(metric, len(a), len(ids), difference, low, high, float(perm.pvalue), t_stat, p_t, resamples, seed)
 
 
+def seed_cluster_interval(a: np.ndarray, b: np.ndarray, clusters: Sequence[str], languages: Sequence[str],
+                          resamples: int = RESAMPLES, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """95% percentile interval of B - A (macro average over languages) when each system was run
+    with several seeds: ``a[seed][query]``, ``b[seed][query]`` (queries in the same order).  Each
+    resample draws the questions as clusters (every translation together) and, independently,
+    each system's seeds, both with replacement; so the interval holds the spread across seeds as
+    well as across questions.  No library resamples two nested levels, so it is written here."""
+    a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
+    if a.shape[1] != b.shape[1] or a.shape[1] != len(clusters) or len(clusters) != len(languages):
+        raise ValueError(f"seed_cluster_interval needs the same queries in both systems, got {a.shape} and {b.shape}")
+    w = macro_weights(languages)
+    ids, owner = np.unique(np.asarray(clusters), return_inverse=True)
+    per_cluster = lambda m: np.stack([np.bincount(owner, weights=w * row, minlength=len(ids)) for row in m])
+    ca, cb = per_cluster(a), per_cluster(b)  # [seed, cluster]: weighted sums
+    weight = np.bincount(owner, weights=w, minlength=len(ids))
+    rng = np.random.default_rng(seed)
+    n = len(ids)
+    picks = rng.integers(0, n, size=(resamples, n))
+    sa = rng.integers(0, len(a), size=(resamples, len(a)))
+    sb = rng.integers(0, len(b), size=(resamples, len(b)))
+    # per resample: mean over the drawn seeds of the drawn clusters' sums, over the drawn weight
+    ta = np.stack([ca[sa[i]][:, picks[i]].sum(axis=1).mean() for i in range(resamples)])
+    tb = np.stack([cb[sb[i]][:, picks[i]].sum(axis=1).mean() for i in range(resamples)])
+    diff = (tb - ta) / weight[picks].sum(axis=1)
+    tail = 100 * (1 - confidence) / 2
+    return float(np.percentile(diff, tail)), float(np.percentile(diff, 100 - tail))
+
+
 def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
     """Holm-adjusted p-values (step-down, family-wise error rate), by name."""
     order = sorted(pvalues, key=pvalues.__getitem__)

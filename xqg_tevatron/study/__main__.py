@@ -1,5 +1,7 @@
 """``python -m xqg_tevatron.study --config configs/study_small.yaml``: run (or resume) a study,
-write ``results.csv`` and ``results.png`` in its output folder and print the table."""
+write ``results.csv``, ``results.json`` (the cells and each level against p=0 over seeds) and
+``results.png`` in its output folder and print the table; ``--record PATH`` also writes the
+summary as an artifact with its provenance (``docs/results/study_xquad.json``)."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +11,7 @@ from pathlib import Path
 from xqg_tevatron.cli import FlagParser
 from xqg_tevatron.study.config import StudyConfig
 from xqg_tevatron.study.plot import plot
+from xqg_tevatron.study.levels import describe
 from xqg_tevatron.study.runner import Study
 from xqg_tevatron.runtime.workdir import remove_plugin_dir
 
@@ -33,12 +36,19 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--max_cells", type=int, help="stop after this many cells (resume later)")
     parser.add_argument("--overwrite", action="store_true", help="start the output folder over (only if a study made it)")
+    parser.add_argument("--record", help="also write the summary here with its provenance (commit, machine, load)")
     args = parser.parse_args(argv)
+    provenance = None
+    if args.record:
+        from xqg_tevatron.provenance import Provenance
+
+        provenance = Provenance(["python -m xqg_tevatron.study", *(sys.argv[1:] if argv is None else argv)])
     started = time.time()
     cfg = StudyConfig.from_yaml(args.config)
     if args.overwrite:
         remove_plugin_dir(cfg.output, kinds=["study"])
-    rows = Study(cfg).run(max_cells=args.max_cells)
+    study = Study(cfg)
+    rows = study.run(max_cells=args.max_cells)
     out = Path(cfg.output)
     png = plot(rows, out / "results.png")
     print()
@@ -46,7 +56,14 @@ def _main(argv: list[str] | None = None) -> int:
     notes = {r.get("tokenizer_note") for r in rows} - {None}
     for note in notes:
         print(f"note: {note}")
-    print(f"\n{out / 'results.csv'}\n{png}\n({time.time() - started:.0f}s)")
+    summary = study.summary(rows, seconds=time.time() - started)
+    for label, method in summary["levels"].items():
+        for entry in method["levels"]:
+            if "against_p0" in entry:
+                print(f"{label}, p={entry['p']:g} against p=0, MRR@100: {describe(entry)}")
+    if provenance is not None:
+        print(f"artifact: {provenance.write(Path(args.record), summary)}")
+    print(f"\n{out / 'results.csv'}\n{out / 'results.json'}\n{png}\n({time.time() - started:.0f}s)")
     return 0
 
 

@@ -13,7 +13,9 @@ from xqg_tevatron.languages import XOR_TYDI_LANGUAGES as LANGUAGES
 
 @dataclass
 class TrainSweep:
-    """Models to compare: the base encoder untouched, plus one fine-tuned model per code-switch p."""
+    """Models to compare: the base encoder untouched, plus one fine-tuned model per code-switch p
+    and seed (``seeds``: each varies the data order and the code-switching draws; empty: one
+    model per p at ``seed``, named ``pP`` as before)."""
 
     include_base: bool = True
     p: list[float] = field(default_factory=list)
@@ -28,6 +30,7 @@ class TrainSweep:
     q_max_len: int = 32
     p_max_len: int = 96
     seed: int = 42
+    seeds: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -100,7 +103,7 @@ class Cell:
     index, searched with dictionary-translated queries); ``aggregation`` is None where no
     generated query enters the vectors (plain, multi-vector, translate)."""
 
-    model: str  # "base" or "p0.3"
+    model: str  # "base", "p0.3" or "p0.3-s2"
     mode: str  # fused | multi | translate
     alpha: float
     n_per_lang: int
@@ -129,8 +132,22 @@ class Cell:
                 f"{self.aggregation or 'none'}__{self.index_type}")
 
 
+def model_name(p: float, seed: Optional[int] = None) -> str:
+    """``p0.25`` (one seed) or ``p0.25-s2`` (one of ``train.seeds``)."""
+    return f"p{p:g}" if seed is None else f"p{p:g}-s{seed}"
+
+
+def parse_model(name: str) -> tuple[Optional[float], Optional[int]]:
+    """(code-switch p, seed) of a model name; (None, None) for ``base``, seed None without one."""
+    if name == "base":
+        return None, None
+    p, _, seed = name[1:].partition("-s")
+    return float(p), int(seed) if seed else None
+
+
 def model_names(cfg: StudyConfig) -> list[str]:
-    return (["base"] if cfg.train.include_base else []) + [f"p{p:g}" for p in cfg.train.p]
+    seeds = cfg.train.seeds or [None]
+    return (["base"] if cfg.train.include_base else []) + [model_name(p, s) for p in cfg.train.p for s in seeds]
 
 
 def expand(cfg: StudyConfig) -> list[Cell]:

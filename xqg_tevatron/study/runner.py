@@ -28,15 +28,15 @@ from xqg_tevatron.indexing.dense_encoder import DenseEncoder, EncodeConfig
 from xqg_tevatron.evaluation.table import evaluate_run_table
 from xqg_tevatron.indexing.faiss_index import IndexConfig
 from xqg_tevatron.search.searcher import IndexSearcher, SearchConfig, run_topics, set_process_threads, time_queries
-from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names
+from xqg_tevatron.study.config import Cell, StudyConfig, expand, model_names, parse_model
 from xqg_tevatron.indexing.indexer import RunConfig, XqgConfig
 from xqg_tevatron.indexing.request import index_corpus
 from xqg_tevatron.xqg.fusion import Fusion
 from xqg_tevatron.indexing.manifest import INDEX_MANIFEST, read_manifest
 
 logger = logging.getLogger(__name__)
-COLUMNS = ["cell_id", "model", "code_switch_p", "switched_share", "lexical_overlap", "mode", "alpha", "n_per_lang",
-           "aggregation", "index_type", "MRR", "R@10", "R@100", "R@2kt", "R@5kt", "p50_ms", "p95_ms", "qps",
+COLUMNS = ["cell_id", "model", "code_switch_p", "seed", "switched_share", "lexical_overlap", "mode", "alpha",
+           "n_per_lang", "aggregation", "index_type", "MRR", "R@5", "R@10", "R@100", "R@2kt", "R@5kt", "p50_ms", "p95_ms", "qps",
            "query_encoder", "index_mb", "rows", "build_s"]
 
 
@@ -155,15 +155,18 @@ class Study:
         if name == "base" or (out / "train_done.json").exists():
             return
         t = self.cfg.train
-        p = float(name[1:])
+        p, seed = parse_model(name)
         cmd = [sys.executable, "-m", "xqg_tevatron.driver.train", "--model_name_or_path", str(self.base_encoder()),
                "--output_dir", str(out), "--overwrite_output_dir", "--train_files", str(self.train_file()),
                "--per_device_train_batch_size", str(t.batch_size), "--train_n_passages", str(t.train_n_passages),
                "--max_steps", str(t.max_steps), "--learning_rate", str(t.learning_rate), "--temperature",
                str(t.temperature), "--q_max_len", str(t.q_max_len), "--p_max_len", str(t.p_max_len),
-               "--warmup_ratio", "0.1", "--seed", str(t.seed), "--save_strategy", "no", "--report_to", "none",
+               "--warmup_ratio", "0.1", "--seed", str(t.seed if seed is None else seed), "--save_strategy", "no",
+               "--report_to", "none",
                "--logging_steps", "10", "--disable_tqdm", "true", "--dataset_proc_num", "1",
                "--code_switch_p", str(p), "--code_switch_languages", *t.languages]
+        if seed is not None:  # a seed of train.seeds also draws the code-switching
+            cmd += ["--code_switch_seed", str(seed)]
         if t.switch_passages:
             cmd.append("--code_switch_passages")
         lists = [f"{lang}={path}" for lang, paths in self.word_lists().items() if lang in t.languages for path in paths]
@@ -233,17 +236,18 @@ class Study:
         # included) on the first latency_queries topics, with the same query encoder
         run = run_topics(searcher, topics, self.out / "runs" / f"{cell.cell_id}.trec", tag=cell.cell_id)
         lat = np.array(time_queries(searcher, [t for _, t in topics[: self.cfg.latency_queries or len(topics)]]))
-        table = evaluate_run_table(run.run_file, d.qrels_dev, d.questions_dev, ("recall.10,100", "recip_rank"),
+        table = evaluate_run_table(run.run_file, d.qrels_dev, d.questions_dev, ("recall.5,10,100", "recip_rank"),
                                    corpus=[d.corpus_file])
         eff = table.scores["Avg"]
         manifest = read_manifest(index_dir)
         stats = self.overlap_stats(cell.model)
+        p, seed = parse_model(cell.model)
         row = {
-            "cell_id": cell.cell_id, "model": cell.model,
-            "code_switch_p": None if cell.model == "base" else float(cell.model[1:]),
+            "cell_id": cell.cell_id, "model": cell.model, "code_switch_p": p,
+            "seed": seed if seed is not None or p is None else self.cfg.train.seed,
             "switched_share": stats.get("switched_share"), "lexical_overlap": stats.get("lexical_overlap"),
             "mode": cell.mode, "alpha": cell.alpha, "n_per_lang": cell.n_per_lang, "aggregation": cell.aggregation,
-            "index_type": cell.index_type, "MRR": eff["recip_rank"], "R@10": eff["recall_10"],
+            "index_type": cell.index_type, "MRR": eff["recip_rank"], "R@5": eff["recall_5"], "R@10": eff["recall_10"],
             "R@100": eff["recall_100"], "R@2kt": eff["R@2kt"], "R@5kt": eff["R@5kt"],
             "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
             "qps": float(1000.0 / lat.mean()), "query_encoder": self.cfg.query_encoder,
@@ -252,6 +256,10 @@ class Study:
                        + manifest.get("build_seconds", 0.0),
             "tokenizer_note": "; ".join(table.notes) or None,
             "MRR_per_language": {lang: v["recip_rank"] for lang, v in table.scores.items() if lang != "Avg"},
+            "R@5_per_language": {lang: v["recall_5"] for lang, v in table.scores.items() if lang != "Avg"},
+            # per question: MRR@100 and R@5, for the tests across levels and seeds (study.levels)
+            "per_query": {qid: [m.get("recip_rank", 0.0), m.get("recall_5", 0.0)]
+                          for qid, m in sorted(table.per_query.items())},
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, dumps_json(row, indent=2))
@@ -264,11 +272,22 @@ class Study:
         cfg = dataclasses.asdict(self.cfg)
         for key in ("name", "output", "index_types", "query_translation_baseline"):
             cfg.pop(key)
-        for key in ("p", "include_base"):
+        for key in ("p", "include_base", "seeds"):
             cfg["train"].pop(key)
         for key in ("alpha", "n_per_lang", "aggregation", "multi_vector"):
             cfg["xqg"].pop(key)
         return {"config": cfg, "inputs": fingerprint_inputs(self.input_files())}
+
+    def summary(self, rows: list[dict], seconds: float) -> dict:
+        """``results.json``: the configuration, every cell (without its per-query scores, which
+        stay in ``cells/``) and each level against p=0 over seeds (``study.levels``)."""
+        from xqg_tevatron.study.levels import compare_levels
+
+        summary = {"config": dataclasses.asdict(self.cfg), "seconds": round(seconds, 1),
+                   "cells": [{k: v for k, v in r.items() if k != "per_query"} for r in rows],
+                   "levels": compare_levels(rows, self.data().questions_dev)}
+        atomic_write_text(self.out / "results.json", dumps_json(summary, indent=1))
+        return summary
 
     def input_files(self) -> list[Path]:
         if self.cfg.data == "default":
