@@ -75,6 +75,9 @@ class StoreArguments:
 
     store_dtype: str = field(default="float32", metadata={
         "help": "float32 | float16: what the work dir keeps vectors in (float16 halves it; re-fuses widen back)"})
+    query_filter: str = field(default="none", metadata={
+        "help": "none | similarity: a passage's first N generated queries per language, or the N most similar to "
+                "it under the encoder (doc2query--'s filter; every query is encoded)"})
     unit_size: int = field(default=10000, metadata={"help": "passages per resumable unit",
                                                      "aliases": ["--chunk_size", "--chunk-size"]})
     component_n_per_lang: Optional[list[int]] = field(default=None, metadata={

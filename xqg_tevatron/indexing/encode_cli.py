@@ -151,6 +151,7 @@ def run(parsed) -> int:
         asked=lambda: request_of(model_args, data_args, training_args, xqg_args),
         xqg=XqgConfig(fusion, generated_query_branch=xqg_args.generated_query_branch,
                       separator=data_args.passage_field_separator, store_dtype=xqg_args.store_dtype,
+                      query_filter=xqg_args.query_filter,
                       require_queries=require_queries and fusion.alpha > 0 or fusion.vector_mode == "multi"),
         index=IndexConfig.from_args(xqg_args),
         encode=EncodeConfig(batch_size=training_args.per_device_eval_batch_size, q_max_len=data_args.q_max_len,

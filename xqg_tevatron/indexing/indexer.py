@@ -30,7 +30,8 @@ from xqg_tevatron.runtime.engine import Executor, LocalExecutor, RunStats, UnitP
 from xqg_tevatron.runtime.stage import Stage, UnitWork, output_up_to_date
 from xqg_tevatron.runtime.units import Unit
 from xqg_tevatron.runtime.workdir import fingerprint_inputs, release
-from xqg_tevatron.xqg.components import STORE_DTYPES, layout_queries, query_sums, unit_suffixes
+from xqg_tevatron.xqg.components import (QUERY_FILTERS, STORE_DTYPES, layout_queries, query_sums,
+                                         rank_by_similarity, unit_suffixes)
 from xqg_tevatron.xqg.fusion import Fusion
 from xqg_tevatron.xqg.generated import load_generated_queries
 
@@ -54,12 +55,17 @@ class XqgConfig:
     require_queries: bool = False
     # what the store keeps vectors in: float16 halves it (re-fuses widen to float32 first)
     store_dtype: str = "float32"
+    # which generated queries a prefix of N keeps: "none", the first N generated; "similarity",
+    # the N most similar to their passage under the encoder (doc2query--); every query is encoded
+    query_filter: str = "none"
 
     def __post_init__(self):
         if self.generated_query_branch not in GENERATED_QUERY_BRANCHES:
             raise ValueError(f"generated_query_branch must be one of {GENERATED_QUERY_BRANCHES}")
         if self.store_dtype not in STORE_DTYPES:
             raise ValueError(f"store_dtype must be one of {', '.join(STORE_DTYPES)}, got {self.store_dtype!r}")
+        if self.query_filter not in QUERY_FILTERS:
+            raise ValueError(f"query_filter must be one of {', '.join(QUERY_FILTERS)}, got {self.query_filter!r}")
 
     @property
     def uses_queries(self) -> bool:
@@ -106,13 +112,16 @@ class EncodeWorker:
         enc = self.encoder
         p_vecs = enc.encode([p.full_text(self.xqg.separator) for p in passages], is_query=False, desc="passages")
         generated = [p.generated_queries for p in passages]
-        longest = 0 if 0 in self.prefixes else max(self.prefixes)
+        filtered = self.xqg.query_filter == "similarity"
+        longest = 0 if 0 in self.prefixes or filtered else max(self.prefixes)  # a filter ranks them all
         # a plain index (alpha 0) encodes no generated query: its store cannot be re-fused to alpha > 0
         layout = layout_queries(generated if self.xqg.uses_queries else [None] * len(passages),
                                 self.xqg.fusion.languages, longest)
         q_vecs = enc.encode(layout.texts, is_query=self.xqg.generated_query_branch == "query",
                             desc="generated queries", max_len=enc.config.q_max_len) if layout.texts else \
             np.zeros((0, p_vecs.shape[1]), dtype=np.float32)
+        if filtered:
+            layout = rank_by_similarity(layout, q_vecs, p_vecs)
         qsum, qcount = query_sums(layout, q_vecs, len(passages), self.prefixes, p_vecs.shape[1])
         multi = None
         if self.xqg.fusion.vector_mode == "multi":
@@ -183,6 +192,8 @@ class XqgIndexer:
             "components": COMPONENTS_FORMAT,
             "generated_queries_encoded": self.xqg.uses_queries,
             "store_dtype": self.xqg.store_dtype,
+            # recorded only when asked for: stores written before the filter existed stay valid
+            **({"query_filter": self.xqg.query_filter} if self.xqg.query_filter != "none" else {}),
         }
 
     def unit(self, c: int) -> Unit:

@@ -82,6 +82,26 @@ def layout_queries(generated: Sequence[Optional[dict[str, list[str]]]], language
     return QueryLayout(texts, as_int(owner), as_int(lang), as_int(position), langs)
 
 
+QUERY_FILTERS = ("none", "similarity")
+
+
+def rank_by_similarity(layout: QueryLayout, q_vecs: np.ndarray, p_vecs: np.ndarray) -> QueryLayout:
+    """The same queries with each (passage, language)'s positions renumbered by similarity to
+    their passage, most similar first (ties keep generation order), so a prefix of N keeps the
+    N most similar.  This is doc2query--'s filter (Gospodinov et al., ECIR 2023: drop the
+    generated queries least relevant to their passage) under the encoder itself."""
+    if not len(layout.texts):
+        return layout
+    sim = np.einsum("ij,ij->i", q_vecs.astype(np.float32, copy=False), p_vecs[layout.owner].astype(np.float32, copy=False))
+    order = np.lexsort((layout.position, -sim, layout.lang, layout.owner))
+    group = layout.owner[order] * max(len(layout.languages), 1) + layout.lang[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    position = np.empty_like(layout.position)
+    position[order] = rank
+    return QueryLayout(layout.texts, layout.owner, layout.lang, position, layout.languages)
+
+
 def query_sums(layout: QueryLayout, vectors: np.ndarray, n_passages: int, prefixes: Sequence[int],
                dim: int) -> tuple[np.ndarray, np.ndarray]:
     """``(qsum (n, P, L, d), qcount (n, P, L))``: per prefix length, the sums of each passage's
