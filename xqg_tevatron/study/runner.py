@@ -278,12 +278,26 @@ class Study:
             cfg["xqg"].pop(key)
         return {"config": cfg, "inputs": fingerprint_inputs(self.input_files())}
 
+    def training_record(self) -> dict:
+        """Per fine-tuned model: its training seconds and loss curve (``train_log.json``)."""
+        out = {}
+        for name in model_names(self.cfg):
+            folder = self.model_dir(name)
+            if name == "base" or not (folder / "train_done.json").exists():
+                continue
+            log = folder / "train_log.json"
+            out[name] = {**json.loads((folder / "train_done.json").read_text()),
+                         "loss": [[e["step"], e["loss"]] for e in (json.loads(log.read_text()) if log.exists() else [])
+                                  if "loss" in e]}
+        return out
+
     def summary(self, rows: list[dict], seconds: float) -> dict:
         """``results.json``: the configuration, every cell (without its per-query scores, which
         stay in ``cells/``) and each level against p=0 over seeds (``study.levels``)."""
         from xqg_tevatron.study.levels import compare_levels
 
         summary = {"config": dataclasses.asdict(self.cfg), "seconds": round(seconds, 1),
+                   "training": self.training_record(),
                    "cells": [{k: v for k, v in r.items() if k != "per_query"} for r in rows],
                    "levels": compare_levels(rows, self.data().questions_dev)}
         atomic_write_text(self.out / "results.json", dumps_json(summary, indent=1))

@@ -12,6 +12,7 @@ settings of :class:`EncoderArguments`; those settings are written beside the wei
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Optional
 
 from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, TrainerCallback, set_seed
 
-from xqg_tevatron.runtime.atomic_io import MARKER, sha256_file
+from xqg_tevatron.runtime.atomic_io import MARKER, atomic_write_text, sha256_file
 from xqg_tevatron.models import resolve_model
 from xqg_tevatron.runtime.workdir import lock_output, model_fingerprint, read_marker, request_record, write_marker
 from xqg_tevatron.cli import rename_flags
@@ -181,6 +182,8 @@ def _main(argv: list[str] | None = None) -> int:
         trainer.save_model()
         if trainer.is_world_process_zero():
             tokenizer.save_pretrained(training_args.output_dir)
+            # the loss curve (every --logging_steps): whether the run trained long enough
+            atomic_write_text(out / "train_log.json", json.dumps(trainer.state.log_history, indent=1))
             write_marker(out, MODEL_KIND, {"request": request})  # last: the model is complete
     finally:
         if lock is not None:
