@@ -26,6 +26,7 @@ import numpy as np
 
 LEVEL = 0.05  # a verdict of better or worse needs p below this in the cluster-aware test
 RESAMPLES = 10_000
+SAME = 1e-12  # differences closer than this are one difference (floating-point noise, not spread)
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,14 @@ def compare(a: Sequence[float], b: Sequence[float], clusters: Sequence[str], lan
     perm = stats.permutation_test((sb, sa), lambda x, y, axis: np.sum(x - y, axis=axis),
                                   permutation_type="samples", n_resamples=resamples, alternative="two-sided",
                                   vectorized=True, random_state=rng)
-    if np.ptp(wdiff / wsum) == 0:  # every question moved by the same amount: no spread to resample
+    if np.ptp(wdiff / wsum) <= SAME:  # every question moved by the same amount: no spread to resample
         low = high = difference
     else:
         boot = stats.bootstrap((wdiff, wsum), lambda d, s, axis: np.sum(d, axis=axis) / np.sum(s, axis=axis),
                                paired=True, vectorized=True, n_resamples=resamples, confidence_level=0.95,
                                method="BCa", random_state=rng)
         low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
-    if np.ptp(diff) > 0:
+    if np.ptp(diff) > SAME:
         t = stats.ttest_rel(b, a)
         t_stat, p_t = float(t.statistic), float(t.pvalue)
     else:  # the same difference on every query: the t statistic is unbounded
