@@ -3,6 +3,7 @@ choice made on the other folds only."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from xqg_tevatron.study.select_recipe import PLAIN, Recipe, cross_validate, macro_mean, recipe_grid, reciprocal_ranks
 
@@ -62,3 +63,59 @@ def test_the_held_out_choice_is_tested_against_plain_with_translations_as_one_qu
     record = against_plain(plain, better, questions)
     assert record["clusters"] == 6 and record["queries"] == 12 and record["difference"] == 0.25
     assert record["verdict"] == "better" and record["p_cluster"] == 2 / 64  # both of 2^6 all-same-sign flips
+
+
+def test_a_filtered_recipe_fuses_the_most_similar_queries_and_the_unfiltered_the_first(tmp_path):
+    """score_recipes through the encode's own rules: n=1 unfiltered fuses each passage's first
+    query per language, n=1 filtered the one most similar to the passage; which one was fused
+    decides whether the question's passage comes first."""
+    import json
+
+    from xqg_tevatron.data.xquad import XquadQuestion
+    from xqg_tevatron.study.select_recipe import score_recipes
+
+    # p0's first query points at the question ("far"), its second is the one most like p0
+    # ("near"); p1's only query is half way to the question
+    vec = {"p0": [1, 0, 0, 0], "p1": [0, 1, 0, 0], "far": [0, 0, 1, 0], "near": [0.8, 0, 0.6, 0],
+           "other": [0, 0, 0.8, 0.6]}
+
+    class TableEncoder:  # the encoder interface score_recipes calls, over fixed vectors
+        class config:
+            q_max_len = 16
+
+        def encode(self, texts, is_query, desc=None, max_len=None):
+            return np.array([vec[t.split()[-1]] for t in texts], dtype=np.float32)
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"docid": d, "title": "", "text": d}) + "\n" for d in ("p0", "p1")))
+    generated = tmp_path / "g.jsonl"
+    generated.write_text("".join(json.dumps({"docid": d, "title": "", "text": d, "generated_queries": g}) + "\n"
+                                 for d, g in (("p0", {"de": ["q far", "q near"]}), ("p1", {"de": ["q other"]}))))
+    question = XquadQuestion("x", "s", "ask far", "de", (), "", "p0", "a", 0)  # encoded as "far"
+    unfiltered, filtered = Recipe("g", "mean", 0.5, 1), Recipe("g", "mean", 0.5, 1, "similarity")
+    rr = score_recipes(TableEncoder(), corpus, [question], {"g": generated}, [PLAIN, unfiltered, filtered])
+    assert rr[unfiltered][0] == 1.0  # "far" fused into p0: p0 first
+    assert rr[filtered][0] == 0.5  # "near" kept instead: p1 now ahead
+    assert filtered.label.endswith("filtered") and unfiltered.label == "g mean a=0.5 n=1"
+
+
+def test_the_filter_is_judged_by_cross_validation_with_it_against_without_it():
+    """filter_tests: held-out scores of the grid with filtered recipes against the grid without
+    them; a filter that helps on every fold is 'better', and each n compares the best unfiltered
+    recipe at that n with the same recipe filtered."""
+    from xqg_tevatron.data.xquad import XquadQuestion
+    from xqg_tevatron.study.select_recipe import filter_tests
+
+    rng = np.random.default_rng(0)
+    questions = [XquadQuestion(f"{i}-{l}", f"s{i}", "?", l, (), "", "p", f"a{i % 4}", 0)
+                 for i in range(80) for l in ("de", "ru")]
+    langs = np.array([q.lang for q in questions])
+    fold = np.array([int(q.article[1:]) for q in questions])
+    base = rng.uniform(0.2, 0.7, len(questions))
+    unfiltered = Recipe("g", "mean", 0.2, 3)
+    rr = {PLAIN: base - 0.05, unfiltered: base, Recipe("g", "mean", 0.2, 3, "similarity"): base + 0.1}
+    tests = filter_tests(rr, langs, fold, 4, questions, [1, 3])
+    assert tests["cross_validated"]["verdict"] == "better"
+    assert tests["cross_validated"]["difference"] == pytest.approx(0.1)
+    assert list(tests["per_n"]) == ["3"] and tests["per_n"]["3"]["label"] == unfiltered.label
+    assert tests["per_n"]["3"]["difference"] == pytest.approx(0.1)

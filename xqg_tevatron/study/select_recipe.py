@@ -36,7 +36,7 @@ from xqg_tevatron.models import resolve_model
 from xqg_tevatron.corpus import iter_passages
 from xqg_tevatron.data.xquad import XquadQuestion, article_folds, gold_generated_queries
 from xqg_tevatron.xqg.fusion import fuse_grouped
-from xqg_tevatron.xqg.components import layout_queries
+from xqg_tevatron.xqg.components import QUERY_FILTERS, layout_queries, rank_by_similarity
 
 DEPTH = 100
 
@@ -47,28 +47,31 @@ class Recipe:
     aggregation: Optional[str]  # None for plain
     alpha: float
     n_per_lang: int
+    query_filter: str = "none"  # "similarity": the n most similar to the passage (doc2query--), not the first n
 
     @property
     def label(self) -> str:
         if self.alpha == 0:
             return "plain"
-        return f"{self.generator} {self.aggregation} a={self.alpha:g} n={self.n_per_lang}"
+        return (f"{self.generator} {self.aggregation} a={self.alpha:g} n={self.n_per_lang}"
+                + (" filtered" if self.query_filter == "similarity" else ""))
 
 
 PLAIN = Recipe(None, None, 0.0, 0)
 
 
 def recipe_grid(generators: Sequence[str], alphas: Sequence[float], aggregations: Sequence[str],
-                ns: Sequence[int]) -> list[Recipe]:
+                ns: Sequence[int], filters: Sequence[str] = ("none",)) -> list[Recipe]:
     grid = [PLAIN]
-    for g, agg, a, n in itertools.product(generators, aggregations, alphas, ns):
+    for g, agg, a, n, f in itertools.product(generators, aggregations, alphas, ns, filters):
         if a > 0:
-            grid.append(Recipe(g, agg, a, n))
+            grid.append(Recipe(g, agg, a, n, f))
     return grid
 
 
 def reciprocal_ranks(queries: np.ndarray, passages: np.ndarray, gold: np.ndarray, depth: int = DEPTH) -> np.ndarray:
-    """RR@depth of each query's gold passage row under inner product (ties count against it)."""
+    """RR@depth of each query's gold passage row under inner product (a passage tied with the gold one
+    does not push it down; real-valued scores practically never tie)."""
     scores = queries @ passages.T
     gold_scores = scores[np.arange(len(gold)), gold]
     rank = (scores > gold_scores[:, None]).sum(axis=1) + 1
@@ -104,6 +107,32 @@ def against_plain(plain: np.ndarray, other: np.ndarray, questions: list[XquadQue
     return compare(plain, other, [q.squad_id for q in questions], [q.lang for q in questions], "RR@100").record()
 
 
+def filter_tests(rr: dict[Recipe, np.ndarray], langs: np.ndarray, fold_of: np.ndarray, n_folds: int,
+                 questions: list[XquadQuestion], ns: Sequence[int]) -> dict:
+    """The similarity filter against none: (a) cross-validation over the whole grid against
+    cross-validation over the unfiltered recipes only, held-out scores compared question by
+    question (what decides whether the filter is recommended); (b) per n, the best unfiltered
+    recipe at that n (on all questions: descriptive) against the same recipe filtered."""
+    from xqg_tevatron.evaluation.significance import compare
+
+    everyone = np.ones(len(langs), bool)
+    clusters = [q.squad_id for q in questions]
+    unfiltered = {r: v for r, v in rr.items() if r.query_filter == "none"}
+    _, with_filter = cross_validate(rr, langs, fold_of, n_folds)
+    _, without = cross_validate(unfiltered, langs, fold_of, n_folds)
+    out = {"cross_validated": compare(without, with_filter, clusters, list(langs), "RR@100").record(), "per_n": {}}
+    for n in ns:
+        at_n = [r for r in unfiltered if r.alpha > 0 and r.n_per_lang == n]
+        if not at_n:
+            continue
+        best = max(at_n, key=lambda r: macro_mean(rr[r], langs, everyone))
+        twin = Recipe(best.generator, best.aggregation, best.alpha, n, "similarity")
+        if twin in rr:
+            out["per_n"][str(n)] = compare(rr[best], rr[twin], clusters, list(langs), "RR@100").record() | {
+                "label": best.label}
+    return out
+
+
 def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], generated: dict[str, Path],
                   grid: list[Recipe], branch: str = "query", gold_folds: int = 0) -> dict[Recipe, np.ndarray]:
     """RR@100 of every question under every recipe.  ``gold_folds`` > 0 adds the generator
@@ -136,15 +165,21 @@ def score_recipes(encoder, passages_file: Path, questions: list[XquadQuestion], 
             out[recipe] = reciprocal_ranks(q_vecs, p_vecs, gold)
             continue
         rr = np.zeros(len(questions))
+        filtered = recipe.query_filter == "similarity"
         for scored, table in sources[recipe.generator]:
-            per_passage = [layout_queries([g], None, recipe.n_per_lang).texts for g in table]
-            todo = list(dict.fromkeys(t for qs in per_passage for t in qs if t not in cache))
+            # the encode's own rule: each passage's first n per language, or (filtered) every
+            # query ranked by similarity to its passage and the n most similar kept
+            layout = layout_queries(table, None, 0 if filtered else recipe.n_per_lang)
+            todo = list(dict.fromkeys(t for t in layout.texts if t not in cache))
             if todo:
                 cache.update(zip(todo, encoder.encode(todo, is_query=branch == "query", desc="generated queries",
                                                       max_len=encoder.config.q_max_len)))
-            flat = [t for qs in per_passage for t in qs]
-            gq = np.stack([cache[t] for t in flat]) if flat else np.zeros((0, p_vecs.shape[1]), np.float32)
-            fused = fuse_grouped(p_vecs, gq, [len(qs) for qs in per_passage], recipe.alpha, recipe.aggregation)
+            gq = np.stack([cache[t] for t in layout.texts]) if layout.texts else np.zeros((0, p_vecs.shape[1]), np.float32)
+            keep = np.ones(len(layout.texts), bool)
+            if filtered:
+                keep = rank_by_similarity(layout, gq, p_vecs).position < recipe.n_per_lang
+            counts = np.bincount(layout.owner[keep], minlength=len(passages))
+            fused = fuse_grouped(p_vecs, gq[keep], counts.tolist(), recipe.alpha, recipe.aggregation)
             rr[scored] = reciprocal_ranks(q_vecs[scored], fused, gold[scored])
         out[recipe] = rr
     return out
@@ -171,6 +206,9 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3, 0.5])
     parser.add_argument("--aggregations", nargs="+", default=["mean", "sum"])
     parser.add_argument("--n_per_lang", type=int, nargs="+", default=[1, 3, 5, 10])
+    parser.add_argument("--query_filters", nargs="+", choices=QUERY_FILTERS, default=["none"],
+                        help="also try the encode's --query_filter similarity (doc2query--) at every recipe; it is "
+                             "recommended only if cross-validation with it beats cross-validation without it")
     parser.add_argument("--folds", type=int, default=4, help="article folds")
     parser.add_argument("--p_max_len", type=int, default=256)
     parser.add_argument("--generated_query_branch", choices=["query", "passage"], default="query")
@@ -200,7 +238,7 @@ def _main(argv: list[str] | None = None) -> int:
 
     write_corpus_jsonl(files.passages(), corpus)
     grid = recipe_grid(list(generated) + (["gold"] if args.gold_folds else []), args.alphas, args.aggregations,
-                       args.n_per_lang)
+                       args.n_per_lang, args.query_filters)
     rr = score_recipes(encoder, corpus, questions, generated, grid, args.generated_query_branch, args.gold_folds)
     ceiling = {r: v for r, v in rr.items() if r.generator == "gold"}
     rr = {r: v for r, v in rr.items() if r.generator != "gold"}  # what an offline user can actually build
@@ -214,6 +252,8 @@ def _main(argv: list[str] | None = None) -> int:
     if ceiling:
         top = max(ceiling, key=lambda r: macro_mean(ceiling[r], langs, everyone))
         tests["gold"] = against_plain(rr[grid[0]], ceiling[top], questions) | {"label": top.label}
+    if "similarity" in args.query_filters:
+        tests["query_filter"] = filter_tests(rr, langs, fold_of, args.folds, questions, args.n_per_lang)
     result = {
         "generated_query_branch": args.generated_query_branch,
         "questions": len(questions), "articles": len(folds), "folds": args.folds, "languages": args.languages,
@@ -250,6 +290,11 @@ def _main(argv: list[str] | None = None) -> int:
     print(f"held-out choice against plain: {verdict_line(tests['cross_validated'])}")
     if "gold" in tests:
         print(f"gold ceiling ({tests['gold']['label']}) against plain: {verdict_line(tests['gold'])}")
+    if "query_filter" in tests:
+        f = tests["query_filter"]
+        print(f"cross-validated with the similarity filter against without it: {verdict_line(f['cross_validated'])}")
+        for n, r in f["per_n"].items():
+            print(f"  n={n}, {r['label']} filtered against unfiltered: {verdict_line(r)}")
     print(args.output)
     return 0
 
