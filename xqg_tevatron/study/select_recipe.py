@@ -245,6 +245,11 @@ def _main(argv: list[str] | None = None) -> int:
     langs = np.array([q.lang for q in questions])
     fold_of = np.array([folds[q.article] for q in questions])
     everyone = np.ones(len(questions), bool)
+    filter_test = None
+    if "similarity" in args.query_filters:
+        filter_test = filter_tests(rr, langs, fold_of, args.folds, questions, args.n_per_lang)
+        if filter_test["cross_validated"]["verdict"] != "better":  # a candidate only if it wins under CV
+            rr = {r: v for r, v in rr.items() if r.query_filter == "none"}
     ranked = sorted(rr, key=lambda r: -macro_mean(rr[r], langs, everyone))
     cv, held_out = cross_validate(rr, langs, fold_of, args.folds)
     best = ranked[0]
@@ -252,8 +257,8 @@ def _main(argv: list[str] | None = None) -> int:
     if ceiling:
         top = max(ceiling, key=lambda r: macro_mean(ceiling[r], langs, everyone))
         tests["gold"] = against_plain(rr[grid[0]], ceiling[top], questions) | {"label": top.label}
-    if "similarity" in args.query_filters:
-        tests["query_filter"] = filter_tests(rr, langs, fold_of, args.folds, questions, args.n_per_lang)
+    if filter_test is not None:
+        tests["query_filter"] = filter_test
     result = {
         "generated_query_branch": args.generated_query_branch,
         "questions": len(questions), "articles": len(folds), "folds": args.folds, "languages": args.languages,
