@@ -327,6 +327,12 @@ def recovery(args) -> dict | None:
         corpus = write_corpus(tmp / "c.jsonl", n)
         model = build_demo_encoder()  # a real model: the new actor's load time is part of its recovery
         shared = tmp / "shared"
+        # the cluster's processes get their own HOME: give it this user's plugin cache, where the
+        # FreeDict word lists are (the namespace cannot fetch them)
+        from xqg_tevatron.runtime.workdir import default_cache_dir
+
+        (tmp / "home" / ".cache").mkdir(parents=True, exist_ok=True)
+        (tmp / "home" / ".cache" / "xqg_tevatron").symlink_to(default_cache_dir().resolve(), target_is_directory=True)
         cluster = RayProcesses(recipe((ROOT / "README.md").read_text()), tmp / "home",
                                {"HEAD": "127.0.0.1", "CORPUS": corpus, "MODEL": model, "GENERATOR": "dictionary",
                                 "ACTORS": 2, "SHARED": shared})
