@@ -265,14 +265,6 @@ def gpu_projection(_: str = "") -> str:
 
 
 # ------------------------------------------------------------ index and query-encoder pages
-def ivf_lists_1m(_: str = "") -> str:
-    """Inline: the list count the plugin's rule gives the 1M-vector sweep (code, not measured)."""
-    from xqg_tevatron.indexing.faiss_index import ivf_list_count
-
-    rows = 1_000_000  # docs/bench_index_scale_1m.json: 120 real paragraphs + 999,880 distractors
-    return f"1,024 of its {ivf_list_count(rows):,} lists, by the plugin's `{{nlist}}` rule"
-
-
 def parity_int8(_: str = "") -> str:
     """onnx-int8 against torch per language, from docs/results/query_encoder_parity.json."""
     parity = json.loads((ROOT / "docs" / "results" / "query_encoder_parity.json").read_text(encoding="utf-8"))
@@ -646,7 +638,6 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "gpu-half-precision": gpu_half_precision,
     "gpu-job": gpu_job_line,
     "gpu-projection": gpu_projection,
-    "ivf-lists-1m": ivf_lists_1m,
     "parity-int8": parity_int8,
     "search-latency": search_latency,
     "refuse-speed": refuse_speed,
