@@ -417,14 +417,23 @@ def spread(values: list[float], digits: int = 2) -> str:
     return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
+def signed(values: list[float], unit: str) -> str:
+    """The median of repeated measurements that may be negative, and its range: ``-0.2% (runs
+    -11.2% to +4.0%)``."""
+    import statistics
+
+    return (f"{statistics.median(values):+.1f}{unit} (runs {min(values):+.1f}{unit} to "
+            f"{max(values):+.1f}{unit})")
+
+
 def scale_engine(_: str = "") -> str:
     """Memory against corpus size, stored bytes and re-fuse, from docs/results/bench_scale_engine.json."""
     record = artifact("bench_scale_engine")
     r = record["results"]
     rss = r["peak_rss_bytes"]
     return (f"`python -m benchmarks.bench_scale --parts engine` ({where(record)}; one run): {r['passages']:,} "
-            f"manual-page passages, dictionary generator ({len(r['languages'])} languages x {r['n_per_lang']}), "
-            f"{r['encoder']}, units of {r['unit_size']:,}, local executor:\n\n"
+            f"manual-page passages, dictionary generator ({', '.join(r['languages'])} x {r['n_per_lang']}, CLDR + "
+            f"FreeDict word lists), {r['encoder']}, units of {r['unit_size']:,}, local executor:\n\n"
             f"- {r['passages_per_s']:,.1f} passages/s end to end ({r['seconds']:.1f} s);\n"
             f"- peak RSS {rss['small'] / 2**20:,.0f} MiB at {r['small_passages']:,} passages and "
             f"{rss['large'] / 2**20:,.0f} MiB at {r['passages']:,} (ratio {r['rss_ratio']:.2f}): memory does not "
@@ -448,14 +457,15 @@ def scale_ray(_: str = "") -> str:
         rows.append([name, spread(c["seconds"]), spread(ratio), spread(c["steady_units_per_s"]), spread(steady)])
     busy, loads = r["cpu_busy_percent_before_each"], r["load_1min_before_each"]
     return (f"`python -m benchmarks.bench_scale --parts ray` ({where(record)}): {r['passages']:,} manual-page "
-            f"passages, dictionary generator ({len(r['languages'])} languages x {r['n_per_lang']}), {r['encoder']}, "
+            f"passages, dictionary generator ({', '.join(r['languages'])} x {r['n_per_lang']}, CLDR + FreeDict word "
+            f"lists), {r['encoder']}, "
             f"units of {r['unit_size']:,}, {r['cores']} cores; each configuration run {r['repeats']} times, "
             f"interleaved, median [min-max]; CPU {min(busy)}-{max(busy)}% busy in the 2 s before each run (1-minute "
             f"load {min(loads)}-{max(loads)}); \"x local\" is local's time over the configuration's, and units/s "
             f"at speed counts from the first unit committed to the last:\n\n```\n"
             + format_table(["executor", "end-to-end s", "x local", "units/s at speed", "x local"], rows)
-            + f"\n```\n- Ray with 1 actor at speed: {spread(r['at_speed_percent'], 1)}% time per unit against "
-            f"local; end to end it adds {spread(r['fixed_seconds'], 1)} s (Ray and actor start-up, paid once).\n")
+            + f"\n```\n- Ray with 1 actor at speed: {signed(r['at_speed_percent'], '%')} time per unit against "
+            f"local; end to end it adds {signed(r['fixed_seconds'], ' s')} (Ray and actor start-up, paid once).\n")
 
 
 def scale_recovery(_: str = "") -> str:
