@@ -388,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--quick writes no result file: drop --json")
     real_rows = []
     if "real" in args.parts:
-        record = BenchmarkRecord(f"bench_index_scale_real_{args.real_passages}", argv, args.quick)
+        record = BenchmarkRecord(f"bench_index_scale_real_{args.real_passages}", argv, args.quick,
+                                 module="bench_index_scale")
         real_rows = real_part(args)
         record.write({"part": "real", "passages": args.real_passages, "rows": real_rows})
         if args.json:
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from xqg_tevatron.indexing.faiss_index import ivf_list_count
 
-    record = BenchmarkRecord(f"bench_index_scale_mixture_{args.n}", argv, args.quick)
+    record = BenchmarkRecord(f"bench_index_scale_mixture_{args.n}", argv, args.quick, module="bench_index_scale")
     if "flat" not in args.types:
         args.types = ["flat", *args.types]
     args.types = ["flat", *[t for t in args.types if t != "flat"]]

@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     for part in PARTS:
         if part not in args.parts:
             continue
-        record = BenchmarkRecord(f"bench_scale_{part}", argv, args.quick)
+        record = BenchmarkRecord(f"bench_scale_{part}", argv, args.quick, module="bench_scale")
         results = PARTS[part](args)
         if results is not None:
             record.write(results)

@@ -14,11 +14,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 class BenchmarkRecord:
     """Started with the benchmark (the load before it), written once its results are in."""
 
-    def __init__(self, name: str, argv: Optional[Sequence[str]], quick: bool):
+    def __init__(self, name: str, argv: Optional[Sequence[str]], quick: bool, module: Optional[str] = None):
+        """``name``: the artifact's file name; ``module``: the benchmark's module when it writes
+        more than one artifact under other names (``bench_scale`` one per part)."""
         from xqg_tevatron.provenance import Provenance
 
         self.name, self.quick = name, quick
-        self.provenance = Provenance(["python -m benchmarks." + name,
+        self.provenance = Provenance(["python -m benchmarks." + (module or name),
                                       *(sys.argv[1:] if argv is None else list(argv))])
 
     def write(self, results: dict) -> Optional[Path]:
