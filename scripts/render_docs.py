@@ -417,6 +417,13 @@ def spread(values: list[float], digits: int = 2) -> str:
     return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
+def command_of(record: dict, module: str) -> str:
+    """The command an artifact records, with its benchmark's module (artifacts named after a part
+    or a size, written before ``BenchmarkRecord`` took the module, named the artifact instead)."""
+    words = record["command"].split()
+    return " ".join(["python", "-m", f"benchmarks.{module}", *words[3:]])
+
+
 def signed(values: list[float], unit: str) -> str:
     """The median of repeated measurements that may be negative, and its range: ``-0.2% (runs
     -11.2% to +4.0%)``."""
@@ -431,7 +438,7 @@ def scale_engine(_: str = "") -> str:
     record = artifact("bench_scale_engine")
     r = record["results"]
     rss = r["peak_rss_bytes"]
-    return (f"`python -m benchmarks.bench_scale --parts engine` ({where(record)}; one run): {r['passages']:,} "
+    return (f"`{command_of(record, 'bench_scale')}`, its engine part ({where(record)}; one run): {r['passages']:,} "
             f"manual-page passages, dictionary generator ({', '.join(r['languages'])} x {r['n_per_lang']}, CLDR + "
             f"FreeDict word lists), {r['encoder']}, units of {r['unit_size']:,}, local executor:\n\n"
             f"- {r['passages_per_s']:,.1f} passages/s end to end ({r['seconds']:.1f} s);\n"
@@ -456,7 +463,7 @@ def scale_ray(_: str = "") -> str:
         steady = [s / lo for lo, s in zip(local["steady_units_per_s"], c["steady_units_per_s"])]
         rows.append([name, spread(c["seconds"]), spread(ratio), spread(c["steady_units_per_s"]), spread(steady)])
     busy, loads = r["cpu_busy_percent_before_each"], r["load_1min_before_each"]
-    return (f"`python -m benchmarks.bench_scale --parts ray` ({where(record)}): {r['passages']:,} manual-page "
+    return (f"`{command_of(record, 'bench_scale')}`, its Ray part ({where(record)}): {r['passages']:,} manual-page "
             f"passages, dictionary generator ({', '.join(r['languages'])} x {r['n_per_lang']}, CLDR + FreeDict word "
             f"lists), {r['encoder']}, "
             f"units of {r['unit_size']:,}, {r['cores']} cores; each configuration run {r['repeats']} times, "
@@ -473,7 +480,7 @@ def scale_recovery(_: str = "") -> str:
     record = artifact("bench_scale_recovery")
     r = record["results"]
     u = r["units_per_s"]
-    return (f"`python -m benchmarks.bench_scale --parts recovery` ({where(record)}; one run): {r['passages']:,} "
+    return (f"`{command_of(record, 'bench_scale')}`, its recovery part ({where(record)}; one run): {r['passages']:,} "
             f"passages in {r['units']} units of {r['unit_size']}, {r['encoder']} (a real model, so the new actor's "
             f"load is part of the recovery), {r['actors']} actors on two 1-CPU worker nodes; one node killed at a "
             f"third of the job and a new node joined at once ({r['join_seconds']:.1f} s for `ray start`):\n\n"
@@ -497,7 +504,7 @@ def scale_costs(_: str = "") -> str:
     rows = [[row["what"], SHAPES.get(row["model"], row["model"]), row["precision"], row["backend"], row["batch"],
              spread([x["per_s"] for x in same], 1)] for row, same in zip(r["median"], per_round)]
     demo = r["demo_encoder"]
-    return (f"`python -m benchmarks.bench_scale --parts costs` ({where(record)}; {r['threads']} threads; median "
+    return (f"`{command_of(record, 'bench_scale')}`, its costs part ({where(record)}; {r['threads']} threads; median "
             f"[min-max] of {len(r['rounds'])} interleaved rounds):\n\n```\n"
             + format_table(["unit", "model", "precision", "backend", "batch", "per s"], rows)
             + f"\n```\n- CTranslate2 int8 over HF float32 generation at the mT5-base shape: "
@@ -548,7 +555,7 @@ def mixture_1m(_: str = "") -> str:
                       f"{row['p50_ms']:.2f}", f"{row['p95_ms']:.2f}", f"{row['p50_ms'] / f['p50_ms']:.3f}",
                       f"{row['rss_bytes'] / 2**20:,.0f}", f"{row['rss_bytes'] / f['rss_bytes']:.3f}",
                       f"{row['build_s']:.1f}"])
-    return (f"`{record['command']}` ({where(record)}; {r['seconds'] / 60:.0f} min): {r['vectors']:,} vectors, "
+    return (f"`{command_of(record, 'bench_index_scale')}` ({where(record)}; {r['seconds'] / 60:.0f} min): {r['vectors']:,} vectors, "
             f"`ivf-sq8` with the plugin's `{{nlist}}` rule ({r['ivf_lists']:,} lists), {r['timed_queries']} queries "
             f"timed one at a time at 1 thread:\n\n```\n"
             + format_table(["vectors", "index", "search", "R@10", "R@100", "MRR@100", "dMRR", "p50 ms", "p95 ms",
