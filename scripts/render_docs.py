@@ -420,8 +420,8 @@ def spread(values: list[float], digits: int = 2) -> str:
 def command_of(record: dict, module: str) -> str:
     """The command an artifact records, with its benchmark's module (artifacts named after a part
     or a size, written before ``BenchmarkRecord`` took the module, named the artifact instead)."""
-    words = record["command"].split()
-    return " ".join(["python", "-m", f"benchmarks.{module}", *words[3:]])
+    words = [w for w in record["command"].split()[3:] if w != "--in-netns"]  # the part's run inside its namespace
+    return " ".join(["python", "-m", f"benchmarks.{module}", *words])
 
 
 def signed(values: list[float], unit: str) -> str:
