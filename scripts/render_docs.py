@@ -443,8 +443,7 @@ def scale_engine(_: str = "") -> str:
             f"FreeDict word lists), {r['encoder']}, units of {r['unit_size']:,}, local executor:\n\n"
             f"- {r['passages_per_s']:,.1f} passages/s end to end ({r['seconds']:.1f} s);\n"
             f"- peak RSS {rss['small'] / 2**20:,.0f} MiB at {r['small_passages']:,} passages and "
-            f"{rss['large'] / 2**20:,.0f} MiB at {r['passages']:,} (ratio {r['rss_ratio']:.2f}): memory does not "
-            f"grow with the corpus;\n"
+            f"{rss['large'] / 2**20:,.0f} MiB at {r['passages']:,} (ratio {r['rss_ratio']:.2f});\n"
             f"- {r['store_bytes_per_passage']:,.0f} bytes stored per passage at this model's 32 dimensions;\n"
             f"- a re-fuse (`driver.merge --alpha ...`, flat index) of the {r['passages']:,} passages: "
             f"{r['refuse_seconds']:.1f} s.\n")
@@ -467,12 +466,13 @@ def scale_ray(_: str = "") -> str:
             f"passages, dictionary generator ({', '.join(r['languages'])} x {r['n_per_lang']}, CLDR + FreeDict word "
             f"lists), {r['encoder']}, "
             f"units of {r['unit_size']:,}, {r['cores']} cores; each configuration run {r['repeats']} times, "
-            f"interleaved, median [min-max]; CPU {min(busy)}-{max(busy)}% busy in the 2 s before each run (1-minute "
-            f"load {min(loads)}-{max(loads)}); \"x local\" is local's time over the configuration's, and units/s "
+            f"interleaved, median [min-max]; CPU {min(busy):.1f}-{max(busy):.1f}% busy in the 2 s before each run "
+            f"(1-minute load {min(loads):.2f}-{max(loads):.2f}); \"x local\" is local's time over the configuration's, and units/s "
             f"at speed counts from the first unit committed to the last:\n\n```\n"
             + format_table(["executor", "end-to-end s", "x local", "units/s at speed", "x local"], rows)
             + f"\n```\n- Ray with 1 actor at speed: {signed(r['at_speed_percent'], '%')} time per unit against "
-            f"local; end to end it adds {signed(r['fixed_seconds'], ' s')} (Ray and actor start-up, paid once).\n")
+            f"local; end to end it adds {signed(r['fixed_seconds'], ' s')} (mostly Ray's and the actor's start-up, "
+            "paid once per job, but each run's difference also holds its share of the runs' noise).\n")
 
 
 def scale_recovery(_: str = "") -> str:
@@ -536,7 +536,7 @@ def gpu_index_200k(_: str = "") -> str:
              for r in chosen]
     return (f"From `docs/results/{GPU}.json` (the digest of the raw log), {len(chosen)} of its {len(rows)} rows, "
             f"{rows[0]['n']:,} vectors:\n\n```\n"
-            + format_table(["case", "index", "search", "R@10", "R@100", "MRR", "p50 ms", "MB", "build s"], table)
+            + format_table(["case", "index", "search", "R@10", "R@100", "MRR", "p50 ms", "MiB", "build s"], table)
             + "\n```\n")
 
 
@@ -557,9 +557,10 @@ def mixture_1m(_: str = "") -> str:
                       f"{row['build_s']:.1f}"])
     return (f"`{command_of(record, 'bench_index_scale')}` ({where(record)}; {r['seconds'] / 60:.0f} min): {r['vectors']:,} vectors, "
             f"`ivf-sq8` with the plugin's `{{nlist}}` rule ({r['ivf_lists']:,} lists), {r['timed_queries']} queries "
-            f"timed one at a time at 1 thread:\n\n```\n"
+            f"timed one at a time at 1 thread; p50/flat and mem/flat are the row's over flat's (below 1: faster, "
+            f"smaller):\n\n```\n"
             + format_table(["vectors", "index", "search", "R@10", "R@100", "MRR@100", "dMRR", "p50 ms", "p95 ms",
-                            "x flat", "RSS MB", "mem/flat", "build s"], table)
+                            "p50/flat", "RSS MiB", "mem/flat", "build s"], table)
             + "\n```\n")
 
 
@@ -604,7 +605,7 @@ def bench_generate(_: str = "") -> str:
              f"{row['x_hf']:.2f} [{row['x_hf_min']:.2f}-{row['x_hf_max']:.2f}]"] for row in r["rows"]]
     g = r["greedy_agreement"]
     return (f"`python -m benchmarks.bench_generate` ({where(record)}): {r['prompts']} prompts of "
-            f"{r['prompt_tokens'][0]}-{r['prompt_tokens'][1]} tokens, {r['new_tokens']} new tokens each (forced), "
+            f"{'-'.join(dict.fromkeys(map(str, r['prompt_tokens'])))} tokens, {r['new_tokens']} new tokens each (forced), "
             f"{r['sampling']} sampling, {r['threads']} threads, {r['model']}; median of {r['rounds']} interleaved "
             f"rounds, [min-max] of the per-round ratio:\n\n```\n"
             + format_table(["batch", "backend", "tokens/s", "x HF"], rows)
@@ -634,13 +635,14 @@ def bench_query_encoder(_: str = "") -> str:
         cells += [f"{statistics.median(row['batch_queries_per_s']):.1f}", f"{b['median']:.2f} [{b['min']:.2f}-{b['max']:.2f}]",
                   f"{100 * row['mrr@100']:.2f}", f"{100 * row['recall@20']:.2f}"]
         rows.append(cells)
-    head = ["query encoder"] + [h for t in threads for h in (f"p50 ms {t}t", f"p95 ms {t}t", f"x {ref}")]
-    head += ["batch q/s", f"x {ref}", "MRR@100", "R@20"]
+    head = ["query encoder"] + [h for t in threads for h in (f"p50 ms {t}t", f"p95 ms {t}t", f"p50/{ref}")]
+    head += ["batch q/s", f"q/s / {ref}", "MRR@100", "R@20"]
     return (f"`python -m benchmarks.bench_query_encoder` ({where(record)}): {r['data']}, {r['questions']:,} questions "
             f"for MRR@100 and R@20 (one run each), {r['latency_queries']} timed one at a time (encode + search, "
             f"`FaissSearcher.search`) at 1 and 2 threads, {r['batch_queries']:,} in the timed batch run; "
             f"{r['encoder']}, {r['index']} index; median of {r['rounds']} interleaved rounds, [min-max] of the "
-            f"per-round ratio to `{ref}`:\n\n```\n" + format_table(head, rows) + "\n```\n")
+            f"per-round ratio to `{ref}` (p50/{ref}: below 1 is faster; q/s / {ref}: above 1 is faster):\n\n```\n"
+            + format_table(head, rows) + "\n```\n")
 
 
 BLOCKS: dict[str, Callable[[str], str]] = {
