@@ -409,6 +409,31 @@ def study_levels(_: str = "") -> str:
     return "\n".join(out)
 
 
+def study_latency(_: str = "") -> str:
+    """Each study method's query latency at two index sizes, from docs/results/bench_study_latency.json."""
+    import statistics
+
+    from xqg_tevatron.tables import format_table
+
+    record = artifact("bench_study_latency")
+    r = record["results"]
+    rows = []
+    for n, size in r["sizes"].items():
+        for threads, methods in size["threads"].items():
+            for method, t in methods.items():
+                ratio = t["p50_over_plain"]
+                rows.append([f"{int(n):,}", threads, method, f"{size['rows'][method]:,}",
+                             f"{statistics.median(t['p50_ms']):.2f}", f"{statistics.median(t['p95_ms']):.2f}",
+                             f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}]"])
+    return (f"`{command_of(record, 'bench_study_latency')}` ({where(record)}): {r['queries']} real XQuAD questions "
+            f"timed one at a time through the search stage (the `{r['query_encoder']}` query encoder, the question "
+            f"encoded for real, then Pyserini's `FaissSearcher`, flat indexes), the 120 paragraphs among mixture "
+            f"distractors; multi-vector adds {r['rows_per_passage']} generated-query rows a passage; median of "
+            f"{r['rounds']} interleaved rounds, [min-max] of the per-round p50 over plain's (below 1 is faster):\n\n```\n"
+            + format_table(["passages", "threads", "method", "rows", "p50 ms", "p95 ms", "p50/plain"], rows)
+            + "\n```\n")
+
+
 # ------------------------------------------------------------------- the engine at corpus scale
 def spread(values: list[float], digits: int = 2) -> str:
     """The median of repeated measurements and their [min-max]."""
@@ -664,6 +689,7 @@ BLOCKS: dict[str, Callable[[str], str]] = {
     "fuse-memory": fuse_memory,
     "encode-throughput": encode_throughput,
     "study-levels": study_levels,
+    "study-latency": study_latency,
     "scale-engine": scale_engine,
     "scale-ray": scale_ray,
     "scale-recovery": scale_recovery,
