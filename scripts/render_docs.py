@@ -46,6 +46,19 @@ def where(record: dict) -> str:
             + f", 1-minute load {load:.2f} before")
 
 
+def interval(median: float, low: float, high: float, digits: int = 2, unit: str = "") -> str:
+    """A repeated measurement as printed everywhere on the page: ``median [min-max]``
+    (``unit`` after the median: ``1.74x [1.55-1.75]``)."""
+    return f"{median:.{digits}f}{unit} [{low:.{digits}f}-{high:.{digits}f}]"
+
+
+def spread(values: list[float], digits: int = 2) -> str:
+    """The median of repeated measurements and their [min-max]."""
+    import statistics
+
+    return interval(statistics.median(values), min(values), max(values), digits)
+
+
 # ------------------------------------------------------------------------------------ the demo
 DEMO_METRICS = {"recip_rank": "MRR@100", "recall_5": "R@5"}
 
@@ -294,7 +307,7 @@ def search_latency(_: str = "") -> str:
     record = artifact("bench_search_latency")
     r = record["results"]
     rows = [[name, f"{i['rows']:,}", f"{i['mb']:,.0f}", f"{i['p50_ms_median']:.2f}",
-             f"{i['p50_over_plain_median']:.2f} [{i['p50_over_plain_min']:.2f}-{i['p50_over_plain_max']:.2f}]"]
+             interval(i["p50_over_plain_median"], i["p50_over_plain_min"], i["p50_over_plain_max"])]
             for name, i in r["indexes"].items()]
     return (f"`python -m benchmarks.bench_search_latency` ({where(record)}; MB is MiB): {r['queries']} queries one at a time, "
             f"k={r['k']}, {r['threads']} thread, {r['passages']:,} synthetic passages x {r['dim']} through Pyserini's "
@@ -319,7 +332,7 @@ def refuse_speed(_: str = "") -> str:
             f"allowed; median of {r['repeats']} interleaved rounds:\n\n```\n"
             + format_table(["store", "bytes/passage", "re-fuse s", "rounds s", "passages/s", "page cache"], rows)
             + f"\n```\n- float16 against float32: {bytes_ratio:.3f} of the bytes (the vector parts only, not the "
-            f"stored queries' text); re-fuse time {r['time_ratio_median']:.2f}x [{min(ratios):.2f}-{max(ratios):.2f}] "
+            f"stored queries' text); re-fuse time {interval(r['time_ratio_median'], min(ratios), max(ratios), unit='x')} "
             f"over the rounds; max |fused16 - fused32| {r['max_fused_deviation']:.2e}.\n"
             f"- PROJECTION to {r['projection_passages']:,} passages (the faster store's measured seconds per passage "
             f"scaled, this machine, assuming the disk keeps its rate): {r['projection_minutes']:.1f} min.\n")
@@ -375,9 +388,9 @@ def encode_throughput(_: str = "") -> str:
             f"batch {r['batch_size']}, the demo encoder, whole commands timed (model loading included), median of "
             f"{r['repeats']} interleaved rounds:\n\n```\n"
             + format_table(["run", "seconds", "per round"], rows)
-            + f"\n```\n- xQG workload, Tevatron's two runs over the plugin's one: {r['ratio_median']:.2f}x "
-            f"[{min(ratios):.2f}-{max(ratios):.2f}]; passages only: {r['passages_only_ratio_median']:.2f}x "
-            f"[{min(passages):.2f}-{max(passages):.2f}].\n")
+            + f"\n```\n- xQG workload, Tevatron's two runs over the plugin's one: "
+            f"{interval(r['ratio_median'], min(ratios), max(ratios), unit='x')}; passages only: "
+            f"{interval(r['passages_only_ratio_median'], min(passages), max(passages), unit='x')}.\n")
 
 
 
@@ -424,7 +437,7 @@ def study_latency(_: str = "") -> str:
                 ratio = t["p50_over_plain"]
                 rows.append([f"{int(n):,}", threads, method, f"{size['rows'][method]:,}",
                              f"{statistics.median(t['p50_ms']):.2f}", f"{statistics.median(t['p95_ms']):.2f}",
-                             f"{statistics.median(ratio):.2f} [{min(ratio):.2f}-{max(ratio):.2f}]"])
+                             spread(ratio)])
     return (f"`{command_of(record, 'bench_study_latency')}` ({where(record)}): {r['queries']} real XQuAD questions "
             f"timed one at a time through the search stage (the `{r['query_encoder']}` query encoder, the question "
             f"encoded for real, then Pyserini's `FaissSearcher`, flat indexes), the 120 paragraphs among mixture "
@@ -435,13 +448,6 @@ def study_latency(_: str = "") -> str:
 
 
 # ------------------------------------------------------------------- the engine at corpus scale
-def spread(values: list[float], digits: int = 2) -> str:
-    """The median of repeated measurements and their [min-max]."""
-    import statistics
-
-    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
-
-
 def command_of(record: dict, module: str) -> str:
     """The command an artifact records, with its benchmark's module (artifacts named after a part
     or a size, written before ``BenchmarkRecord`` took the module, named the artifact instead)."""
@@ -627,7 +633,7 @@ def bench_generate(_: str = "") -> str:
     record = artifact("bench_generate")
     r = record["results"]
     rows = [[row["batch"], row["backend"], f"{row['tokens_per_s']:.1f}",
-             f"{row['x_hf']:.2f} [{row['x_hf_min']:.2f}-{row['x_hf_max']:.2f}]"] for row in r["rows"]]
+             interval(row["x_hf"], row["x_hf_min"], row["x_hf_max"])] for row in r["rows"]]
     g = r["greedy_agreement"]
     return (f"`python -m benchmarks.bench_generate` ({where(record)}): {r['prompts']} prompts of "
             f"{'-'.join(dict.fromkeys(map(str, r['prompt_tokens'])))} tokens, {r['new_tokens']} new tokens each (forced), "
@@ -655,9 +661,9 @@ def bench_query_encoder(_: str = "") -> str:
             lat = row["latency"][t]
             x = lat["p50_x_ref"]
             cells += [f"{statistics.median(lat['p50_ms']):.2f}", f"{statistics.median(lat['p95_ms']):.2f}",
-                      f"{x['median']:.2f} [{x['min']:.2f}-{x['max']:.2f}]"]
+                      interval(x["median"], x["min"], x["max"])]
         b = row["batch_x_ref"]
-        cells += [f"{statistics.median(row['batch_queries_per_s']):.1f}", f"{b['median']:.2f} [{b['min']:.2f}-{b['max']:.2f}]",
+        cells += [f"{statistics.median(row['batch_queries_per_s']):.1f}", interval(b["median"], b["min"], b["max"]),
                   f"{100 * row['mrr@100']:.2f}", f"{100 * row['recall@20']:.2f}"]
         rows.append(cells)
     head = ["query encoder"] + [h for t in threads for h in (f"p50 ms {t}t", f"p95 ms {t}t", f"p50/{ref}")]
