@@ -129,7 +129,8 @@ def _main(argv: list[str]) -> int:
     work, out = Path(args.work_dir), Path(args.output)
     run_encode(EncodeRequest(
         COMMAND, args.corpus, args.encoder, work, out, asked=lambda: request_of(args),
-        xqg=XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype, query_filter=args.query_filter), index=index_config,
+        xqg=XqgConfig(fusion, require_queries=True, store_dtype=args.store_dtype, query_filter=args.query_filter),
+        index=index_config,
         encode=EncodeConfig(batch_size=args.batch_size, q_max_len=args.q_max_len, p_max_len=args.p_max_len,
                             device=args.device, show_progress=False, dtype=args.dtype),
         component_n_per_lang=args.component_n_per_lang or (), unit_size=args.unit_size, shard_id=args.shard_id,

@@ -244,7 +244,7 @@ class Study:
         p, seed = parse_model(cell.model)
         row = {
             "cell_id": cell.cell_id, "model": cell.model, "code_switch_p": p,
-            "seed": seed if seed is not None or p is None else self.cfg.train.seed,
+            "seed": None if p is None else seed if seed is not None else self.cfg.train.seed,  # base: none
             "switched_share": stats.get("switched_share"), "lexical_overlap": stats.get("lexical_overlap"),
             "mode": cell.mode, "alpha": cell.alpha, "n_per_lang": cell.n_per_lang, "aggregation": cell.aggregation,
             "index_type": cell.index_type, "MRR": eff["recip_rank"], "R@5": eff["recall_5"], "R@10": eff["recall_10"],
