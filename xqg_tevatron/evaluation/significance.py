@@ -76,6 +76,22 @@ def macro_weights(languages: Sequence[str]) -> np.ndarray:
     return np.array([per[l] for l in langs])
 
 
+class ClusterSums:
+    """Per-query scores summed per cluster (a question and its translations), each query
+    weighted so that a sum over queries is the macro average over languages: what both the
+    tests over questions and the interval over seeds and questions resample."""
+
+    def __init__(self, clusters: Sequence[str], languages: Sequence[str]):
+        self.weights = macro_weights(languages)
+        ids, self.owner = np.unique(np.asarray(clusters), return_inverse=True)
+        self.n = len(ids)
+        self.weight = self.of(np.ones(len(self.owner)))  # each cluster's total weight
+
+    def of(self, values: np.ndarray) -> np.ndarray:
+        """The weighted sums of ``values`` (one per query) per cluster."""
+        return np.bincount(self.owner, weights=self.weights * values, minlength=self.n)
+
+
 def compare(a: Sequence[float], b: Sequence[float], clusters: Sequence[str], languages: Sequence[str],
             metric: str = "", resamples: int = RESAMPLES, seed: int = 0) -> Comparison:
     """B against A: per-query scores in the same order, each query's cluster (the question it
@@ -85,18 +101,15 @@ def compare(a: Sequence[float], b: Sequence[float], clusters: Sequence[str], lan
     a, b = np.asarray(a, float), np.asarray(b, float)
     if not (len(a) == len(b) == len(clusters) == len(languages)) or len(a) < 2:
         raise ValueError(f"compare needs the same >= 2 queries in both systems, got {len(a)} and {len(b)}")
-    w = macro_weights(languages)
-    ids, owner = np.unique(np.asarray(clusters), return_inverse=True)
-    wdiff = np.bincount(owner, weights=w * (b - a), minlength=len(ids))  # per cluster
-    wsum = np.bincount(owner, weights=w, minlength=len(ids))
+    sums = ClusterSums(clusters, languages)
+    wdiff, wsum = sums.of(b - a), sums.weight  # per cluster
     difference = float(wdiff.sum() / wsum.sum())
     diff = b - a
     if np.all(diff == 0):
-        return Comparison(metric, len(a), len(ids), 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, resamples, seed)
+        return Comparison(metric, len(a), sums.n, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, resamples, seed)
     rng = np.random.default_rng(seed)
     # sign flips of whole clusters: swapping a cluster's (A, B) sums is flipping its difference
-    sa = np.bincount(owner, weights=w * a, minlength=len(ids))
-    sb = np.bincount(owner, weights=w * b, minlength=len(ids))
+    sa, sb = sums.of(a), sums.of(b)
     perm = stats.permutation_test((sb, sa), lambda x, y, axis: np.sum(x - y, axis=axis),
                                   permutation_type="samples", n_resamples=resamples, alternative="two-sided",
                                   vectorized=True, random_state=rng)
@@ -112,7 +125,7 @@ def compare(a: Sequence[float], b: Sequence[float], clusters: Sequence[str], lan
         t_stat, p_t = float(t.statistic), float(t.pvalue)
     else:  # the same difference on every query: the t statistic is unbounded
         t_stat, p_t = None, 0.0
-    return Comparison(metric, len(a), len(ids), difference, low, high, float(perm.pvalue), t_stat, p_t, resamples, seed)
+    return Comparison(metric, len(a), sums.n, difference, low, high, float(perm.pvalue), t_stat, p_t, resamples, seed)
 
 
 def seed_cluster_interval(a: np.ndarray, b: np.ndarray, clusters: Sequence[str], languages: Sequence[str],
@@ -125,13 +138,10 @@ def seed_cluster_interval(a: np.ndarray, b: np.ndarray, clusters: Sequence[str],
     a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
     if a.shape[1] != b.shape[1] or a.shape[1] != len(clusters) or len(clusters) != len(languages):
         raise ValueError(f"seed_cluster_interval needs the same queries in both systems, got {a.shape} and {b.shape}")
-    w = macro_weights(languages)
-    ids, owner = np.unique(np.asarray(clusters), return_inverse=True)
-    per_cluster = lambda m: np.stack([np.bincount(owner, weights=w * row, minlength=len(ids)) for row in m])
-    ca, cb = per_cluster(a), per_cluster(b)  # [seed, cluster]: weighted sums
-    weight = np.bincount(owner, weights=w, minlength=len(ids))
+    sums = ClusterSums(clusters, languages)
+    ca, cb = (np.stack([sums.of(row) for row in m]) for m in (a, b))  # [seed, cluster]: weighted sums
+    weight, n = sums.weight, sums.n
     rng = np.random.default_rng(seed)
-    n = len(ids)
     picks = rng.integers(0, n, size=(resamples, n))
     sa = rng.integers(0, len(a), size=(resamples, len(a)))
     sb = rng.integers(0, len(b), size=(resamples, len(b)))
