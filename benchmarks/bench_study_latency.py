@@ -49,15 +49,14 @@ def index_dirs(real: dict, n: int, rows_per_passage: int, manifest: dict, tmp: P
 
     docids = [f"d{i}" for i in range(n)]
     out = {}
-    for name, kind in (("plain", "plain"), ("xQG", "fused")):
-        x = vector_set(real, kind, n, seed=11)
+    plain = vector_set(real, "plain", n, seed=11)  # also the passage rows of the multi-vector index
+    for name, x in (("plain", plain), ("xQG", vector_set(real, "fused", n, seed=11))):
         index = faiss.IndexFlatIP(x.shape[1])
         index.add(x)
         out[name] = write_index_dir(tmp / f"{name}-{n}", index, docids, {**manifest, "rows": n, "passages": n,
                                                                         "vector_mode": "fused"})
     # multi-vector: each passage row followed by its generated-query rows (drawn around real
     # generated-query means), the layout the plugin writes (docid#k)
-    plain = vector_set(real, "plain", n, seed=11)
     draw_q = gaussian_sampler(real["query_means"], 12)
     index = faiss.IndexFlatIP(plain.shape[1])
     for start in range(0, n, 10_000):
